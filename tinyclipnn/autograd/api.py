@@ -1,0 +1,123 @@
+"""Function forms of the ops (``tinyclipnn.tanh(x)`` as well as ``x.tanh()``), as in PyTorch."""
+
+from __future__ import annotations
+
+from typing import Any, Sequence
+
+import numpy as np
+
+from . import ops_shape as _sh
+from .tensor import Tensor
+
+
+def _t(x: Any) -> Tensor:
+    return x if isinstance(x, Tensor) else Tensor(x)
+
+
+def exp(x: Any) -> Tensor:
+    return _t(x).exp()
+
+
+def log(x: Any) -> Tensor:
+    return _t(x).log()
+
+
+def tanh(x: Any) -> Tensor:
+    return _t(x).tanh()
+
+
+def sigmoid(x: Any) -> Tensor:
+    return _t(x).sigmoid()
+
+
+def relu(x: Any) -> Tensor:
+    return _t(x).relu()
+
+
+def abs(x: Any) -> Tensor:  # noqa: A001
+    return _t(x).abs()
+
+
+def sqrt(x: Any) -> Tensor:
+    return _t(x).sqrt()
+
+
+def softmax(x: Any, dim: int = -1) -> Tensor:
+    return _t(x).softmax(dim)
+
+
+def log_softmax(x: Any, dim: int = -1) -> Tensor:
+    return _t(x).log_softmax(dim)
+
+
+def clamp(x: Any, min: float | None = None, max: float | None = None) -> Tensor:  # noqa: A002
+    return _t(x).clamp(min, max)
+
+
+def matmul(a: Any, b: Any) -> Tensor:
+    return _t(a) @ b
+
+
+def sum(x: Any, axis: Any = None, keepdims: bool = False) -> Tensor:  # noqa: A001
+    return _t(x).sum(axis, keepdims)
+
+
+def mean(x: Any, axis: Any = None, keepdims: bool = False) -> Tensor:
+    return _t(x).mean(axis, keepdims)
+
+
+def max(x: Any, axis: Any = None, keepdims: bool = False) -> Tensor:  # noqa: A001
+    return _t(x).max(axis, keepdims)
+
+
+def reshape(x: Any, *shape: Any) -> Tensor:
+    return _t(x).reshape(*shape)
+
+
+def transpose(x: Any, dim0: int = -2, dim1: int = -1) -> Tensor:
+    return _t(x).transpose(dim0, dim1)
+
+
+def concat(tensors: Sequence[Any], axis: int = 0, *, dim: int | None = None) -> Tensor:
+    """Join tensors along an existing axis (``torch.cat``)."""
+    if len(tensors) == 0:
+        raise ValueError("concat: expected a non-empty sequence of tensors")
+    return _sh.Concat.apply(*[_t(x) for x in tensors], axis=axis if dim is None else dim)
+
+
+cat = concat
+
+
+def stack(tensors: Sequence[Any], axis: int = 0, *, dim: int | None = None) -> Tensor:
+    """Join tensors along a new axis (``torch.stack``)."""
+    if len(tensors) == 0:
+        raise ValueError("stack: expected a non-empty sequence of tensors")
+    return _sh.Stack.apply(*[_t(x) for x in tensors], axis=axis if dim is None else dim)
+
+
+def where(condition: Any, x: Any, y: Any) -> Tensor:
+    """Elementwise ``x`` where ``condition`` else ``y`` (scalars adopt the tensor's dtype)."""
+    cond = condition.data if isinstance(condition, Tensor) else np.asarray(condition)
+    ref = x if isinstance(x, Tensor) else y if isinstance(y, Tensor) else None
+    dtype = ref.dtype if ref is not None else None
+
+    def lift(v: Any) -> Any:
+        if isinstance(v, Tensor):
+            return v
+        return Tensor._wrap(np.asarray(v, dtype=dtype if np.isscalar(v) else None), False)
+
+    return _sh.Where.apply(cond, lift(x), lift(y))
+
+
+def zeros(*shape: Any, dtype: Any = None, requires_grad: bool = False) -> Tensor:
+    from .dtypes import get_default_dtype
+
+    shape = tuple(shape[0]) if len(shape) == 1 and isinstance(shape[0], (tuple, list)) else shape
+    return Tensor(np.zeros(shape, dtype or get_default_dtype()), requires_grad=requires_grad)
+
+
+def ones(*shape: Any, dtype: Any = None, requires_grad: bool = False) -> Tensor:
+    from .dtypes import get_default_dtype
+
+    shape = tuple(shape[0]) if len(shape) == 1 and isinstance(shape[0], (tuple, list)) else shape
+    return Tensor(np.ones(shape, dtype or get_default_dtype()), requires_grad=requires_grad)

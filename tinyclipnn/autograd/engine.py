@@ -1,0 +1,147 @@
+"""The backward pass: iterative topological sort, hooks, in-place gradient accumulation."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from .function import Node, no_grad
+from .tensor import Tensor
+
+
+def _topo_order(root: Node) -> list[Node]:
+    """Nodes reachable from ``root``, each after every node that consumes its outputs.
+
+    Iterative depth-first search (no recursion), so a graph 20,000 ops deep is fine.
+    """
+    order: list[Node] = []
+    seen = {id(root)}
+    stack: list[tuple[Node, int]] = [(root, 0)]
+    while stack:
+        node, i = stack.pop()
+        inputs = node.inputs
+        while i < len(inputs):
+            t = inputs[i]
+            i += 1
+            child = t._node if t is not None else None
+            if child is not None and id(child) not in seen:
+                seen.add(id(child))
+                stack.append((node, i))
+                stack.append((child, 0))
+                break
+        else:
+            order.append(node)
+    order.reverse()
+    return order
+
+
+def _run_hooks(t: Tensor, grad: np.ndarray) -> np.ndarray:
+    for hook in t._hooks:
+        new = hook(grad)
+        if new is not None:
+            new = new.data if isinstance(new, Tensor) else np.asarray(new)
+            if new.shape != grad.shape:
+                raise RuntimeError(f"hook returned a gradient of shape {new.shape}, "
+                                   f"expected {grad.shape}")
+            grad = new
+    return grad
+
+
+def _accumulate_leaf(t: Tensor, grad: np.ndarray) -> None:
+    """Add ``grad`` into ``t.grad`` in place (so a ``.grad`` view into a buffer stays valid)."""
+    if t._hooks:
+        grad = _run_hooks(t, grad)
+    if t.grad is None:
+        t.grad = np.array(grad, dtype=t.data.dtype, copy=True)
+    else:
+        if t.grad.shape != t.data.shape:
+            raise RuntimeError(f"existing .grad has shape {t.grad.shape} but the tensor has "
+                               f"shape {t.data.shape}")
+        np.add(t.grad, grad, out=t.grad, casting="unsafe")
+
+
+def backward(root: Tensor, grad: Any = None, retain_graph: bool = False) -> None:
+    """Compute d(root)/d(leaf) for every leaf that requires grad and add it to ``leaf.grad``.
+
+    Args:
+        root: the tensor to differentiate (a scalar unless ``grad`` is given).
+        grad: d(loss)/d(root), same shape as ``root``; defaults to 1 for a scalar ``root``.
+        retain_graph: keep the saved arrays so backward can run through the graph again.
+    """
+    if not root.requires_grad:
+        raise RuntimeError("backward: tensor does not require grad and has no grad_fn")
+    if grad is None:
+        if root.data.size != 1:
+            raise RuntimeError(f"backward: grad can be implicitly created only for scalar "
+                               f"outputs; got shape {root.shape}, pass grad= of that shape")
+        grad = np.ones(root.shape, dtype=root.dtype)
+    else:
+        grad = np.asarray(grad.data if isinstance(grad, Tensor) else grad, dtype=root.dtype)
+        if grad.shape != root.shape:
+            raise RuntimeError(f"backward: grad has shape {grad.shape} but the tensor has "
+                               f"shape {root.shape}; they must match")
+    if root._node is None:
+        _accumulate_leaf(root, grad)
+        return
+    with no_grad():
+        _backward_graph(root, grad, retain_graph)
+
+
+def _backward_graph(root: Tensor, grad: np.ndarray, retain_graph: bool) -> None:
+    order = _topo_order(root._node)
+    # pending[id(node)] = [per-output grads], holders[id(node)] = [per-output tensors]
+    pending: dict[int, list] = {id(root._node): [None] * root._node.n_outputs}
+    holders: dict[int, list] = {id(root._node): [None] * root._node.n_outputs}
+    pending[id(root._node)][root._out_index] = grad
+    holders[id(root._node)][root._out_index] = root
+    for node in order:
+        grads = pending.pop(id(node), None)
+        tensors = holders.pop(id(node), None)
+        if grads is None:
+            continue
+        if node.freed:
+            raise RuntimeError("Trying to backward through the graph a second time (or directly "
+                               "access saved tensors after they have already been freed). "
+                               "Specify retain_graph=True on the first backward call.")
+        for k, t in enumerate(tensors):
+            if t is not None and grads[k] is not None:
+                if t._hooks:
+                    grads[k] = _run_hooks(t, grads[k])
+                if t._retains_grad:
+                    t.grad = np.array(grads[k], copy=True)
+        for k, inp in enumerate(node.inputs):
+            if inp is not None and inp._version != node.versions[k]:
+                raise RuntimeError(
+                    f"one of the variables needed for gradient computation has been modified "
+                    f"by an inplace operation (input {k} of {node.name}, version "
+                    f"{inp._version}; expected {node.versions[k]})")
+        ctx = node.ctx
+        if len(grads) > 1 and any(g is None for g in grads):  # unused outputs: zero gradient
+            grads = [np.zeros(shape, dtype) if g is None else g
+                     for g, (shape, dtype) in zip(grads, ctx.out_meta, strict=True)]
+        in_grads = node.fn.backward(ctx, *grads)
+        if not isinstance(in_grads, tuple):
+            in_grads = (in_grads,)
+        if not retain_graph:
+            ctx.saved_tensors = None
+            node.freed = True
+        needs = ctx.needs_input_grad
+        for k, inp in enumerate(node.inputs):
+            g = in_grads[k] if k < len(in_grads) else None
+            if g is None or not needs[k]:
+                continue
+            if g.dtype != inp.data.dtype:
+                g = g.astype(inp.data.dtype)
+            if inp._node is None:
+                _accumulate_leaf(inp, g)
+                continue
+            child = inp._node
+            slot = pending.get(id(child))
+            if slot is None:
+                slot = pending[id(child)] = [None] * child.n_outputs
+                holders[id(child)] = [None] * child.n_outputs
+            j = inp._out_index
+            slot[j] = g if slot[j] is None else slot[j] + g
+            holders[id(child)][j] = inp
+

@@ -1,0 +1,129 @@
+"""`Function`: one subclass per op, with `forward` on arrays and `backward` on arrays.
+
+An op is written once, as in PyTorch's ``torch.autograd.Function``::
+
+    class Mul(Function):
+        @staticmethod
+        def forward(ctx, a, b):
+            ctx.save_for_backward(a, b)
+            return a * b
+
+        @staticmethod
+        def backward(ctx, grad):
+            a, b = ctx.saved_tensors
+            return grad * b, grad * a
+
+    y = Mul.apply(x1, x2)
+
+Every positional argument of ``apply`` is an input: a `Tensor` (differentiable when it
+requires grad) or anything else (passed through as a constant, its gradient ignored). Keyword
+arguments are passed to ``forward`` untouched. ``forward`` may return one array or a tuple of
+arrays (a multi-output op); ``backward`` then receives one gradient per output (zeros for an
+output that did not take part in the loss) and returns one gradient (or None) per input.
+"""
+
+from __future__ import annotations
+
+import threading
+from contextlib import contextmanager
+from typing import Any
+
+import numpy as np
+
+from .tensor import Tensor
+
+_state = threading.local()
+
+
+def is_grad_enabled() -> bool:
+    """True unless inside `no_grad()`."""
+    return getattr(_state, "enabled", True)
+
+
+@contextmanager
+def no_grad():
+    """Context manager: ops inside record no graph (as ``torch.no_grad``)."""
+    previous = is_grad_enabled()
+    _state.enabled = False
+    try:
+        yield
+    finally:
+        _state.enabled = previous
+
+
+@contextmanager
+def enable_grad():
+    """Context manager that turns graph recording back on inside `no_grad()`."""
+    previous = is_grad_enabled()
+    _state.enabled = True
+    try:
+        yield
+    finally:
+        _state.enabled = previous
+
+
+class Context:
+    """What `forward` leaves for `backward`: saved arrays and any attributes set on it."""
+
+    needs_input_grad: tuple[bool, ...]
+
+    def save_for_backward(self, *arrays: Any) -> None:
+        self.saved_tensors = arrays
+
+
+class Node:
+    """One recorded op in the graph: its function, context and inputs."""
+
+    __slots__ = ("fn", "ctx", "inputs", "versions", "n_outputs", "freed")
+
+    def __init__(
+        self, fn: type[Function], ctx: Context, inputs: tuple, versions: tuple, n_outputs: int
+    ) -> None:
+        self.fn = fn
+        self.ctx = ctx
+        self.inputs = inputs  # Tensor or None per positional argument of apply
+        self.versions = versions  # each input's _version when it was used
+        self.n_outputs = n_outputs
+        self.freed = False
+
+    @property
+    def name(self) -> str:
+        return self.fn.__name__ + "Backward"
+
+
+def tensors_data(tensors: tuple) -> list:
+    return [t.data for t in tensors]
+
+
+class Function:
+    """Base class of every differentiable op; subclasses define `forward` and `backward`."""
+
+    @staticmethod
+    def forward(ctx: Context, *args: Any, **kwargs: Any) -> Any:  # pragma: no cover
+        raise NotImplementedError
+
+    @staticmethod
+    def backward(ctx: Context, *grads: np.ndarray) -> Any:  # pragma: no cover
+        raise NotImplementedError
+
+    @classmethod
+    def apply(cls, *args: Any, **kwargs: Any) -> Any:
+        ctx = Context()
+        needs = tuple(isinstance(a, Tensor) and a.requires_grad for a in args)
+        ctx.needs_input_grad = needs
+        raw = [a.data if isinstance(a, Tensor) else a for a in args]
+        out = cls.forward(ctx, *raw, **kwargs)
+        track = any(needs) and is_grad_enabled()
+        multi = isinstance(out, tuple)
+        outs = out if multi else (out,)
+        tensors = tuple(Tensor._wrap(o, track) for o in outs)
+        if track:
+            if multi:
+                ctx.out_meta = [(o.shape, o.dtype) for o in tensors_data(tensors)]
+            inputs = tuple(a if isinstance(a, Tensor) else None for a in args)
+            versions = tuple(a._version if isinstance(a, Tensor) else 0 for a in args)
+            node = Node(cls, ctx, inputs, versions, len(tensors))
+            for i, t in enumerate(tensors):
+                t._node = node
+                t._out_index = i
+        return tensors if multi else tensors[0]

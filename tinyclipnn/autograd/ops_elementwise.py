@@ -1,0 +1,248 @@
+"""Elementwise and matrix-product ops, with numpy broadcasting in both operands.
+
+`sum_to_shape` is the one place where a broadcast gradient is summed back to an input's shape.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from .function import Function
+
+
+def sum_to_shape(grad: np.ndarray, shape: tuple[int, ...]) -> np.ndarray:
+    """Sum ``grad`` over the axes that broadcasting added or stretched, giving ``shape``."""
+    if grad.shape == shape:
+        return grad
+    extra = grad.ndim - len(shape)
+    if extra:
+        grad = grad.sum(axis=tuple(range(extra)))
+    stretched = tuple(i for i, s in enumerate(shape) if s == 1 and grad.shape[i] != 1)
+    if stretched:
+        grad = grad.sum(axis=stretched, keepdims=True)
+    return grad.reshape(shape)
+
+
+class Add(Function):
+    @staticmethod
+    def forward(ctx, a, b):
+        ctx.shapes = (a.shape, b.shape)
+        return a + b
+
+    @staticmethod
+    def backward(ctx, grad):
+        sa, sb = ctx.shapes
+        na, nb = ctx.needs_input_grad
+        return (sum_to_shape(grad, sa) if na else None, sum_to_shape(grad, sb) if nb else None)
+
+
+class Sub(Function):
+    @staticmethod
+    def forward(ctx, a, b):
+        ctx.shapes = (a.shape, b.shape)
+        return a - b
+
+    @staticmethod
+    def backward(ctx, grad):
+        sa, sb = ctx.shapes
+        na, nb = ctx.needs_input_grad
+        return (sum_to_shape(grad, sa) if na else None, sum_to_shape(-grad, sb) if nb else None)
+
+
+class Mul(Function):
+    @staticmethod
+    def forward(ctx, a, b):
+        ctx.save_for_backward(a, b)
+        return a * b
+
+    @staticmethod
+    def backward(ctx, grad):
+        a, b = ctx.saved_tensors
+        na, nb = ctx.needs_input_grad
+        return (sum_to_shape(grad * b, a.shape) if na else None,
+                sum_to_shape(grad * a, b.shape) if nb else None)
+
+
+class Div(Function):
+    @staticmethod
+    def forward(ctx, a, b):
+        ctx.save_for_backward(a, b)
+        return a / b
+
+    @staticmethod
+    def backward(ctx, grad):
+        a, b = ctx.saved_tensors
+        na, nb = ctx.needs_input_grad
+        ga = sum_to_shape(grad / b, a.shape) if na else None
+        gb = sum_to_shape(-grad * a / (b * b), b.shape) if nb else None
+        return ga, gb
+
+
+class PowScalar(Function):
+    """``x ** c`` for a Python number ``c``."""
+
+    @staticmethod
+    def forward(ctx, a, exponent):
+        ctx.save_for_backward(a)
+        ctx.exponent = exponent
+        return a ** np.asarray(exponent, dtype=a.dtype)
+
+    @staticmethod
+    def backward(ctx, grad):
+        (a,) = ctx.saved_tensors
+        c = ctx.exponent
+        if c == 0:
+            return (np.zeros_like(a),)
+        return (grad * (c * a ** np.asarray(c - 1, dtype=a.dtype)),)
+
+
+class Pow(Function):
+    """``a ** b`` with both operands tensors (broadcasting)."""
+
+    @staticmethod
+    def forward(ctx, a, b):
+        out = a ** b
+        ctx.save_for_backward(a, b, out)
+        return out
+
+    @staticmethod
+    def backward(ctx, grad):
+        a, b, out = ctx.saved_tensors
+        na, nb = ctx.needs_input_grad
+        ga = sum_to_shape(grad * b * a ** (b - 1), a.shape) if na else None
+        gb = None
+        if nb:
+            with np.errstate(divide="ignore", invalid="ignore"):
+                logs = np.where(a > 0, np.log(np.where(a > 0, a, 1)), 0)
+            gb = sum_to_shape(grad * out * logs, b.shape)
+        return ga, gb
+
+
+class MatMul(Function):
+    """``a @ b`` with numpy's rules: 1-D operands promoted, leading batch dims broadcast."""
+
+    @staticmethod
+    def forward(ctx, a, b):
+        ctx.save_for_backward(a, b)
+        return a @ b
+
+    @staticmethod
+    def backward(ctx, grad):
+        a, b = ctx.saved_tensors
+        na, nb = ctx.needs_input_grad
+        a2 = a[None, :] if a.ndim == 1 else a
+        b2 = b[:, None] if b.ndim == 1 else b
+        g2 = grad
+        if a.ndim == 1:
+            g2 = np.expand_dims(g2, -2)
+        if b.ndim == 1:
+            g2 = np.expand_dims(g2, -1)
+        ga = gb = None
+        if na:
+            ga = g2 @ np.swapaxes(b2, -1, -2)
+            ga = sum_to_shape(ga, a2.shape).reshape(a.shape)
+        if nb:
+            gb = np.swapaxes(a2, -1, -2) @ g2
+            gb = sum_to_shape(gb, b2.shape).reshape(b.shape)
+        return ga, gb
+
+
+class Neg(Function):
+    @staticmethod
+    def forward(ctx, a):
+        return -a
+
+    @staticmethod
+    def backward(ctx, grad):
+        return (-grad,)
+
+
+class Exp(Function):
+    @staticmethod
+    def forward(ctx, a):
+        out = np.exp(a)
+        ctx.save_for_backward(out)
+        return out
+
+    @staticmethod
+    def backward(ctx, grad):
+        return (grad * ctx.saved_tensors[0],)
+
+
+class Log(Function):
+    @staticmethod
+    def forward(ctx, a):
+        ctx.save_for_backward(a)
+        return np.log(a)
+
+    @staticmethod
+    def backward(ctx, grad):
+        return (grad / ctx.saved_tensors[0],)
+
+
+class Tanh(Function):
+    @staticmethod
+    def forward(ctx, a):
+        out = np.tanh(a)
+        ctx.save_for_backward(out)
+        return out
+
+    @staticmethod
+    def backward(ctx, grad):
+        (out,) = ctx.saved_tensors
+        return (grad * (1 - out * out),)
+
+
+def sigmoid_array(a: np.ndarray) -> np.ndarray:
+    """Numerically stable logistic function on an array (no overflow warnings)."""
+    e = np.exp(-np.abs(a))
+    return np.where(a >= 0, 1 / (1 + e), e / (1 + e)).astype(a.dtype, copy=False)
+
+
+class Sigmoid(Function):
+    @staticmethod
+    def forward(ctx, a):
+        out = sigmoid_array(a)
+        ctx.save_for_backward(out)
+        return out
+
+    @staticmethod
+    def backward(ctx, grad):
+        (out,) = ctx.saved_tensors
+        return (grad * out * (1 - out),)
+
+
+class Relu(Function):
+    @staticmethod
+    def forward(ctx, a):
+        out = np.maximum(a, 0)
+        ctx.save_for_backward(a)
+        return out
+
+    @staticmethod
+    def backward(ctx, grad):
+        (a,) = ctx.saved_tensors
+        return (grad * (a > 0),)
+
+
+class Abs(Function):
+    @staticmethod
+    def forward(ctx, a):
+        ctx.save_for_backward(a)
+        return np.abs(a)
+
+    @staticmethod
+    def backward(ctx, grad):
+        return (grad * np.sign(ctx.saved_tensors[0]),)
+
+
+class Sqrt(Function):
+    @staticmethod
+    def forward(ctx, a):
+        out = np.sqrt(a)
+        ctx.save_for_backward(out)
+        return out
+
+    @staticmethod
+    def backward(ctx, grad):
+        return (grad / (2 * ctx.saved_tensors[0]),)

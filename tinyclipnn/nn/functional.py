@@ -1,0 +1,138 @@
+"""Losses and activations as functions (``tinyclipnn.nn.functional``, as ``torch.nn.functional``)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from ..autograd import Function, Tensor
+from ..autograd.ops_reduce import log_softmax_array
+
+_REDUCTIONS = ("mean", "sum", "none")
+
+
+def _check_reduction(reduction: str) -> None:
+    if reduction not in _REDUCTIONS:
+        raise ValueError(f"reduction must be one of {_REDUCTIONS}, got {reduction!r}")
+
+
+def _targets(target: Any, input_shape: tuple[int, ...]) -> np.ndarray:
+    t = target.data if isinstance(target, Tensor) else np.asarray(target)
+    if t.dtype.kind not in "iu":
+        raise TypeError(f"target must hold integer class indices, got dtype {t.dtype}")
+    expected = input_shape[:1] + input_shape[2:] if len(input_shape) > 1 else ()
+    if t.shape != expected:
+        raise ValueError(f"target has shape {t.shape}; for input of shape {input_shape} it "
+                         f"must have shape {expected}")
+    return t
+
+
+class _NLL(Function):
+    """Negative log-likelihood of log-probabilities (N, C, ...) at integer targets (N, ...)."""
+
+    @staticmethod
+    def forward(ctx, logp, target, ignore_index, reduction, from_logits):
+        if from_logits:
+            logp = log_softmax_array(logp, axis=1 if logp.ndim > 1 else 0)
+        lp = logp if logp.ndim > 1 else logp[None]
+        t = target if logp.ndim > 1 else target[None]
+        valid = t != ignore_index
+        n_classes = lp.shape[1]
+        safe = np.where(valid, t, 0)
+        if valid.any() and (safe.min() < 0 or safe.max() >= n_classes):
+            raise IndexError(f"target values must be in [0, {n_classes}) or ignore_index, got "
+                             f"range [{t[valid].min()}, {t[valid].max()}]")
+        picked = np.take_along_axis(lp, np.expand_dims(safe, 1), axis=1).squeeze(1)
+        losses = np.where(valid, -picked, 0).astype(lp.dtype)
+        count = int(valid.sum())
+        ctx.save_for_backward(logp)
+        ctx.safe, ctx.valid, ctx.count = safe, valid, count
+        ctx.reduction, ctx.from_logits, ctx.unbatched = reduction, from_logits, logp.ndim == 1
+        if reduction == "none":
+            return losses if logp.ndim > 1 else losses[0]
+        total = losses.sum()
+        if reduction == "sum":
+            return np.asarray(total, dtype=lp.dtype)
+        return np.asarray(total / count if count else np.nan, dtype=lp.dtype)
+
+    @staticmethod
+    def backward(ctx, grad):
+        (logp,) = ctx.saved_tensors
+        lp = logp if not ctx.unbatched else logp[None]
+        if ctx.reduction == "none":
+            w = grad if not ctx.unbatched else grad[None]
+        elif ctx.reduction == "sum":
+            w = np.broadcast_to(grad, ctx.valid.shape)
+        else:
+            w = np.broadcast_to(grad / max(ctx.count, 1), ctx.valid.shape)
+        w = np.where(ctx.valid, w, 0).astype(lp.dtype)
+        g = np.zeros_like(lp)
+        np.put_along_axis(g, np.expand_dims(ctx.safe, 1), np.expand_dims(-w, 1), axis=1)
+        if ctx.from_logits:  # d/dlogits of -logp[t] = softmax - onehot, weighted
+            g = g + np.exp(lp) * np.expand_dims(w, 1)
+        return (g[0] if ctx.unbatched else g), None
+
+
+def cross_entropy(input: Tensor, target: Any, ignore_index: int = -100,
+                  reduction: str = "mean") -> Tensor:
+    """Softmax cross-entropy of logits ``input`` (N, C) / (N, C, d1, ...) / (C,) at integer
+    class indices ``target`` (N,) / (N, d1, ...) / (); entries equal to ``ignore_index`` count
+    for nothing (and "mean" divides by the number of the others). One fused graph node."""
+    _check_reduction(reduction)
+    return _NLL.apply(input, _targets(target, input.shape), ignore_index=ignore_index,
+                      reduction=reduction, from_logits=True)
+
+
+def nll_loss(input: Tensor, target: Any, ignore_index: int = -100,
+             reduction: str = "mean") -> Tensor:
+    """Negative log-likelihood of log-probabilities ``input`` (N, C, ...) at class indices."""
+    _check_reduction(reduction)
+    return _NLL.apply(input, _targets(target, input.shape), ignore_index=ignore_index,
+                      reduction=reduction, from_logits=False)
+
+
+def mse_loss(input: Tensor, target: Any, reduction: str = "mean") -> Tensor:
+    """Mean (or summed) squared error; ``target`` broadcasts against ``input``."""
+    _check_reduction(reduction)
+    target = target if isinstance(target, Tensor) else Tensor(np.asarray(target, dtype=input.dtype))
+    diff = input - target
+    sq = diff * diff
+    if reduction == "none":
+        return sq
+    return sq.sum() if reduction == "sum" else sq.mean()
+
+
+def softmax(input: Tensor, dim: int = -1) -> Tensor:
+    return input.softmax(dim)
+
+
+def log_softmax(input: Tensor, dim: int = -1) -> Tensor:
+    return input.log_softmax(dim)
+
+
+def tanh(input: Tensor) -> Tensor:
+    return input.tanh()
+
+
+def relu(input: Tensor) -> Tensor:
+    return input.relu()
+
+
+def sigmoid(input: Tensor) -> Tensor:
+    return input.sigmoid()
+
+
+def linear(input: Tensor, weight: Tensor, bias: Tensor | None = None) -> Tensor:
+    """``input @ weight.T + bias`` as one graph node."""
+    from .layers import _LinearFn
+
+    return _LinearFn.apply(input, weight, bias)
+
+
+def dropout(input: Tensor, p: float = 0.5, training: bool = True) -> Tensor:
+    from .layers import Dropout
+
+    d = Dropout(p)
+    d.training = training
+    return d(input)

@@ -1,0 +1,179 @@
+"""Feed-forward layers: Linear, Embedding, Dropout, activations, Sequential, Identity."""
+
+from __future__ import annotations
+
+import math
+from collections import OrderedDict
+from typing import Any, Iterator
+
+import numpy as np
+
+from ..autograd import Function, Tensor, default_generator, get_default_dtype
+from . import init
+from .module import Module
+from .parameter import Parameter
+
+
+def _empty(shape: tuple[int, ...], dtype: Any) -> np.ndarray:
+    return np.zeros(shape, dtype=np.dtype(dtype) if dtype is not None else get_default_dtype())
+
+
+class Linear(Module):
+    """``y = x @ W.T + b``; W: (out_features, in_features), b: (out_features,).
+
+    Init as PyTorch: W and b ~ U(-1/sqrt(in_features), 1/sqrt(in_features))."""
+
+    def __init__(self, in_features: int, out_features: int, bias: bool = True, dtype: Any = None) -> None:
+        super().__init__()
+        self.in_features, self.out_features = in_features, out_features
+        self.weight = Parameter(_empty((out_features, in_features), dtype))
+        if bias:
+            self.bias = Parameter(_empty((out_features,), dtype))
+        else:
+            self.register_parameter("bias", None)
+        self.reset_parameters()
+
+    def reset_parameters(self) -> None:
+        init.kaiming_uniform_(self.weight, a=math.sqrt(5))
+        if self.bias is not None:
+            bound = 1 / math.sqrt(self.in_features) if self.in_features else 0.0
+            init.uniform_(self.bias, -bound, bound)
+
+    def forward(self, x: Tensor) -> Tensor:
+        return _LinearFn.apply(x, self.weight, self.bias)
+
+    def extra_repr(self) -> str:
+        return f"in_features={self.in_features}, out_features={self.out_features}, bias={self.bias is not None}"
+
+
+class _LinearFn(Function):
+    """Fused ``x @ W.T + b`` (one graph node instead of three), any leading batch dims."""
+
+    @staticmethod
+    def forward(ctx, x, w, b):
+        ctx.save_for_backward(x, w)
+        out = x @ w.T
+        if b is not None:
+            out += b
+        return out
+
+    @staticmethod
+    def backward(ctx, grad):
+        x, w = ctx.saved_tensors
+        nx, nw, nb = ctx.needs_input_grad
+        g2 = grad.reshape(-1, grad.shape[-1])
+        gx = grad @ w if nx else None
+        gw = g2.T @ x.reshape(-1, x.shape[-1]) if nw else None
+        gb = g2.sum(axis=0) if nb else None
+        return gx, gw, gb
+
+
+class Embedding(Module):
+    """Lookup table: indices (...) -> vectors (..., embedding_dim); weight ~ N(0, 1).
+
+    Rows at ``padding_idx`` start at zero and get no gradient."""
+
+    def __init__(self, num_embeddings: int, embedding_dim: int, padding_idx: int | None = None,
+                 dtype: Any = None) -> None:
+        super().__init__()
+        self.num_embeddings, self.embedding_dim = num_embeddings, embedding_dim
+        if padding_idx is not None and not -num_embeddings <= padding_idx < num_embeddings:
+            raise ValueError(f"Embedding: padding_idx={padding_idx} must be within "
+                             f"[-{num_embeddings}, {num_embeddings})")
+        self.padding_idx = padding_idx % num_embeddings if padding_idx is not None else None
+        self.weight = Parameter(_empty((num_embeddings, embedding_dim), dtype))
+        init.normal_(self.weight)
+        if self.padding_idx is not None:
+            self.weight.data[self.padding_idx] = 0
+
+    def forward(self, indices: Any) -> Tensor:
+        idx = indices.data if isinstance(indices, Tensor) else np.asarray(indices)
+        if idx.dtype.kind not in "iu":
+            raise TypeError(f"Embedding: indices must be integers, got dtype {idx.dtype}")
+        if idx.size and (idx.min() < 0 or idx.max() >= self.num_embeddings):
+            raise IndexError(f"Embedding: indices must be in [0, {self.num_embeddings}), got "
+                             f"range [{idx.min()}, {idx.max()}]")
+        return _EmbeddingFn.apply(self.weight, idx=idx, padding_idx=self.padding_idx)
+
+
+class _EmbeddingFn(Function):
+    @staticmethod
+    def forward(ctx, w, idx, padding_idx):
+        ctx.shape, ctx.idx, ctx.padding_idx = w.shape, idx, padding_idx
+        return w[idx]
+
+    @staticmethod
+    def backward(ctx, grad):
+        gw = np.zeros(ctx.shape, dtype=grad.dtype)
+        np.add.at(gw, ctx.idx.reshape(-1), grad.reshape(-1, ctx.shape[1]))
+        if ctx.padding_idx is not None:
+            gw[ctx.padding_idx] = 0
+        return (gw,)
+
+
+class Dropout(Module):
+    """Zero each element with probability ``p`` in training, scaling the rest by 1/(1-p)."""
+
+    def __init__(self, p: float = 0.5) -> None:
+        super().__init__()
+        if not 0.0 <= p <= 1.0:
+            raise ValueError(f"Dropout: p must be in [0, 1], got {p}")
+        self.p = p
+
+    def forward(self, x: Tensor) -> Tensor:
+        if not self.training or self.p == 0.0:
+            return x
+        if self.p == 1.0:
+            return x * 0.0
+        keep = default_generator().random(x.shape) >= self.p
+        return x * (keep / (1.0 - self.p)).astype(x.dtype)
+
+    def extra_repr(self) -> str:
+        return f"p={self.p}"
+
+
+class Tanh(Module):
+    def forward(self, x: Tensor) -> Tensor:
+        return x.tanh()
+
+
+class ReLU(Module):
+    def forward(self, x: Tensor) -> Tensor:
+        return x.relu()
+
+
+class Sigmoid(Module):
+    def forward(self, x: Tensor) -> Tensor:
+        return x.sigmoid()
+
+
+class Identity(Module):
+    def forward(self, x: Tensor) -> Tensor:
+        return x
+
+
+class Sequential(Module):
+    """Modules applied in order; children named "0", "1", ... (or by an OrderedDict)."""
+
+    def __init__(self, *modules: Module | OrderedDict) -> None:
+        super().__init__()
+        if len(modules) == 1 and isinstance(modules[0], OrderedDict):
+            for name, m in modules[0].items():
+                self.add_module(name, m)
+        else:
+            for i, m in enumerate(modules):
+                self.add_module(str(i), m)
+
+    def forward(self, x: Any) -> Any:
+        for m in self._modules.values():
+            x = m(x)
+        return x
+
+    def __getitem__(self, i: int) -> Module:
+        return list(self._modules.values())[i]
+
+    def __len__(self) -> int:
+        return len(self._modules)
+
+    def __iter__(self) -> Iterator[Module]:
+        return iter(self._modules.values())

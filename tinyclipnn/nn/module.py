@@ -1,0 +1,209 @@
+"""`Module`: the base class of layers, with PyTorch's registration and state-dict rules."""
+
+from __future__ import annotations
+
+from collections import OrderedDict
+from typing import Any, Iterator, NamedTuple
+
+import numpy as np
+
+from ..autograd import zero_grads
+from .parameter import Parameter
+
+
+class IncompatibleKeys(NamedTuple):
+    missing_keys: list[str]
+    unexpected_keys: list[str]
+
+
+class Module:
+    """Base class: assign `Parameter`s and `Module`s as attributes and they are registered.
+
+    ``named_parameters()`` gives PyTorch's dotted names (``"0.weight"``, ``"rnn.weight_hh_l0"``),
+    so a ``state_dict`` moves between PyTorch and tinyclipnn as numpy arrays.
+    """
+
+    def __init__(self) -> None:
+        object.__setattr__(self, "_parameters", OrderedDict())
+        object.__setattr__(self, "_modules", OrderedDict())
+        object.__setattr__(self, "_buffers", OrderedDict())
+        object.__setattr__(self, "training", True)
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        if "_parameters" not in self.__dict__:
+            raise AttributeError("cannot assign attributes before Module.__init__() is called")
+        for store in (self._parameters, self._modules, self._buffers):
+            store.pop(name, None)
+        if isinstance(value, Parameter):
+            self._parameters[name] = value
+        elif isinstance(value, Module):
+            self._modules[name] = value
+        else:
+            object.__setattr__(self, name, value)
+            return
+        self.__dict__.pop(name, None)
+
+    def __getattr__(self, name: str) -> Any:
+        d = self.__dict__
+        for store in ("_parameters", "_modules", "_buffers"):
+            if store in d and name in d[store]:
+                return d[store][name]
+        raise AttributeError(f"'{type(self).__name__}' object has no attribute '{name}'")
+
+    def __delattr__(self, name: str) -> None:
+        for store in (self._parameters, self._modules, self._buffers):
+            if name in store:
+                del store[name]
+                return
+        object.__delattr__(self, name)
+
+    def register_buffer(self, name: str, value: np.ndarray | None) -> None:
+        """A non-trainable array saved in the state dict (like BatchNorm's running stats)."""
+        self._buffers[name] = value
+
+    def register_parameter(self, name: str, param: Parameter | None) -> None:
+        if param is None:
+            self._parameters[name] = None
+        else:
+            setattr(self, name, param)
+
+    def add_module(self, name: str, module: Module | None) -> None:
+        self._modules[name] = module
+
+    # ---- traversal --------------------------------------------------------------------
+    def named_modules(self, prefix: str = "") -> Iterator[tuple[str, Module]]:
+        stack = [(prefix, self)]
+        seen = set()
+        while stack:
+            name, mod = stack.pop()
+            if id(mod) in seen:
+                continue
+            seen.add(id(mod))
+            yield name, mod
+            children = [(f"{name}.{k}" if name else k, m)
+                        for k, m in mod._modules.items() if m is not None]
+            stack.extend(reversed(children))
+
+    def modules(self) -> Iterator[Module]:
+        for _, m in self.named_modules():
+            yield m
+
+    def children(self) -> Iterator[Module]:
+        for m in self._modules.values():
+            if m is not None:
+                yield m
+
+    def named_children(self) -> Iterator[tuple[str, Module]]:
+        for k, m in self._modules.items():
+            if m is not None:
+                yield k, m
+
+    def named_parameters(self, prefix: str = "", recurse: bool = True) -> Iterator[tuple[str, Parameter]]:
+        seen = set()
+        mods = self.named_modules(prefix) if recurse else iter([(prefix, self)])
+        for mname, mod in mods:
+            for pname, p in mod._parameters.items():
+                if p is None or id(p) in seen:
+                    continue
+                seen.add(id(p))
+                yield (f"{mname}.{pname}" if mname else pname), p
+
+    def parameters(self, recurse: bool = True) -> Iterator[Parameter]:
+        for _, p in self.named_parameters(recurse=recurse):
+            yield p
+
+    def named_buffers(self) -> Iterator[tuple[str, np.ndarray]]:
+        for mname, mod in self.named_modules():
+            for bname, b in mod._buffers.items():
+                if b is not None:
+                    yield (f"{mname}.{bname}" if mname else bname), b
+
+    # ---- modes and gradients -------------------------------------------------------------
+    def train(self, mode: bool = True) -> Module:
+        for m in self.modules():
+            object.__setattr__(m, "training", mode)
+        return self
+
+    def eval(self) -> Module:
+        return self.train(False)
+
+    def zero_grad(self, set_to_none: bool = True) -> None:
+        """Clear gradients. A ``.grad`` that is a view into a shared buffer (``GradBuffer``)
+        is zeroed in place, never dropped, so the buffer stays wired."""
+        zero_grads(self.parameters(), set_to_none)
+
+    def requires_grad_(self, requires_grad: bool = True) -> Module:
+        for p in self.parameters():
+            p.requires_grad_(requires_grad)
+        return self
+
+    # ---- state ---------------------------------------------------------------------------
+    def state_dict(self) -> OrderedDict[str, np.ndarray]:
+        """Parameter and buffer arrays by dotted name (copies, safe to keep)."""
+        out: OrderedDict[str, np.ndarray] = OrderedDict()
+        for name, p in self.named_parameters():
+            out[name] = p.data.copy()
+        for name, b in self.named_buffers():
+            out[name] = np.array(b, copy=True)
+        return out
+
+    def load_state_dict(self, state_dict: dict[str, Any], strict: bool = True) -> IncompatibleKeys:
+        """Copy arrays (numpy, or anything ``np.asarray`` takes, e.g. CPU torch tensors) into
+        the parameters in place, keeping each parameter's dtype. Checks every key and shape
+        before writing anything."""
+        own = dict(self.named_parameters())
+        buffers = dict(self.named_buffers())
+        missing = [k for k in list(own) + list(buffers) if k not in state_dict]
+        unexpected = [k for k in state_dict if k not in own and k not in buffers]
+        if strict and (missing or unexpected):
+            raise KeyError(f"load_state_dict: missing keys {missing}, unexpected keys "
+                           f"{unexpected}; pass strict=False to ignore them")
+        arrays = {}
+        for k, v in state_dict.items():
+            target = own[k].data if k in own else buffers.get(k)
+            if target is None:
+                continue
+            arr = np.asarray(v.detach().cpu().numpy() if hasattr(v, "detach") else v)
+            if arr.shape != target.shape:
+                raise ValueError(f"load_state_dict: '{k}' has shape {arr.shape} in the state "
+                                 f"dict but {target.shape} in the model")
+            arrays[k] = arr
+        for k, arr in arrays.items():
+            if k in own:
+                own[k].copy_(arr.astype(own[k].dtype, copy=False))
+            else:
+                np.copyto(buffers[k], arr, casting="unsafe")
+        return IncompatibleKeys(missing, unexpected)
+
+    def to(self, dtype: Any) -> Module:
+        """Cast every parameter (and its gradient) to ``dtype`` (float32 or float64)."""
+        dtype = np.dtype(dtype)
+        for p in self.parameters():
+            p.data = p.data.astype(dtype)
+            if p.grad is not None:
+                p.grad = p.grad.astype(dtype)
+        return self
+
+    def double(self) -> Module:
+        return self.to(np.float64)
+
+    def float(self) -> Module:
+        return self.to(np.float32)
+
+    # ---- calling -------------------------------------------------------------------------
+    def forward(self, *args: Any, **kwargs: Any) -> Any:  # pragma: no cover
+        raise NotImplementedError(f"{type(self).__name__} does not define forward()")
+
+    def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        return self.forward(*args, **kwargs)
+
+    def extra_repr(self) -> str:
+        return ""
+
+    def __repr__(self) -> str:
+        lines = [f"{type(self).__name__}({self.extra_repr()}"]
+        for name, m in self.named_children():
+            sub = repr(m).replace("\n", "\n  ")
+            lines.append(f"  ({name}): {sub}")
+        return lines[0] + (")" if len(lines) == 1 else "\n" + "\n".join(lines[1:]) + "\n)")
+

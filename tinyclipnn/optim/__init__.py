@@ -1,0 +1,7 @@
+"""Optimizers with PyTorch's update rules; each takes an optional ``clipper=`` callable."""
+
+from .adam import Adam, AdamW
+from .optimizer import Optimizer
+from .sgd import SGD
+
+__all__ = ["SGD", "Adam", "AdamW", "Optimizer"]

@@ -1,0 +1,117 @@
+"""`Optimizer`: parameter groups, per-parameter state, ``zero_grad`` and the ``clipper=`` hook."""
+
+from __future__ import annotations
+
+import copy
+from typing import Any, Callable, Iterable
+
+import numpy as np
+
+from ..autograd import Tensor, zero_grads
+
+
+class Optimizer:
+    """Base class with PyTorch's ``param_groups`` / ``state`` layout.
+
+    Args:
+        params: an iterable of tensors, or of dicts ``{"params": [...], "lr": ...}`` (groups).
+        defaults: hyper-parameters each group inherits unless it sets its own.
+        clipper: optional callable ``clipper(params_with_grad)`` run at the start of every
+            ``step()`` (e.g. ``functools.partial(clip.clip_grad_norm_, max_norm=1.0)`` or a
+            ``clip.ZClip()`` instance); its return value is kept in ``self.last_clip``.
+    """
+
+    def __init__(self, params: Iterable[Any], defaults: dict[str, Any],
+                 clipper: Callable[[list[Tensor]], Any] | None = None) -> None:
+        if isinstance(params, Tensor):
+            raise TypeError("params argument given to the optimizer should be an iterable of "
+                            "Tensors or dicts, but got a single Tensor")
+        if clipper is not None and not callable(clipper):
+            raise TypeError(f"clipper must be callable (a clip function or clipper object), "
+                            f"got {type(clipper).__name__}")
+        self.defaults = defaults
+        self.clipper = clipper
+        self.last_clip: Any = None
+        self.state: dict[Tensor, dict[str, Any]] = {}
+        self.param_groups: list[dict[str, Any]] = []
+        groups = list(params)
+        if not groups:
+            raise ValueError("optimizer got an empty parameter list")
+        if not isinstance(groups[0], dict):
+            groups = [{"params": groups}]
+        for g in groups:
+            self.add_param_group(g)
+
+    def add_param_group(self, group: dict[str, Any]) -> None:
+        params = group["params"]
+        params = [params] if isinstance(params, Tensor) else list(params)
+        for p in params:
+            if not isinstance(p, Tensor):
+                raise TypeError(f"optimizer can only optimize Tensors, got {type(p).__name__}")
+            if not p.requires_grad:
+                raise ValueError("optimizer got a tensor that does not require grad")
+        seen = {id(p) for g in self.param_groups for p in g["params"]}
+        if any(id(p) in seen for p in params):
+            raise ValueError("some parameters appear in more than one parameter group")
+        full = dict(self.defaults)
+        full.update({k: v for k, v in group.items() if k != "params"})
+        full["params"] = params
+        self.param_groups.append(full)
+
+    def _params_with_grad(self) -> list[Tensor]:
+        return [p for g in self.param_groups for p in g["params"] if p.grad is not None]
+
+    def _clip(self) -> None:
+        if self.clipper is not None:
+            self.last_clip = self.clipper(self._params_with_grad())
+
+    def zero_grad(self, set_to_none: bool = True) -> None:
+        """Clear gradients (views into a ``GradBuffer`` are zeroed in place, never dropped)."""
+        zero_grads((p for g in self.param_groups for p in g["params"]), set_to_none)
+
+    def step(self) -> None:
+        """Clip (when a ``clipper`` is set), then update every parameter that has a gradient."""
+        self._clip()
+        for group in self.param_groups:
+            for p in group["params"]:
+                if p.grad is None:
+                    continue
+                if p.grad.shape != p.data.shape:
+                    raise RuntimeError(f"gradient shape {p.grad.shape} does not match parameter "
+                                       f"shape {p.data.shape}")
+                self._update(p, p.grad, group, self.state.setdefault(p, {}))
+                p._bump_version()
+
+    def _update(self, p: Tensor, grad: np.ndarray, group: dict[str, Any],
+                state: dict[str, Any]) -> None:  # pragma: no cover
+        raise NotImplementedError
+
+    def state_dict(self) -> dict[str, Any]:
+        """``{"state": {index: {...}}, "param_groups": [{..., "params": [indices]}]}`` as PyTorch."""
+        index = {}
+        groups = []
+        for g in self.param_groups:
+            packed = {k: v for k, v in g.items() if k != "params"}
+            packed["params"] = []
+            for p in g["params"]:
+                index.setdefault(id(p), len(index))
+                packed["params"].append(index[id(p)])
+            groups.append(packed)
+        state = {index[id(p)]: copy.deepcopy(s) for p, s in self.state.items() if id(p) in index}
+        return {"state": state, "param_groups": groups}
+
+    def load_state_dict(self, state_dict: dict[str, Any]) -> None:
+        groups = state_dict["param_groups"]
+        if len(groups) != len(self.param_groups):
+            raise ValueError(f"load_state_dict: {len(groups)} parameter groups in the state dict "
+                             f"but {len(self.param_groups)} in the optimizer")
+        params = [p for g in self.param_groups for p in g["params"]]
+        for saved, own in zip(groups, self.param_groups, strict=True):
+            if len(saved["params"]) != len(own["params"]):
+                raise ValueError("load_state_dict: a parameter group has a different size")
+            own.update({k: v for k, v in saved.items() if k != "params"})
+        self.state = {}
+        for k, s in state_dict["state"].items():
+            p = params[int(k)]
+            self.state[p] = {n: (np.array(v, dtype=p.dtype) if np.ndim(v) else v)
+                             for n, v in copy.deepcopy(s).items()}

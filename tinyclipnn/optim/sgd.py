@@ -1,0 +1,43 @@
+"""`SGD` with momentum, dampening, Nesterov and weight decay (PyTorch's update rule)."""
+
+from __future__ import annotations
+
+from typing import Any, Callable, Iterable
+
+import numpy as np
+
+from .optimizer import Optimizer
+
+
+def _check(name: str, value: float, low: float = 0.0) -> None:
+    if not (value >= low):  # also rejects NaN
+        raise ValueError(f"{name} must be >= {low}, got {value}")
+
+
+class SGD(Optimizer):
+    """``d = g + wd·p; b = μ·b + (1-τ)·d (b = d at the first step); d = d + μ·b if nesterov
+    else b; p -= lr·d``."""
+
+    def __init__(self, params: Iterable[Any], lr: float = 1e-3, momentum: float = 0.0,
+                 dampening: float = 0.0, weight_decay: float = 0.0, nesterov: bool = False,
+                 clipper: Callable | None = None) -> None:
+        _check("lr", lr)
+        _check("momentum", momentum)
+        _check("weight_decay", weight_decay)
+        if nesterov and (momentum <= 0 or dampening != 0):
+            raise ValueError("nesterov=True requires momentum > 0 and dampening = 0")
+        super().__init__(params, dict(lr=lr, momentum=momentum, dampening=dampening,
+                                      weight_decay=weight_decay, nesterov=nesterov), clipper)
+
+    def _update(self, p, grad, group, state) -> None:
+        lr, mu, wd = group["lr"], group["momentum"], group["weight_decay"]
+        d = grad + wd * p.data if wd else grad
+        if mu:
+            buf = state.get("momentum_buffer")
+            if buf is None:
+                buf = state["momentum_buffer"] = np.array(d, dtype=p.dtype, copy=True)
+            else:
+                buf *= mu
+                buf += (1 - group["dampening"]) * d
+            d = d + mu * buf if group["nesterov"] else buf
+        p.data -= (lr * d).astype(p.dtype, copy=False)
