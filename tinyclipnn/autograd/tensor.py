@@ -299,6 +299,8 @@ class Tensor:
             keepdim: bool = False) -> Tensor:
         return _red.Max.apply(self, axis=_axis_kw(axis, dim), keepdims=keepdims or keepdim)
 
+    amax = max  # PyTorch's name for the value-only max (ties share the gradient)
+
     def softmax(self, axis: int = -1, *, dim: int | None = None) -> Tensor:
         return _red.Softmax.apply(self, axis=axis if dim is None else dim)
 
