@@ -85,21 +85,24 @@ def backward(root: Tensor, grad: Any = None, retain_graph: bool = False) -> None
         _accumulate_leaf(root, grad)
         return
     with no_grad():
-        _backward_graph(root, grad, retain_graph)
+        try:
+            _backward_graph(root, grad, retain_graph)
+        except BaseException:
+            for node in _topo_order(root._node):  # leave no half-summed gradients behind
+                node.grads = node.holders = None
+            raise
 
 
 def _backward_graph(root: Tensor, grad: np.ndarray, retain_graph: bool) -> None:
     order = _topo_order(root._node)
-    # pending[id(node)] = [per-output grads], holders[id(node)] = [per-output tensors]
-    pending: dict[int, list] = {id(root._node): [None] * root._node.n_outputs}
-    holders: dict[int, list] = {id(root._node): [None] * root._node.n_outputs}
-    pending[id(root._node)][root._out_index] = grad
-    holders[id(root._node)][root._out_index] = root
+    first = root._node
+    first.grads, first.holders = [None] * first.n_outputs, [None] * first.n_outputs
+    first.grads[root._out_index], first.holders[root._out_index] = grad, root
     for node in order:
-        grads = pending.pop(id(node), None)
-        tensors = holders.pop(id(node), None)
+        grads, tensors = node.grads, node.holders
         if grads is None:
             continue
+        node.grads = node.holders = None
         if node.freed:
             raise RuntimeError("Trying to backward through the graph a second time (or directly "
                                "access saved tensors after they have already been freed). "
@@ -110,38 +113,37 @@ def _backward_graph(root: Tensor, grad: np.ndarray, retain_graph: bool) -> None:
                     grads[k] = _run_hooks(t, grads[k])
                 if t._retains_grad:
                     t.grad = np.array(grads[k], copy=True)
-        for k, inp in enumerate(node.inputs):
+        inputs = node.inputs
+        for k, inp in enumerate(inputs):
             if inp is not None and inp._version != node.versions[k]:
                 raise RuntimeError(
                     f"one of the variables needed for gradient computation has been modified "
                     f"by an inplace operation (input {k} of {node.name}, version "
                     f"{inp._version}; expected {node.versions[k]})")
         ctx = node.ctx
-        if len(grads) > 1 and any(g is None for g in grads):  # unused outputs: zero gradient
+        if node.n_outputs > 1 and any(g is None for g in grads):  # unused outputs: zero grad
             grads = [np.zeros(shape, dtype) if g is None else g
                      for g, (shape, dtype) in zip(grads, ctx.out_meta, strict=True)]
         in_grads = node.fn.backward(ctx, *grads)
-        if not isinstance(in_grads, tuple):
+        if type(in_grads) is not tuple:
             in_grads = (in_grads,)
         if not retain_graph:
             ctx.saved_tensors = None
             node.freed = True
         needs = ctx.needs_input_grad
-        for k, inp in enumerate(node.inputs):
-            g = in_grads[k] if k < len(in_grads) else None
+        for k, g in enumerate(in_grads):
             if g is None or not needs[k]:
                 continue
+            inp = inputs[k]
             if g.dtype != inp.data.dtype:
                 g = g.astype(inp.data.dtype)
-            if inp._node is None:
+            child = inp._node
+            if child is None:
                 _accumulate_leaf(inp, g)
                 continue
-            child = inp._node
-            slot = pending.get(id(child))
-            if slot is None:
-                slot = pending[id(child)] = [None] * child.n_outputs
-                holders[id(child)] = [None] * child.n_outputs
+            if child.grads is None:
+                child.grads = [None] * child.n_outputs
+                child.holders = [None] * child.n_outputs
             j = inp._out_index
-            slot[j] = g if slot[j] is None else slot[j] + g
-            holders[id(child)][j] = inp
-
+            child.grads[j] = g if child.grads[j] is None else child.grads[j] + g
+            child.holders[j] = inp

@@ -74,7 +74,7 @@ class Context:
 class Node:
     """One recorded op in the graph: its function, context and inputs."""
 
-    __slots__ = ("fn", "ctx", "inputs", "versions", "n_outputs", "freed")
+    __slots__ = ("fn", "ctx", "inputs", "versions", "n_outputs", "freed", "grads", "holders")
 
     def __init__(
         self, fn: type[Function], ctx: Context, inputs: tuple, versions: tuple, n_outputs: int
@@ -85,14 +85,12 @@ class Node:
         self.versions = versions  # each input's _version when it was used
         self.n_outputs = n_outputs
         self.freed = False
+        self.grads: list | None = None  # per-output gradients while backward runs
+        self.holders: list | None = None  # per-output tensors (for their hooks) while it runs
 
     @property
     def name(self) -> str:
         return self.fn.__name__ + "Backward"
-
-
-def tensors_data(tensors: tuple) -> list:
-    return [t.data for t in tensors]
 
 
 class Function:
@@ -109,21 +107,36 @@ class Function:
     @classmethod
     def apply(cls, *args: Any, **kwargs: Any) -> Any:
         ctx = Context()
-        needs = tuple(isinstance(a, Tensor) and a.requires_grad for a in args)
-        ctx.needs_input_grad = needs
-        raw = [a.data if isinstance(a, Tensor) else a for a in args]
+        raw = []
+        needs = []
+        any_needs = False
+        for a in args:
+            if isinstance(a, Tensor):
+                raw.append(a.data)
+                needs.append(a.requires_grad)
+                any_needs = any_needs or a.requires_grad
+            else:
+                raw.append(a)
+                needs.append(False)
+        ctx.needs_input_grad = tuple(needs)
         out = cls.forward(ctx, *raw, **kwargs)
-        track = any(needs) and is_grad_enabled()
-        multi = isinstance(out, tuple)
-        outs = out if multi else (out,)
-        tensors = tuple(Tensor._wrap(o, track) for o in outs)
+        track = any_needs and getattr(_state, "enabled", True)
+        if type(out) is not tuple:
+            t = Tensor._wrap(out, track)
+            if track:
+                t._node = _record(cls, ctx, args, 1)
+            return t
+        tensors = tuple(Tensor._wrap(o, track) for o in out)
         if track:
-            if multi:
-                ctx.out_meta = [(o.shape, o.dtype) for o in tensors_data(tensors)]
-            inputs = tuple(a if isinstance(a, Tensor) else None for a in args)
-            versions = tuple(a._version if isinstance(a, Tensor) else 0 for a in args)
-            node = Node(cls, ctx, inputs, versions, len(tensors))
+            ctx.out_meta = [(t.data.shape, t.data.dtype) for t in tensors]
+            node = _record(cls, ctx, args, len(tensors))
             for i, t in enumerate(tensors):
                 t._node = node
                 t._out_index = i
-        return tensors if multi else tensors[0]
+        return tensors
+
+
+def _record(fn: type[Function], ctx: Context, args: tuple, n_outputs: int) -> Node:
+    inputs = tuple(a if isinstance(a, Tensor) else None for a in args)
+    versions = tuple(a._version if a is not None else 0 for a in inputs)
+    return Node(fn, ctx, inputs, versions, n_outputs)

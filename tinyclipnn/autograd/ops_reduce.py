@@ -16,7 +16,7 @@ def _norm_axes(axis, ndim: int) -> tuple[int, ...]:
 
 def expand_reduced(grad: np.ndarray, shape: tuple[int, ...], axes, keepdims: bool) -> np.ndarray:
     """Broadcast the gradient of a reduction back over the reduced ``axes`` of ``shape``."""
-    if not keepdims and len(shape):
+    if not keepdims and grad.ndim:
         grad = np.expand_dims(grad, axes)
     return np.broadcast_to(grad, shape)
 
