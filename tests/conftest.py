@@ -1,6 +1,5 @@
 """Shared test setup: float64 helpers and a fixed seed per test."""
 
-import numpy as np
 import pytest
 
 import tinyclipnn as tc

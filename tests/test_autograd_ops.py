@@ -3,14 +3,13 @@ negative axes, size-1 and empty dims; hypothesis-generated shapes for elementwis
 
 import numpy as np
 import pytest
+from _helpers import t64
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 
 import tinyclipnn as tc
 from tinyclipnn.autograd import gradcheck
-
-from _helpers import t64
 
 BINARY = {
     "add": lambda a, b: a + b,
@@ -181,7 +180,7 @@ def test_cross_entropy_gradcheck():
     logits = t64(5, 4, seed=9)
     target = np.array([0, 3, 1, 1, 2])
     for red in ("mean", "sum", "none"):
-        assert gradcheck(lambda z: tc.nn.functional.cross_entropy(z, target, reduction=red),
+        assert gradcheck(lambda z, r=red: tc.nn.functional.cross_entropy(z, target, reduction=r),
                          [logits])
     assert gradcheck(lambda z: tc.nn.functional.cross_entropy(z, np.array([1, -100, 2, 0, -100])),
                      [logits])
@@ -196,7 +195,7 @@ def test_cross_entropy_gradcheck():
 def test_mse_loss_gradcheck():
     x, y = t64(3, 2, seed=1), t64(3, 2, seed=2)
     for red in ("mean", "sum", "none"):
-        assert gradcheck(lambda a, b: tc.nn.functional.mse_loss(a, b, reduction=red), [x, y])
+        assert gradcheck(lambda a, b, r=red: tc.nn.functional.mse_loss(a, b, reduction=r), [x, y])
 
 
 # ---- hypothesis: random shapes for elementwise and reduction ops ------------------------------

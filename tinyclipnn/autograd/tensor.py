@@ -8,7 +8,8 @@ subclasses in ``ops_*.py``; this file only routes to them.
 
 from __future__ import annotations
 
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 import numpy as np
 
