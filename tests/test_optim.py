@@ -184,3 +184,31 @@ def test_step_keeps_parameter_array_object():
     p.grad = np.ones(3, np.float32)
     opt.step()
     assert p.data is data and p.dtype == np.float32
+
+
+@pytest.mark.parametrize("make,closed_form", [
+    (lambda o: optim.lr_scheduler.StepLR(o, step_size=3, gamma=0.5), lambda e: 0.5 ** (e // 3)),
+    (lambda o: optim.lr_scheduler.ExponentialLR(o, gamma=0.9), lambda e: 0.9 ** e),
+    (lambda o: optim.lr_scheduler.LambdaLR(o, lambda e: 1 / (1 + e)), lambda e: 1 / (1 + e)),
+    (lambda o: optim.lr_scheduler.CosineAnnealingLR(o, T_max=10),
+     lambda e: (1 + np.cos(np.pi * e / 10)) / 2),
+])
+def test_schedulers_follow_closed_forms(make, closed_form):
+    opt = optim.SGD([tc.nn.Parameter(np.zeros(1))], lr=0.2)
+    sched = make(opt)
+    for epoch in range(12):
+        np.testing.assert_allclose(sched.get_last_lr()[0], 0.2 * closed_form(epoch), rtol=1e-12)
+        sched.step()
+
+
+def test_scheduler_matches_torch():
+    torch = pytest.importorskip("torch")
+    opt = optim.SGD([tc.nn.Parameter(np.zeros(1))], lr=0.3)
+    topt = torch.optim.SGD([torch.nn.Parameter(torch.zeros(1))], lr=0.3)
+    ours = optim.lr_scheduler.CosineAnnealingLR(opt, T_max=7, eta_min=0.01)
+    theirs = torch.optim.lr_scheduler.CosineAnnealingLR(topt, T_max=7, eta_min=0.01)
+    for _ in range(7):
+        np.testing.assert_allclose(ours.get_last_lr(), theirs.get_last_lr(), rtol=1e-10)
+        topt.step()
+        ours.step()
+        theirs.step()
