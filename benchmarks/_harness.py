@@ -48,12 +48,20 @@ def machine_info() -> dict[str, Any]:
 
 
 def time_median(fn: Callable[[], Any], repeats: int = 7, number: int = 1,
-                warmup: int = 1) -> float:
-    """Median over ``repeats`` of the mean time of ``number`` calls, in seconds."""
+                warmup: int = 1, setup: Callable[[], Any] | None = None) -> float:
+    """Median over ``repeats`` of the mean time of ``number`` calls, in seconds.
+
+    ``setup`` (untimed) runs before each warm-up and each timed sample, e.g. to restore
+    inputs that ``fn`` modifies in place.
+    """
     for _ in range(warmup):
+        if setup is not None:
+            setup()
         fn()
     samples = []
     for _ in range(repeats):
+        if setup is not None:
+            setup()
         t0 = time.perf_counter()
         for _ in range(number):
             fn()

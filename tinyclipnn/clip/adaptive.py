@@ -1,0 +1,145 @@
+"""Stateful clippers whose threshold follows the history of gradient norms."""
+
+from __future__ import annotations
+
+import math
+from collections import deque
+from typing import Any
+
+import numpy as np
+
+from . import _checks
+from ._backend import get_backend
+from ._grads import gather
+from .clippers import Clipper
+from .monitor import GradMonitor
+from .norm import apply_clip, norms_of
+
+
+class _NormClipper(Clipper):
+    """Shared step: total L2 norm -> threshold (subclass) -> clip -> record."""
+
+    def __init__(self, nonfinite: str | None, backend: str, monitor: GradMonitor | None) -> None:
+        self.nonfinite = _checks.nonfinite_policy(nonfinite, False)
+        self.backend, self.monitor = backend, monitor
+
+    def _threshold(self, total: float) -> float:
+        raise NotImplementedError
+
+    def __call__(self, parameters: Any) -> float:
+        """Clip ``parameters`` in place; returns the total L2 norm before clipping."""
+        be = get_backend(self.backend)
+        per_tensor = self.monitor is not None and self.monitor.wants_per_tensor
+        g = gather(parameters, writable=True, per_tensor=per_tensor)
+        total, pt = norms_of(g, 2.0, be, per_tensor)
+        thr = self._threshold(total)
+        coef, clipped, skipped = apply_clip(g, be, thr, total, self.nonfinite)
+        if self.monitor is not None:
+            self.monitor.record(total, coef, clipped, skipped, thr, pt)
+        return total
+
+
+class AutoClip(_NormClipper):
+    """AutoClip (Seetharaman et al. 2020): clip to the ``percentile`` of all past total norms.
+
+    Each call appends the current (finite) total norm to the history (a bounded deque when
+    ``history`` is an int), then clips to ``np.percentile(history, percentile)`` (linear).
+    """
+
+    def __init__(
+        self,
+        percentile: float = 10.0,
+        history: int | None = None,
+        nonfinite: str | None = None,
+        backend: str = "auto",
+        monitor: GradMonitor | None = None,
+    ) -> None:
+        super().__init__(nonfinite, backend, monitor)
+        p = _checks.threshold("percentile", percentile)
+        if p > 100:
+            raise ValueError(f"percentile must be in [0, 100], got {percentile!r}")
+        if history is not None and (
+            isinstance(history, bool) or not isinstance(history, int) or history < 1
+        ):
+            raise ValueError(f"history must be None or an int >= 1, got {history!r}")
+        self.percentile = p
+        self.norms: deque[float] = deque(maxlen=history)
+
+    def _threshold(self, total: float) -> float:
+        if math.isfinite(total):
+            self.norms.append(total)
+        return float(np.percentile(self.norms, self.percentile)) if self.norms else math.inf
+
+    def state_dict(self) -> dict[str, Any]:
+        return {"norms": list(self.norms)}
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        self.norms.clear()
+        self.norms.extend(float(v) for v in state["norms"])
+
+
+class ZClip(_NormClipper):
+    """ZClip (Kumar et al. 2025): z-score spike clipping against an EMA of the total norm.
+
+    For ``warmup_steps`` calls norms are recorded (and only ``max_norm`` applies); then mean and
+    variance start as the warm-up's mean and (population) variance. Each later call computes
+    ``z = (g - mu) / (sigma + eps)``; when ``z > z_thresh`` the norm is clipped to
+    ``mu + z_thresh**2 * sigma / z`` (``mode="zscore"``) or to ``mu`` (``mode="mean"``). The
+    EMA (factor ``alpha``) is updated with the clipped norm. ``max_norm`` is a hard cap on top.
+    """
+
+    def __init__(
+        self,
+        alpha: float = 0.97,
+        z_thresh: float = 2.5,
+        warmup_steps: int = 25,
+        mode: str = "zscore",
+        max_norm: float | None = None,
+        eps: float = 1e-6,
+        nonfinite: str | None = None,
+        backend: str = "auto",
+        monitor: GradMonitor | None = None,
+    ) -> None:
+        super().__init__(nonfinite, backend, monitor)
+        if not 0.0 <= _checks.threshold("alpha", alpha) < 1.0:
+            raise ValueError(f"alpha must be in [0, 1), got {alpha!r}")
+        if mode not in ("zscore", "mean"):
+            raise ValueError(f"mode must be 'zscore' or 'mean', got {mode!r}")
+        if isinstance(warmup_steps, bool) or not isinstance(warmup_steps, int) or warmup_steps < 1:
+            raise ValueError(f"warmup_steps must be an int >= 1, got {warmup_steps!r}")
+        self.alpha, self.mode, self.warmup_steps = float(alpha), mode, warmup_steps
+        self.z_thresh = _checks.positive("z_thresh", z_thresh)
+        self.max_norm = None if max_norm is None else _checks.threshold("max_norm", max_norm)
+        self.eps = _checks.threshold("eps", eps)
+        self.mean: float | None = None
+        self.var: float | None = None
+        self._warmup: list[float] = []
+
+    def _threshold(self, total: float) -> float:
+        cap = math.inf if self.max_norm is None else self.max_norm
+        if not math.isfinite(total):
+            return cap
+        if self.mean is None or self.var is None:
+            self._warmup.append(total)
+            if len(self._warmup) >= self.warmup_steps:
+                self.mean = float(np.mean(self._warmup))
+                self.var = float(np.var(self._warmup))
+                self._warmup = []
+            return cap
+        std = math.sqrt(self.var)
+        z = (total - self.mean) / (std + self.eps)
+        thr = math.inf
+        if z > self.z_thresh:
+            thr = self.mean + self.z_thresh**2 * std / z if self.mode == "zscore" else self.mean
+        fed = min(total, thr)
+        a = self.alpha
+        self.mean = a * self.mean + (1 - a) * fed
+        self.var = a * self.var + (1 - a) * (fed - self.mean) ** 2
+        return min(thr, cap)
+
+    def state_dict(self) -> dict[str, Any]:
+        return {"mean": self.mean, "var": self.var, "warmup": list(self._warmup)}
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        self.mean, self.var = state["mean"], state["var"]
+        self._warmup = [float(v) for v in state["warmup"]]

@@ -1,0 +1,96 @@
+"""GradMonitor: a per-step record of what clipping saw and did."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+
+class GradMonitor:
+    """Records, per clip call: total norm, per-tensor norms, threshold, coefficient, whether it
+    clipped and whether it skipped a non-finite step.
+
+    Pass ``monitor=`` to any clip function or clipper. When ``enabled`` is False (or no monitor
+    is given) nothing is computed. Per-tensor norms cost nothing extra for norm clipping (the
+    kernel computes them anyway); set ``per_tensor=False`` to store less.
+
+    Attributes (numpy arrays, one entry per recorded step): ``total_norms``, ``thresholds``,
+    ``coefs`` (scale factor applied; 1 when not clipped, NaN when not a scaling method),
+    ``clipped`` (bool), ``skipped`` (bool); ``per_tensor_norms`` is a list of float64 arrays.
+    """
+
+    def __init__(self, per_tensor: bool = True, enabled: bool = True) -> None:
+        self.per_tensor = per_tensor
+        self.enabled = enabled
+        self.reset()
+
+    def reset(self) -> None:
+        """Forget every recorded step."""
+        self._rows: list[tuple[float, float, float, bool, bool]] = []
+        self.per_tensor_norms: list[np.ndarray] = []
+
+    @property
+    def wants_per_tensor(self) -> bool:
+        return self.enabled and self.per_tensor
+
+    def record(
+        self,
+        total_norm: float,
+        coef: float = math.nan,
+        clipped: bool = False,
+        skipped: bool = False,
+        threshold: float = math.nan,
+        per_tensor_norms: np.ndarray | None = None,
+    ) -> None:
+        """Append one step (called by the clip functions)."""
+        if not self.enabled:
+            return
+        self._rows.append((float(total_norm), float(threshold), float(coef), clipped, skipped))
+        if self.per_tensor and per_tensor_norms is not None:
+            self.per_tensor_norms.append(np.asarray(per_tensor_norms, np.float64))
+
+    def _col(self, i: int, dtype: type) -> np.ndarray:
+        return np.array([r[i] for r in self._rows], dtype=dtype)
+
+    @property
+    def total_norms(self) -> np.ndarray:
+        return self._col(0, np.float64)
+
+    @property
+    def thresholds(self) -> np.ndarray:
+        return self._col(1, np.float64)
+
+    @property
+    def coefs(self) -> np.ndarray:
+        return self._col(2, np.float64)
+
+    @property
+    def clipped(self) -> np.ndarray:
+        return self._col(3, bool)
+
+    @property
+    def skipped(self) -> np.ndarray:
+        return self._col(4, bool)
+
+    def as_dict(self) -> dict[str, np.ndarray]:
+        """All records as arrays; ``per_tensor_norms`` is (steps, tensors) when consistent."""
+        out = {
+            "total_norm": self.total_norms,
+            "threshold": self.thresholds,
+            "coef": self.coefs,
+            "clipped": self.clipped,
+            "skipped": self.skipped,
+        }
+        sizes = {a.size for a in self.per_tensor_norms}
+        if len(sizes) == 1 and len(self.per_tensor_norms) == len(self._rows):
+            out["per_tensor_norms"] = np.stack(self.per_tensor_norms)
+        return out
+
+    def __len__(self) -> int:
+        return len(self._rows)
+
+    def __repr__(self) -> str:
+        n = len(self._rows)
+        c = int(self.clipped.sum()) if n else 0
+        return f"GradMonitor({n} steps, {c} clipped, enabled={self.enabled})"
