@@ -1,0 +1,206 @@
+"""Fused recurrent layer kernels (Numba): one layer and direction, all time steps, and its BPTT.
+
+``forward(mode, xw, w_hh, b_hh, h0, c0, lengths, reverse)`` and ``backward(...)`` have the same
+signatures, conventions and results as the plain-numpy `rnn_reference` (read its docstring for
+masking by ``lengths``, the reverse direction, ``bptt_clip`` and the recorded gradient norms).
+
+Shapes: ``xw`` (T, B, G*H) input projections ``x @ W_ih.T + b_ih``; ``w_hh`` (G*H, H);
+``b_hh`` (G*H,); ``h0``, ``c0`` (B, H); ``lengths`` (B,) ints or None (all T). Modes:
+"RNN_TANH", "RNN_RELU", "LSTM" (gates i, f, g, o; G=4), "GRU" (r, z, n; G=3). The weight
+gradient ``dW_hh = sum_t dgates_t.T @ h_{t-1}`` is one matmul over all steps after the loop.
+The kernels themselves are in `rnn_kernels` (compiled per dtype on first use, cached on disk).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import ctypes
+import glob
+import os
+from collections.abc import Iterator
+
+import numpy as np
+
+from . import rnn_kernels as K
+from .rnn_reference import MODES
+
+__all__ = ["MODES", "forward", "backward"]
+
+_CLIP_CODES = {None: 0, "none": 0, "value": 1, "norm": 2}
+# s = sigmoid, t = tanh, per gate (GRU's n gate is computed separately: it needs r first)
+_GATE_KINDS = {"RNN_TANH": "t", "RNN_RELU": "t", "LSTM": "ssts", "GRU": "ss"}
+_CONSTS: dict = {}
+
+
+def _gate_constants(mode: str, H: int, dtype) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Per-column (neg, mul, add) so that act = mul / (1 + exp(neg * x)) + add."""
+    kinds = _GATE_KINDS[mode]
+    key = (mode, H, np.dtype(dtype).str)
+    if key not in _CONSTS:
+        table = {"s": (-1.0, 1.0, 0.0), "t": (-2.0, 2.0, -1.0)}
+        cols = np.array([table[k] for k in kinds for _ in range(H)], dtype=dtype)
+        _CONSTS[key] = tuple(np.ascontiguousarray(cols[:, i]) for i in range(3))
+    return _CONSTS[key]
+
+
+_BLAS: list = []  # [set_num_threads, get_num_threads] of the BLAS numba's np.dot calls, or []
+
+
+def _find_blas() -> list:
+    """Thread-count setters of scipy's bundled OpenBLAS (what numba's ``np.dot`` calls), if any."""
+    try:
+        import scipy
+
+        base = os.path.dirname(os.path.dirname(scipy.__file__))
+        for path in glob.glob(os.path.join(base, "scipy.libs", "*openblas*")):
+            lib = ctypes.CDLL(path)
+            for prefix in ("scipy_openblas", "openblas"):
+                if hasattr(lib, prefix + "_set_num_threads"):
+                    return [getattr(lib, prefix + "_set_num_threads"),
+                            getattr(lib, prefix + "_get_num_threads")]
+    except (ImportError, OSError):  # pragma: no cover - other BLAS builds: leave them alone
+        pass
+    return [None, None]
+
+
+@contextlib.contextmanager
+def _blas_one_thread() -> Iterator[None]:
+    """Run the per-step matmuls single-threaded (restored after).
+
+    The time loop does T tiny matmuls; a BLAS thread pool would meet at a barrier after each
+    one (and stall whenever a core is busy). The kernels parallelise over batch rows instead.
+    """
+    if not _BLAS:
+        _BLAS.extend(_find_blas())
+    setter, getter = _BLAS
+    if setter is None:
+        yield
+        return
+    before = getter()
+    setter(1)
+    try:
+        yield
+    finally:
+        setter(before)
+
+
+PARALLEL_MIN_WORK = 2_000_000  # multiply-adds in the recurrent matmuls before using threads
+
+
+def _run(name: str, B: int, work: int, *args) -> None:
+    """Run kernel ``name`` over all batch rows: serially, or split over numba's threads.
+
+    Rows never interact, so each thread runs the whole time loop on its slice (no per-step
+    synchronisation); small problems stay on one thread (a parallel launch costs more).
+    """
+    import numba
+
+    n = max(1, min(numba.get_num_threads(), B // 8))
+    if n == 1 or work < PARALLEL_MIN_WORK:
+        getattr(K, f"_{name}_rows")(*args, 0, B)
+    else:
+        getattr(K, f"{name}_par")(n, B, *args)
+
+
+def _prep(a, dtype) -> np.ndarray:
+    return np.ascontiguousarray(a, dtype=dtype)
+
+
+def _lengths(lengths, T: int, B: int) -> np.ndarray:
+    if lengths is None:
+        return np.full(B, T, np.int64)
+    lens = _prep(lengths, np.int64)
+    if lens.shape != (B,) or (lens.size and (lens.min() < 0 or lens.max() > T)):
+        raise ValueError(f"lengths must be {B} integers in [0, {T}], got {lengths!r}")
+    return lens
+
+
+def _check_mode(mode: str) -> None:
+    if mode not in MODES:
+        raise ValueError(f"mode must be one of {sorted(MODES)}, got {mode!r}")
+
+
+def forward(mode, xw, w_hh, b_hh, h0, c0=None, lengths=None, reverse=False, overwrite_xw=False):
+    """Fused forward. Returns ``(y (T,B,H), h_n (B,H), c_n (B,H) or None, saved)``.
+
+    ``overwrite_xw=True`` lets the kernel store gate activations in ``xw`` (no extra buffer);
+    ``xw`` must then be C-contiguous. ``saved`` is what `backward` needs.
+    """
+    _check_mode(mode)
+    dt = np.dtype(xw.dtype)
+    if dt not in (np.float32, np.float64):
+        raise TypeError(f"xw must be float32 or float64, got {dt}")
+    T, B, G = xw.shape
+    H = G // MODES[mode]
+    xw = xw if overwrite_xw and xw.flags.c_contiguous else np.array(xw, dtype=dt, order="C")
+    lens = _lengths(lengths, T, B)
+    w_t, b, h0 = _prep(w_hh.T, dt), _prep(b_hh, dt), _prep(h0, dt)
+    consts = _gate_constants(mode, H, dt)
+    rev, work = bool(reverse), T * B * G * H
+    y, hprev, h = np.zeros((T, B, H), dt), np.empty((T, B, H), dt), h0.copy()
+    hw = np.empty((B, G), dt)
+    with _blas_one_thread():
+        if mode == "LSTM":
+            c = _prep(c0, dt).copy()
+            cprev, tcs = np.empty((T, B, H), dt), np.empty((T, B, H), dt)
+            _run("lstm_fwd", B, work, xw, w_t, b, lens, rev, *consts, y, h, c, hprev, cprev, tcs,
+                 hw)
+            return y, h, c, (xw, hprev, cprev, tcs)
+        if mode == "GRU":
+            hn_all = np.empty((T, B, H), dt)
+            _run("gru_fwd", B, work, xw, w_t, b, lens, rev, *consts, y, h, hprev, hn_all, hw)
+            return y, h, None, (xw, hprev, hn_all)
+        _run("rnn_fwd", B, work, xw, w_t, b, lens, rev, mode == "RNN_RELU", *consts, y, h, hprev,
+             hw)
+        return y, h, None, (y, hprev)
+
+
+def backward(mode, saved, dy, dh_n, dc_n, w_hh, lengths=None, reverse=False,
+             clip_mode=None, clip_value=0.0, record=False):
+    """Fused BPTT. Returns ``(dxw, dw_hh, db_hh, dh0, dc0 or None, norms (T,B) or None)``.
+
+    ``clip_mode`` None / "value" / "norm" with ``clip_value`` clips the state gradient at every
+    step; ``record`` returns ``norms[t, b] = ||dL/dh_t||`` (float64) for active steps, else 0.
+    """
+    _check_mode(mode)
+    if clip_mode not in _CLIP_CODES:
+        raise ValueError(f"clip_mode must be None, 'value' or 'norm', got {clip_mode!r}")
+    hprev = saved[1]
+    dt = hprev.dtype
+    T, B, H = hprev.shape
+    lens = _lengths(lengths, T, B)
+    dy, dh_n, w = _prep(dy, dt), _prep(dh_n, dt), _prep(w_hh, dt)
+    G = MODES[mode] * H
+    common = (w, lens, bool(reverse))
+    clip = (_CLIP_CODES[clip_mode], float(clip_value), bool(record))
+    work = T * B * G * H
+    dxw, dh0, dhp = np.zeros((T, B, G), dt), dh_n.copy(), np.empty((B, H), dt)
+    norms = np.zeros((T if record else 0, B))
+    dc0 = None
+    with _blas_one_thread():
+        if mode == "LSTM":
+            gates, _, cprev, tcs = saved
+            dc0 = _prep(dc_n, dt).copy()
+            _run("lstm_bwd", B, work, gates, cprev, tcs, dy, *common, *clip, dxw, dh0, dc0, norms,
+                 dhp)
+        elif mode == "GRU":
+            gates, _, hn_all = saved
+            dhn_pre, dhw = np.zeros((T, B, H), dt), np.zeros((B, G), dt)
+            _run("gru_bwd", B, work, gates, hn_all, hprev, dy, *common, *clip, dxw, dhn_pre, dh0,
+                 norms, dhw, dhp)
+        else:
+            _run("rnn_bwd", B, work, saved[0], dy, *common, mode == "RNN_RELU", *clip, dxw, dh0,
+                 norms, dhp)
+    G = dxw.shape[2]
+    hp = hprev.reshape(T * B, H)
+    d2 = dxw.reshape(T * B, G)
+    if mode == "GRU":  # r, z rows take dxw; n rows take r * dn
+        dn2 = dhn_pre.reshape(T * B, H)
+        dw_hh = np.empty((G, H), dt)
+        np.matmul(d2[:, : 2 * H].T, hp, out=dw_hh[: 2 * H])
+        np.matmul(dn2.T, hp, out=dw_hh[2 * H :])
+        db_hh = np.concatenate([d2[:, : 2 * H].sum(axis=0), dn2.sum(axis=0)])
+    else:
+        dw_hh = d2.T @ hp
+        db_hh = d2.sum(axis=0)
+    return dxw, dw_hh, db_hh, dh0, dc0, (norms if record else None)

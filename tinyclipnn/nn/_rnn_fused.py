@@ -1,0 +1,71 @@
+"""One recurrent layer and direction, all time steps, as one autograd node (the fused path).
+
+Forward: the input projection for every step is one matmul (``x @ W_ih.T + b_ih``), then the
+Numba kernel runs the recurrence and saves what BPTT needs. Backward: the Numba BPTT kernel
+(with optional per-step clipping and gradient-norm recording), then one matmul each for
+``dx``, ``dW_ih`` and ``dW_hh``. The kernels are imported on first use, so ``import tinyclipnn``
+neither imports Numba nor compiles anything.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import numpy as np
+
+from ..autograd import Function
+
+
+def _kernels():
+    from ..kernels.cpu import rnn
+
+    return rnn
+
+
+class FusedRecurrentLayer(Function):
+    """``apply(x, w_ih, w_hh, b_ih, b_hh, h0, c0, mode=..., ...)`` -> ``(y, h_n[, c_n])``.
+
+    x (T, B, I) time-major; h0, c0 (B, H) (c0 None unless mode == "LSTM"); biases may be None.
+    Keyword arguments: ``mode``, ``reverse``, ``lengths`` ((B,) int array or None),
+    ``clip_mode`` (None / "value" / "norm"), ``clip_value``, ``record`` (None, or a callable
+    that backward calls with the (T, B) array of ||dL/dh_t||).
+    """
+
+    @staticmethod
+    def forward(ctx, x, w_ih, w_hh, b_ih, b_hh, h0, c0, *, mode: str, reverse: bool = False,
+                lengths: np.ndarray | None = None, clip_mode: str | None = None,
+                clip_value: float = 0.0, record: Callable[[np.ndarray], None] | None = None):
+        K = _kernels()
+        dt = w_ih.dtype
+        T, B, I = x.shape
+        G = w_ih.shape[0]
+        x = np.ascontiguousarray(x, dtype=dt)
+        xw = x.reshape(T * B, I) @ w_ih.T
+        if b_ih is not None:
+            xw += b_ih
+        b = b_hh if b_hh is not None else np.zeros(G, dt)
+        y, h_n, c_n, saved = K.forward(mode, xw.reshape(T, B, G), w_hh, b, h0, c0, lengths,
+                                       reverse, overwrite_xw=True)
+        ctx.save_for_backward(x, w_ih, w_hh, *saved)
+        ctx.opts = (mode, lengths, reverse, clip_mode, clip_value, record)
+        ctx.has_bias = (b_ih is not None, b_hh is not None)
+        return (y, h_n, c_n) if mode == "LSTM" else (y, h_n)
+
+    @staticmethod
+    def backward(ctx, gy, gh, gc=None):
+        K = _kernels()
+        x, w_ih, w_hh, *saved = ctx.saved_tensors
+        mode, lengths, reverse, clip_mode, clip_value, record = ctx.opts
+        dxw, dw_hh, db_hh, dh0, dc0, norms = K.backward(
+            mode, tuple(saved), gy, gh, gc, w_hh, lengths, reverse, clip_mode, clip_value,
+            record is not None)
+        if record is not None:
+            record(norms)
+        T, B, I = x.shape
+        d2 = dxw.reshape(T * B, -1)
+        n = ctx.needs_input_grad
+        dx = (d2 @ w_ih).reshape(T, B, I) if n[0] else None
+        dw_ih = d2.T @ x.reshape(T * B, I) if n[1] else None
+        db_ih = d2.sum(axis=0) if n[3] and ctx.has_bias[0] else None
+        db_hh = db_hh if ctx.has_bias[1] else None
+        return dx, dw_ih, dw_hh, db_ih, db_hh, dh0, dc0

@@ -1,0 +1,164 @@
+"""Recurrent cells written from autograd primitives: `RNNCell`, `LSTMCell`, `GRUCell`.
+
+These are the readable reference (one time step, every op a graph node a student can step
+through) and the "composed" path of the sequence layers in `rnn.py`, which the fused Numba path
+is tested against. Parameter names, shapes, gate orders and init are PyTorch's:
+
+* ``weight_ih`` (G*H, input_size), ``weight_hh`` (G*H, H), ``bias_ih``, ``bias_hh`` (G*H,),
+  all ~ U(-1/sqrt(H), 1/sqrt(H)); G = 1 (RNN), 4 (LSTM: i, f, g, o), 3 (GRU: r, z, n).
+* LSTM: ``c' = f*c + i*g``, ``h' = o*tanh(c')``.
+* GRU: ``n = tanh(W_in x + b_in + r * (W_hn h + b_hn))``, ``h' = (1-z)*n + z*h``.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import numpy as np
+
+from ..autograd import Tensor, get_default_dtype
+from . import init
+from .functional import linear
+from .module import Module
+from .parameter import Parameter
+
+GATES = {"RNN_TANH": 1, "RNN_RELU": 1, "LSTM": 4, "GRU": 3}
+
+
+# ---------------------------------------------------------------------------- functional cells
+def rnn_tanh_cell(x: Tensor, h: Tensor, w_ih: Tensor, w_hh: Tensor, b_ih: Tensor | None = None,
+                  b_hh: Tensor | None = None) -> Tensor:
+    """``h' = tanh(x @ W_ih.T + b_ih + h @ W_hh.T + b_hh)``; x (B, I), h (B, H) -> (B, H)."""
+    return (linear(x, w_ih, b_ih) + linear(h, w_hh, b_hh)).tanh()
+
+
+def rnn_relu_cell(x: Tensor, h: Tensor, w_ih: Tensor, w_hh: Tensor, b_ih: Tensor | None = None,
+                  b_hh: Tensor | None = None) -> Tensor:
+    """``h' = relu(x @ W_ih.T + b_ih + h @ W_hh.T + b_hh)``; x (B, I), h (B, H) -> (B, H)."""
+    return (linear(x, w_ih, b_ih) + linear(h, w_hh, b_hh)).relu()
+
+
+def lstm_cell(x: Tensor, h: Tensor, c: Tensor, w_ih: Tensor, w_hh: Tensor,
+              b_ih: Tensor | None = None, b_hh: Tensor | None = None) -> tuple[Tensor, Tensor]:
+    """One LSTM step (gates i, f, g, o); x (B, I), h and c (B, H) -> (h', c')."""
+    H = h.shape[-1]
+    gates = linear(x, w_ih, b_ih) + linear(h, w_hh, b_hh)
+    i = gates[..., :H].sigmoid()
+    f = gates[..., H:2 * H].sigmoid()
+    g = gates[..., 2 * H:3 * H].tanh()
+    o = gates[..., 3 * H:].sigmoid()
+    c_new = f * c + i * g
+    return o * c_new.tanh(), c_new
+
+
+def gru_cell(x: Tensor, h: Tensor, w_ih: Tensor, w_hh: Tensor, b_ih: Tensor | None = None,
+             b_hh: Tensor | None = None) -> Tensor:
+    """One GRU step (gates r, z, n; r multiplies ``W_hn h + b_hn``); x (B, I), h (B, H) -> h'."""
+    H = h.shape[-1]
+    gi = linear(x, w_ih, b_ih)
+    gh = linear(h, w_hh, b_hh)
+    r = (gi[..., :H] + gh[..., :H]).sigmoid()
+    z = (gi[..., H:2 * H] + gh[..., H:2 * H]).sigmoid()
+    n = (gi[..., 2 * H:] + r * gh[..., 2 * H:]).tanh()
+    return (1.0 - z) * n + z * h
+
+
+CELL_FUNCTIONS = {"RNN_TANH": rnn_tanh_cell, "RNN_RELU": rnn_relu_cell, "LSTM": lstm_cell,
+                  "GRU": gru_cell}
+
+
+def init_recurrent_(params: list[Tensor], hidden_size: int) -> None:
+    """PyTorch's recurrent init: every weight and bias ~ U(-1/sqrt(H), 1/sqrt(H))."""
+    k = 1.0 / math.sqrt(hidden_size) if hidden_size > 0 else 0.0
+    for p in params:
+        init.uniform_(p, -k, k)
+
+
+# ---------------------------------------------------------------------------- cell modules
+class _CellBase(Module):
+    mode = "RNN_TANH"
+
+    def __init__(self, input_size: int, hidden_size: int, bias: bool = True,
+                 dtype: Any = None, mode: str | None = None) -> None:
+        super().__init__()
+        self.mode = mode or type(self).mode
+        self.input_size, self.hidden_size, self.bias = input_size, hidden_size, bias
+        dt = np.dtype(dtype) if dtype is not None else get_default_dtype()
+        G = GATES[self.mode] * hidden_size
+        self.weight_ih = Parameter(np.zeros((G, input_size), dt))
+        self.weight_hh = Parameter(np.zeros((G, hidden_size), dt))
+        if bias:
+            self.bias_ih = Parameter(np.zeros(G, dt))
+            self.bias_hh = Parameter(np.zeros(G, dt))
+        else:
+            self.register_parameter("bias_ih", None)
+            self.register_parameter("bias_hh", None)
+        self.reset_parameters()
+
+    def reset_parameters(self) -> None:
+        init_recurrent_([p for p in self.parameters()], self.hidden_size)
+
+    def _weights(self) -> tuple:
+        return self.weight_ih, self.weight_hh, self.bias_ih, self.bias_hh
+
+    def _prepare(self, x: Any, hx: Any) -> tuple[Tensor, Tensor | None, bool]:
+        x = x if isinstance(x, Tensor) else Tensor(np.asarray(x, self.weight_ih.dtype))
+        if x.ndim not in (1, 2) or x.shape[-1] != self.input_size:
+            raise ValueError(f"{type(self).__name__}: input must be (batch, {self.input_size}) "
+                             f"or ({self.input_size},), got shape {x.shape}")
+        batched = x.ndim == 2
+        if not batched:
+            x = x.unsqueeze(0)
+            hx = None if hx is None else (
+                tuple(h.unsqueeze(0) for h in hx) if isinstance(hx, tuple) else hx.unsqueeze(0))
+        return x, hx, batched
+
+    def _zeros(self, x: Tensor) -> Tensor:
+        return Tensor(np.zeros((x.shape[0], self.hidden_size), self.weight_ih.dtype))
+
+    def extra_repr(self) -> str:
+        return f"{self.input_size}, {self.hidden_size}" + ("" if self.bias else ", bias=False")
+
+
+class RNNCell(_CellBase):
+    """Elman cell ``h' = act(W_ih x + b_ih + W_hh h + b_hh)``; input (B, I) or (I,) -> h' (B, H).
+
+    ``nonlinearity`` is "tanh" or "relu"; ``hx`` defaults to zeros."""
+
+    def __init__(self, input_size: int, hidden_size: int, bias: bool = True,
+                 nonlinearity: str = "tanh", dtype: Any = None) -> None:
+        if nonlinearity not in ("tanh", "relu"):
+            raise ValueError(f"nonlinearity must be 'tanh' or 'relu', got {nonlinearity!r}")
+        super().__init__(input_size, hidden_size, bias, dtype,
+                         mode="RNN_TANH" if nonlinearity == "tanh" else "RNN_RELU")
+        self.nonlinearity = nonlinearity
+
+    def forward(self, input: Tensor, hx: Tensor | None = None) -> Tensor:
+        x, hx, batched = self._prepare(input, hx)
+        h = CELL_FUNCTIONS[self.mode](x, self._zeros(x) if hx is None else hx, *self._weights())
+        return h if batched else h.squeeze(0)
+
+
+class LSTMCell(_CellBase):
+    """LSTM cell; input (B, I) or (I,), ``hx = (h, c)`` each (B, H) -> ``(h', c')``."""
+
+    mode = "LSTM"
+
+    def forward(self, input: Tensor, hx: tuple[Tensor, Tensor] | None = None
+                ) -> tuple[Tensor, Tensor]:
+        x, hx, batched = self._prepare(input, hx)
+        h, c = (self._zeros(x), self._zeros(x)) if hx is None else hx
+        h, c = lstm_cell(x, h, c, *self._weights())
+        return (h, c) if batched else (h.squeeze(0), c.squeeze(0))
+
+
+class GRUCell(_CellBase):
+    """GRU cell; input (B, I) or (I,), hx (B, H) -> h' (B, H)."""
+
+    mode = "GRU"
+
+    def forward(self, input: Tensor, hx: Tensor | None = None) -> Tensor:
+        x, hx, batched = self._prepare(input, hx)
+        h = gru_cell(x, self._zeros(x) if hx is None else hx, *self._weights())
+        return h if batched else h.squeeze(0)
