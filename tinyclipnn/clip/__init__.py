@@ -6,8 +6,10 @@ Every function takes ``parameters`` as one array / object with ``.grad``, an ite
 cached on disk), or numpy with one warning if numba cannot be imported.
 """
 
+from ..kernels.cuda.scalar import DeviceScalar
 from ._backend import BACKENDS, get_backend
 from ._checks import NONFINITE_POLICIES, NonFiniteNormError
+from ._device import available_backends, cuda_unavailable_reason
 from .adaptive import AutoClip, ZClip
 from .agc import adaptive_clip_grad_
 from .buffer import GradBuffer
@@ -33,6 +35,7 @@ __all__ = [
     "NONFINITE_POLICIES",
     "AdaptiveGradClip",
     "AutoClip",
+    "DeviceScalar",
     "ClipGradNorm",
     "ClipGradNormPerTensor",
     "ClipGradValue",
@@ -43,11 +46,13 @@ __all__ = [
     "PerSampleResult",
     "ZClip",
     "adaptive_clip_grad_",
+    "available_backends",
     "clip_grad_norm_",
     "clip_grad_norm_per_tensor_",
     "clip_grad_value_",
     "clip_grads_with_norm_",
     "clip_per_sample_",
+    "cuda_unavailable_reason",
     "get_backend",
     "get_total_norm",
 ]

@@ -81,6 +81,15 @@ def get_backend(name: str = "auto") -> ModuleType:
     if name in ("numpy", "numba"):
         return _import(name)
     if name == "cuda":
+        if "cuda" not in _loaded:
+            from ._device import cuda_unavailable_reason
+
+            reason = cuda_unavailable_reason()
+            if reason is not None:
+                raise RuntimeError(
+                    f"backend='cuda': CUDA support is not available here: {reason}; "
+                    "use backend='auto', 'numba' or 'numpy'"
+                )
         try:
             return _import("cuda")
         except ImportError as exc:

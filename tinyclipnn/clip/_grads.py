@@ -16,6 +16,7 @@ from typing import Any
 
 import numpy as np
 
+from . import _device
 from .buffer import GradBuffer
 
 # (weak refs to the arrays, their group layout (positions), writable): see _cached
@@ -33,6 +34,7 @@ class Gathered:
     positions: list[list[int]]  # input position of each array, per group
     count: int  # tensors seen (with a gradient)
     copies: list[tuple[np.ndarray, np.ndarray]] = field(default_factory=list)
+    device: bool = False  # arrays are in device memory (see _device)
 
     def write_back(self) -> None:
         """Copy results computed on contiguous copies back into the original arrays."""
@@ -49,7 +51,11 @@ class Gathered:
 
 def entries(parameters: Any, name: str = "parameters") -> list[Any]:
     """The list of tensors/arrays in ``parameters`` (one object or an iterable)."""
-    if isinstance(parameters, np.ndarray) or hasattr(parameters, "grad"):
+    if (
+        isinstance(parameters, np.ndarray)
+        or hasattr(parameters, "grad")
+        or _device.is_device_array(parameters)
+    ):
         return [parameters]
     if isinstance(parameters, (str, bytes, dict)) or not isinstance(parameters, Iterable):
         raise TypeError(
@@ -61,7 +67,7 @@ def entries(parameters: Any, name: str = "parameters") -> list[Any]:
 
 def grad_of(entry: Any, name: str = "parameters") -> np.ndarray | None:
     """The gradient array of one entry: the array itself or ``entry.grad`` (maybe None)."""
-    if isinstance(entry, np.ndarray):
+    if isinstance(entry, np.ndarray) or _device.is_device_array(entry):
         return entry
     g = getattr(entry, "grad", _MISSING)
     if g is _MISSING:
@@ -69,7 +75,7 @@ def grad_of(entry: Any, name: str = "parameters") -> np.ndarray | None:
             f"{name} entries must be numpy arrays or objects with a .grad attribute; "
             f"got {type(entry).__name__}"
         )
-    if g is not None and not isinstance(g, np.ndarray):
+    if g is not None and not (isinstance(g, np.ndarray) or _device.is_device_array(g)):
         raise TypeError(f"{name}: .grad must be a numpy array or None, got {type(g).__name__}")
     return g
 
@@ -102,6 +108,10 @@ def gather(
     if isinstance(parameters, GradBuffer):
         parameters.sync()
         arrays = parameters.views if per_tensor else [parameters.flat]
+        if parameters.device is not None:
+            groups = [arrays] if arrays else []
+            pos = [list(range(len(arrays)))] if arrays else []
+            return Gathered(groups, pos, len(arrays), device=True)
         if writable:
             check_array(parameters.flat, writable, name)
         pos = list(range(len(arrays))) if per_tensor else [0]
@@ -112,6 +122,9 @@ def gather(
     except AttributeError:
         grads = [grad_of(e, name) for e in ents]  # raises the descriptive error
     grads = [g for g in grads if g is not None]
+    if grads and not isinstance(grads[0], np.ndarray) and _device.is_device_array(grads[0]):
+        groups, positions = _device.group_by_dtype(grads, writable, name)
+        return Gathered(groups, positions, len(grads), device=True)
     hit = _cached(grads, writable)
     if hit is not None:
         return hit

@@ -8,8 +8,7 @@ from typing import Any
 
 import numpy as np
 
-from . import _checks
-from ._backend import get_backend
+from . import _checks, _device
 from ._grads import gather
 from .clippers import Clipper
 from .monitor import GradMonitor
@@ -28,9 +27,9 @@ class _NormClipper(Clipper):
 
     def __call__(self, parameters: Any) -> float:
         """Clip ``parameters`` in place; returns the total L2 norm before clipping."""
-        be = get_backend(self.backend)
         per_tensor = self.monitor is not None and self.monitor.wants_per_tensor
         g = gather(parameters, writable=True, per_tensor=per_tensor)
+        be = _device.backend_for(self.backend, g.device)  # device grads: cuda (host-read norm)
         total, pt = norms_of(g, 2.0, be, per_tensor)
         thr = self._threshold(total)
         coef, clipped, skipped = apply_clip(g, be, thr, total, self.nonfinite)

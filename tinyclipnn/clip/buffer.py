@@ -7,6 +7,8 @@ from typing import Any
 
 import numpy as np
 
+from . import _device
+
 _grad = attrgetter("grad")
 
 
@@ -22,38 +24,54 @@ class GradBuffer:
         parameters: objects with ``.data`` (ndarray) and ``.grad`` (ndarray or None), all of
             one float dtype (float32 or float64).
         dtype: buffer dtype; defaults to the parameters' dtype.
+        device: None (host memory) or ``"cuda"``: ``.flat`` is then a numba device array and
+            each ``.grad`` a device view, so ``backend="cuda"`` clips the whole model in one
+            launch per pass (gradients given as host arrays are copied over once). With
+            ``device="cuda"``, ``.data`` only needs a ``.shape`` (and ``.dtype``, or pass
+            ``dtype``).
 
     If a parameter's ``.grad`` is later replaced (or set to None), the next clip call copies
     the new array in and re-binds ``.grad`` to its view (a None gradient counts as zero).
     """
 
-    def __init__(self, parameters: Any, dtype: Any = None) -> None:
+    def __init__(self, parameters: Any, dtype: Any = None, device: str | None = None) -> None:
+        if device not in (None, "cuda"):
+            raise ValueError(f"GradBuffer: device must be None or 'cuda', got {device!r}")
+        self.device = device
         params = [parameters] if hasattr(parameters, "grad") else list(parameters)
+        ok = (lambda d: hasattr(d, "shape")) if device else (lambda d: isinstance(d, np.ndarray))
         for p in params:
-            if not (hasattr(p, "grad") and isinstance(getattr(p, "data", None), np.ndarray)):
+            if not (hasattr(p, "grad") and ok(getattr(p, "data", None))):
                 raise TypeError(
                     "GradBuffer: parameters must be objects with .data (ndarray) and .grad; "
                     f"got {type(p).__name__}"
                 )
-        dtypes = {np.dtype(dtype)} if dtype is not None else {p.data.dtype for p in params}
+        dtypes = {np.dtype(dtype)} if dtype is not None else {_dtype(p.data) for p in params}
         if len(dtypes) > 1:
             got = sorted(map(str, dtypes))
             raise TypeError(f"GradBuffer: parameters must share one dtype, got {got}")
         dt = dtypes.pop() if dtypes else np.dtype(np.float32)
         if dt not in (np.float32, np.float64):
             raise TypeError(f"GradBuffer: dtype must be float32 or float64, got {dt}")
-        sizes = [p.data.size for p in params]
+        sizes = [int(np.prod(p.data.shape, dtype=np.int64)) for p in params]
         self.offsets = np.concatenate([[0], np.cumsum(sizes, dtype=np.int64)])
-        self.flat = np.zeros(int(self.offsets[-1]), dt)
+        n = int(self.offsets[-1])
+        self.flat = _device.zeros(n, dt) if device else np.zeros(n, dt)
         self.params = params
         self.views = [
-            self.flat[lo:hi].reshape(p.data.shape)
+            self.flat[lo:hi].reshape(tuple(p.data.shape))
             for p, lo, hi in zip(params, self.offsets[:-1], self.offsets[1:], strict=True)
         ]
         for p, v in zip(params, self.views, strict=True):
             if p.grad is not None:
-                v[...] = p.grad
+                self._copy_in(v, p.grad)
             p.grad = v
+
+    def _copy_in(self, view: Any, g: Any) -> None:
+        if self.device:
+            _device.copy_into(view, g)
+        else:
+            view[...] = g
 
     def sync(self) -> None:
         """Re-attach parameters whose ``.grad`` was replaced since the last call."""
@@ -64,14 +82,14 @@ class GradBuffer:
             if g is v:
                 continue
             if g is None:
-                v.fill(0)
+                _device.fill(v, 0.0) if self.device else v.fill(0)
             else:
-                v[...] = g
+                self._copy_in(v, g)
                 p.grad = v
 
     def zero_grad(self) -> None:
         """Zero the buffer in place (every ``.grad`` becomes a zero view again)."""
-        self.flat.fill(0)
+        _device.fill(self.flat, 0.0) if self.device else self.flat.fill(0)
         for p, v in zip(self.params, self.views, strict=True):
             p.grad = v
 
@@ -79,4 +97,13 @@ class GradBuffer:
         return len(self.params)
 
     def __repr__(self) -> str:
-        return f"GradBuffer({len(self.params)} tensors, {self.flat.size} x {self.flat.dtype})"
+        on = f", device={self.device!r}" if self.device else ""
+        return f"GradBuffer({len(self.params)} tensors, {self.flat.size} x {self.flat.dtype}{on})"
+
+
+def _dtype(data: Any) -> np.dtype:
+    """numpy dtype of a parameter's data (numpy, CuPy, or a torch dtype such as torch.float32)."""
+    try:
+        return np.dtype(data.dtype)
+    except TypeError:
+        return np.dtype(str(data.dtype).rsplit(".", 1)[-1])

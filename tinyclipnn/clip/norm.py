@@ -7,8 +7,8 @@ from typing import Any
 
 import numpy as np
 
-from . import _checks
-from ._backend import get_backend
+from ..kernels.cuda.scalar import DeviceScalar
+from . import _checks, _device
 from ._grads import Gathered, gather
 from .monitor import GradMonitor
 
@@ -77,28 +77,38 @@ def get_total_norm(
     error_if_nonfinite: bool = False,
     *,
     backend: str = "auto",
-) -> float:
+) -> float | DeviceScalar:
     """Global p-norm of all gradients taken as one vector (the first half of clip_grad_norm_).
 
     ``grads``: arrays of any shape, objects with ``.grad``, or a ``GradBuffer``. Empty → 0.0.
+    Device gradients give a ``DeviceScalar`` (``float(x)`` reads it; see ``clip_grad_norm_``).
     """
     p = _checks.norm_type(norm_type)
-    be = get_backend(backend)
-    total, _ = norms_of(gather(grads, writable=False, name="grads"), p, be, False)
+    g = gather(grads, writable=False, name="grads")
+    be = _device.backend_for(backend, g.device)
+    if g.device:
+        dtotal = _device.total_norm(g.groups, p, be)
+        if error_if_nonfinite and not math.isfinite(float(dtotal)):
+            raise _checks.NonFiniteNormError(f"the total norm of order {p} is non-finite")
+        return dtotal
+    total, _ = norms_of(g, p, be, False)
     if error_if_nonfinite and not math.isfinite(total):
         raise _checks.NonFiniteNormError(f"the total norm of order {p} is non-finite ({total})")
     return total
 
 
 def clip_grads_with_norm_(
-    parameters: Any, max_norm: float, total_norm: float, *, backend: str = "auto"
+    parameters: Any, max_norm: float, total_norm: float | DeviceScalar, *, backend: str = "auto"
 ) -> None:
-    """Scale gradients by ``min(1, max_norm / (total_norm + 1e-6))`` (the second half)."""
+    """Scale gradients by ``min(1, max_norm / (total_norm + 1e-6))`` (the second half).
+    For device gradients a ``DeviceScalar`` total is read by the kernel (no host sync)."""
     max_norm = _checks.threshold("max_norm", max_norm)
-    total_norm = float(total_norm)
-    apply_clip(
-        gather(parameters, writable=True), get_backend(backend), max_norm, total_norm, "propagate"
-    )
+    g = gather(parameters, writable=True)
+    be = _device.backend_for(backend, g.device)
+    if g.device:
+        be.clip_with_norm_([a for grp in g.groups for a in grp], max_norm, total_norm, EPS)
+        return
+    apply_clip(g, be, max_norm, float(total_norm), "propagate")
 
 
 def clip_grad_norm_(
@@ -110,20 +120,31 @@ def clip_grad_norm_(
     *,
     backend: str = "auto",
     monitor: GradMonitor | None = None,
-) -> float:
+) -> float | DeviceScalar:
     """Clip the global p-norm of all gradients to ``max_norm`` in place (PyTorch semantics).
 
     All gradients form one vector; they are scaled by ``min(1, max_norm / (total + 1e-6))``.
     ``nonfinite`` picks what happens when the total norm is inf/NaN: ``"propagate"`` (default,
     IEEE arithmetic as PyTorch), ``"error"`` (raise, untouched; ``error_if_nonfinite=True``),
     ``"skip"`` (untouched) or ``"zero"``. Returns the total norm before clipping.
+
+    Device gradients (CuPy, PyTorch CUDA, numba arrays, a ``GradBuffer(device="cuda")``) are
+    clipped on the GPU with no host synchronisation: the norm stays in device memory, the scale
+    kernel reads it there, and a ``DeviceScalar`` is returned (``float(x)`` / ``x.item()``
+    waits for the GPU and gives the float). ``nonfinite="error"`` and a ``monitor`` read it.
     """
     max_norm = _checks.threshold("max_norm", max_norm)
     p = _checks.norm_type(norm_type)
     policy = _checks.nonfinite_policy(nonfinite, error_if_nonfinite)
-    be = get_backend(backend)
     per_tensor = monitor is not None and monitor.wants_per_tensor
     g = gather(parameters, writable=True, per_tensor=per_tensor)
+    be = _device.backend_for(backend, g.device)
+    if g.device:
+        dtotal, coef = _device.clip_norm(g.groups, be, max_norm, p, policy, EPS)
+        if monitor is not None:
+            pt = g.scatter([be.seg_norms(a, p) for a in g.groups]) if per_tensor else None
+            _device.record(monitor, dtotal, coef, policy, max_norm, pt)
+        return dtotal
     total, pt = norms_of(g, p, be, per_tensor)
     coef, clipped, skipped = apply_clip(g, be, max_norm, total, policy, p)
     if monitor is not None:
@@ -147,8 +168,8 @@ def clip_grad_norm_per_tensor_(
     max_norm = _checks.threshold("max_norm", max_norm)
     p = _checks.norm_type(norm_type)
     policy = _checks.nonfinite_policy(nonfinite, False)
-    be = get_backend(backend)
     g = gather(parameters, writable=True, per_tensor=True)
+    be = _device.backend_for(backend, g.device)
     per_group = [be.seg_norms(arrs, p) for arrs in g.groups]
     bad = [~np.isfinite(n) for n in per_group]
     if policy == "error" and any(b.any() for b in bad):

@@ -5,8 +5,7 @@ from __future__ import annotations
 import math
 from typing import Any
 
-from . import _checks
-from ._backend import get_backend
+from . import _checks, _device
 from ._grads import gather
 from .monitor import GradMonitor
 from .norm import norms_of
@@ -25,9 +24,9 @@ def clip_grad_value_(
     and whether any element was clamped.
     """
     clip_value = _checks.threshold("clip_value", clip_value)
-    be = get_backend(backend)
     per_tensor = monitor is not None and monitor.wants_per_tensor
     g = gather(parameters, writable=True, per_tensor=per_tensor)
+    be = _device.backend_for(backend, g.device)
     total, pt = norms_of(g, 2.0, be, per_tensor) if monitor is not None else (math.nan, None)
     changed = sum(be.seg_clamp_(arrs, clip_value) for arrs in g.groups)
     g.write_back()

@@ -1,0 +1,150 @@
+"""Elementwise kernels: scale (per segment, or by the clip coefficient read from device
+memory), clamp, fill, non-finite count, column sum. Each block owns one chunk of elements
+(``_config``); counts are reduced per block in shared memory and added with one integer
+atomic per block (integer addition is exact, so the count is deterministic)."""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import numpy as np
+from numba import float64, int64
+
+from . import _config, _segments
+from ._reduce import block_sum, flat_chunk
+from ._runtime import cuda_module
+
+cuda = cuda_module()
+_SH = _config.MAX_BLOCK
+PROPAGATE, SKIP, ZERO = 0, 1, 2  # non-finite total norm policies the device path handles
+
+
+@cuda.jit
+def _seg_scale(x, seg, start, stop, coefs):
+    b = cuda.blockIdx.x
+    c = coefs[seg[b]]
+    if c != 1.0:
+        for i in range(start[b] + cuda.threadIdx.x, stop[b], cuda.blockDim.x):
+            x[i] = float64(x[i]) * c  # float64 product, rounded once to x's dtype
+
+
+@cuda.jit
+def _clip_scale(x, chunk, total, max_norm, eps, policy, coef_out):
+    t = total[0]
+    finite = not (math.isinf(t) or t != t)
+    coef = max_norm / (t + eps)
+    zero = False
+    if not finite and policy == SKIP:
+        coef = 1.0
+    elif not finite and policy == ZERO:
+        coef = 0.0
+        zero = True
+    elif not (coef < 1.0 or coef != coef):
+        coef = 1.0
+    if cuda.blockIdx.x == 0 and cuda.threadIdx.x == 0:
+        coef_out[0] = coef
+    if coef != 1.0:
+        lo, hi = flat_chunk(x.size, chunk)
+        for i in range(lo + cuda.threadIdx.x, hi, cuda.blockDim.x):
+            x[i] = 0.0 if zero else float64(x[i]) * coef
+
+
+@cuda.jit
+def _fill(x, chunk, value):
+    lo, hi = flat_chunk(x.size, chunk)
+    for i in range(lo + cuda.threadIdx.x, hi, cuda.blockDim.x):
+        x[i] = value
+
+
+@cuda.jit
+def _clamp(x, chunk, c, count):
+    tid = cuda.threadIdx.x
+    sh = cuda.shared.array(_SH, int64)
+    k = 0
+    lo, hi = flat_chunk(x.size, chunk)
+    for i in range(lo + tid, hi, cuda.blockDim.x):
+        v = x[i]
+        if v > c:
+            x[i] = c
+            k += 1
+        elif v < -c:
+            x[i] = -c
+            k += 1
+    sh[tid] = k
+    block_sum(sh, tid, cuda.blockDim.x)
+    if tid == 0 and sh[0] != 0:
+        cuda.atomic.add(count, 0, sh[0])
+
+
+@cuda.jit
+def _count_nonfinite(x, chunk, count):
+    tid = cuda.threadIdx.x
+    sh = cuda.shared.array(_SH, int64)
+    k = 0
+    lo, hi = flat_chunk(x.size, chunk)
+    for i in range(lo + tid, hi, cuda.blockDim.x):
+        v = x[i]
+        if math.isinf(v) or v != v:
+            k += 1
+    sh[tid] = k
+    block_sum(sh, tid, cuda.blockDim.x)
+    if tid == 0 and sh[0] != 0:
+        cuda.atomic.add(count, 0, sh[0])
+
+
+@cuda.jit
+def _col_sum(x, out):
+    j = cuda.blockIdx.x * cuda.blockDim.x + cuda.threadIdx.x
+    if j < x.shape[1]:
+        acc = 0.0
+        for i in range(x.shape[0]):
+            acc += float64(x[i, j])
+        out[j] = acc
+
+
+def _grid(flat: Any) -> tuple[int, int, int]:
+    return _config.blocks_for(flat.size), _config.block(), _config.chunk()
+
+
+def seg_scale(flat: Any, sizes: np.ndarray, coefs: Any) -> None:
+    """``segment[i] *= coefs[i]`` over one flat device array (coefs: device float64)."""
+    t = _segments.table(sizes)
+    if t.nblocks:
+        _seg_scale[t.nblocks, _config.block()](flat, t.seg, t.start, t.stop, coefs)
+
+
+def clip_scale(flat: Any, total: Any, max_norm: float, eps: float, policy: int, coef: Any) -> None:
+    """Scale by ``min(1, max_norm / (total[0] + eps))`` with ``total`` read on the device;
+    ``policy`` (PROPAGATE/SKIP/ZERO) for a non-finite total; the coefficient goes to coef[0]."""
+    g, b, c = _grid(flat)
+    _clip_scale[g, b](flat, c, total, float(max_norm), float(eps), int(policy), coef)
+
+
+def fill(flat: Any, value: float) -> None:
+    """Every element of a flat device array set to ``value``."""
+    if flat.size:
+        g, b, c = _grid(flat)
+        _fill[g, b](flat, c, float(value))
+
+
+def clamp(flat: Any, c: float, count: Any) -> None:
+    """Clamp to [-c, c] in place (NaN kept); the number changed is added to count[0]."""
+    if flat.size:
+        g, b, ch = _grid(flat)
+        _clamp[g, b](flat, ch, float(c), count)
+
+
+def count_nonfinite(flat: Any, count: Any) -> None:
+    """Add the number of inf/NaN elements of a flat device array to count[0]."""
+    if flat.size:
+        g, b, c = _grid(flat)
+        _count_nonfinite[g, b](flat, c, count)
+
+
+def col_sum(x2d: Any, out: Any) -> None:
+    """``out[j] = sum_i x2d[i, j]`` accumulated in float64 (one thread per column)."""
+    cols = x2d.shape[1]
+    if cols:
+        b = _config.block()
+        _col_sum[(cols + b - 1) // b, b](x2d, out)
