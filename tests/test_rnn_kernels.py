@@ -71,13 +71,11 @@ def test_no_records_without_record_and_xw_untouched():
 @pytest.mark.parametrize("dtype", [np.float64, np.float32])
 def test_vectorised_exp_activations(dtype):
     x = np.concatenate([np.linspace(-120, 120, 2001), [0.0, 1e-9, -1e-9]]).astype(dtype)
-    n = x.size
-    zr, er, out = np.empty(n, dtype), np.empty(n, dtype), np.empty(n, dtype)
-    RK._tanh_row(out, x, zr, er)
+    out = np.empty_like(x)
+    RK._act_rows(out, x, True)
     tol = 1e-15 if dtype == np.float64 else 3e-7
     np.testing.assert_allclose(out, np.tanh(x.astype(np.float64)), rtol=0, atol=tol)
-    ones, zeros = np.ones(n, dtype), np.zeros(n, dtype)
-    RK._act_row(out, x, zeros, zeros, -ones, ones, zeros, zr, er)
+    RK._act_rows(out, x, False)
     sig = 1 / (1 + np.exp(-x.astype(np.float64)))
     np.testing.assert_allclose(out, sig, rtol=4 * np.finfo(dtype).eps, atol=1e-37)
     assert np.all(np.isfinite(out))

@@ -27,21 +27,6 @@ from .rnn_reference import MODES
 __all__ = ["MODES", "forward", "backward"]
 
 _CLIP_CODES = {None: 0, "none": 0, "value": 1, "norm": 2}
-# s = sigmoid, t = tanh, per gate (GRU's n gate is computed separately: it needs r first)
-_GATE_KINDS = {"RNN_TANH": "t", "RNN_RELU": "t", "LSTM": "ssts", "GRU": "ss"}
-_CONSTS: dict = {}
-
-
-def _gate_constants(mode: str, H: int, dtype) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Per-column (neg, mul, add) so that act = mul / (1 + exp(neg * x)) + add."""
-    kinds = _GATE_KINDS[mode]
-    key = (mode, H, np.dtype(dtype).str)
-    if key not in _CONSTS:
-        table = {"s": (-1.0, 1.0, 0.0), "t": (-2.0, 2.0, -1.0)}
-        cols = np.array([table[k] for k in kinds for _ in range(H)], dtype=dtype)
-        _CONSTS[key] = tuple(np.ascontiguousarray(cols[:, i]) for i in range(3))
-    return _CONSTS[key]
-
 
 _BLAS: list = []  # [set_num_threads, get_num_threads] of the BLAS numba's np.dot calls, or []
 
@@ -85,21 +70,35 @@ def _blas_one_thread() -> Iterator[None]:
 
 
 PARALLEL_MIN_WORK = 2_000_000  # multiply-adds in the recurrent matmuls before using threads
+_POOL: list = []  # [ThreadPoolExecutor, its thread count], created on first parallel use
 
 
 def _run(name: str, B: int, work: int, *args) -> None:
-    """Run kernel ``name`` over all batch rows: serially, or split over numba's threads.
+    """Run kernel ``name`` over all batch rows: serially, or split over ``numba.get_num_threads()``
+    Python threads.
 
     Rows never interact, so each thread runs the whole time loop on its slice (no per-step
-    synchronisation); small problems stay on one thread (a parallel launch costs more).
+    synchronisation); small problems stay on one thread. The kernels release the GIL
+    (``nogil=True``); plain threads are used rather than a ``prange`` because numba's OpenMP
+    layer spin-waits after each launch, which on a busy 2-core machine made the parallel path
+    2-4x slower than the serial one (and numba's threading layer is process-global: not ours
+    to choose). A 2-thread split costs ~50 us per launch.
     """
     import numba
 
+    kernel = getattr(K, f"_{name}_rows")
     n = max(1, min(numba.get_num_threads(), B // 8))
     if n == 1 or work < PARALLEL_MIN_WORK:
-        getattr(K, f"_{name}_rows")(*args, 0, B)
-    else:
-        getattr(K, f"{name}_par")(n, B, *args)
+        kernel(*args, 0, B)
+        return
+    if not _POOL or _POOL[1] < n:
+        from concurrent.futures import ThreadPoolExecutor
+
+        _POOL[:] = [ThreadPoolExecutor(max_workers=n, thread_name_prefix="tinyclipnn-rnn"), n]
+    jobs = [_POOL[0].submit(kernel, *args, c * B // n, (c + 1) * B // n) for c in range(1, n)]
+    kernel(*args, 0, B // n)  # this thread takes the first slice
+    for job in jobs:
+        job.result()
 
 
 def _prep(a, dtype) -> np.ndarray:
@@ -135,7 +134,6 @@ def forward(mode, xw, w_hh, b_hh, h0, c0=None, lengths=None, reverse=False, over
     xw = xw if overwrite_xw and xw.flags.c_contiguous else np.array(xw, dtype=dt, order="C")
     lens = _lengths(lengths, T, B)
     w_t, b, h0 = _prep(w_hh.T, dt), _prep(b_hh, dt), _prep(h0, dt)
-    consts = _gate_constants(mode, H, dt)
     rev, work = bool(reverse), T * B * G * H
     y, hprev, h = np.zeros((T, B, H), dt), np.empty((T, B, H), dt), h0.copy()
     hw = np.empty((B, G), dt)
@@ -143,15 +141,13 @@ def forward(mode, xw, w_hh, b_hh, h0, c0=None, lengths=None, reverse=False, over
         if mode == "LSTM":
             c = _prep(c0, dt).copy()
             cprev, tcs = np.empty((T, B, H), dt), np.empty((T, B, H), dt)
-            _run("lstm_fwd", B, work, xw, w_t, b, lens, rev, *consts, y, h, c, hprev, cprev, tcs,
-                 hw)
+            _run("lstm_fwd", B, work, xw, w_t, b, lens, rev, y, h, c, hprev, cprev, tcs, hw)
             return y, h, c, (xw, hprev, cprev, tcs)
         if mode == "GRU":
             hn_all = np.empty((T, B, H), dt)
-            _run("gru_fwd", B, work, xw, w_t, b, lens, rev, *consts, y, h, hprev, hn_all, hw)
+            _run("gru_fwd", B, work, xw, w_t, b, lens, rev, y, h, hprev, hn_all, hw)
             return y, h, None, (xw, hprev, hn_all)
-        _run("rnn_fwd", B, work, xw, w_t, b, lens, rev, mode == "RNN_RELU", *consts, y, h, hprev,
-             hw)
+        _run("rnn_fwd", B, work, xw, w_t, b, lens, rev, mode == "RNN_RELU", y, h, hprev, hw)
         return y, h, None, (y, hprev)
 
 
