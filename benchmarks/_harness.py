@@ -69,6 +69,23 @@ def time_median(fn: Callable[[], Any], repeats: int = 7, number: int = 1,
     return statistics.median(samples)
 
 
+def time_interleaved(fns: dict[str, Callable[[], Any]], repeats: int = 7, number: int = 1,
+                     warmup: int = 1) -> dict[str, dict[str, float]]:
+    """Time several candidates in alternation (A, B, A, B, ...), so load changes on a shared
+    machine hit them alike. Returns ``{name: {"min": s, "median": s}}`` per call, in seconds."""
+    for fn in fns.values():
+        for _ in range(warmup):
+            fn()
+    samples: dict[str, list[float]] = {k: [] for k in fns}
+    for _ in range(repeats):
+        for name, fn in fns.items():
+            t0 = time.perf_counter()
+            for _ in range(number):
+                fn()
+            samples[name].append((time.perf_counter() - t0) / number)
+    return {k: {"min": min(v), "median": statistics.median(v)} for k, v in samples.items()}
+
+
 def print_table(rows: list[dict[str, Any]], columns: list[str]) -> str:
     """Print ``rows`` as a Markdown table (the README pastes it); returns the text."""
     def fmt(v: Any) -> str:
