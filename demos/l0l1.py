@@ -1,0 +1,12 @@
+"""Demo 'l0l1' — see `tinyclipnn demo --list`.  Same as `tinyclipnn demo l0l1 [--quick] [--seed N]
+[--out DIR]`; the implementation lives in tinyclipnn/lab/demos/l0l1.py."""
+
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run against this checkout
+
+from tinyclipnn.lab.script import demo_main  # noqa: E402
+
+if __name__ == "__main__":
+    sys.exit(demo_main("l0l1"))

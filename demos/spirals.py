@@ -1,0 +1,12 @@
+"""Demo 'spirals' — see `tinyclipnn demo --list`.  Same as `tinyclipnn demo spirals [--quick] [--seed N]
+[--out DIR]`; the implementation lives in tinyclipnn/lab/demos/spirals.py."""
+
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run against this checkout
+
+from tinyclipnn.lab.script import demo_main  # noqa: E402
+
+if __name__ == "__main__":
+    sys.exit(demo_main("spirals"))
