@@ -13,9 +13,10 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 import numpy as np
-from numba import njit, prange
+from numba import njit
 
 from ._segments import SegmentTable, row_table, segment_table, segment_view
+from ._threads import max_threads, split_run
 
 _FM = {"reassoc", "contract"}  # vectorised sums; no nnan/ninf, so inf/NaN stay IEEE
 _TINY = 1e-290  # sums below this may have underflowed: recompute scaled
@@ -91,16 +92,15 @@ def _scale_chunk(y, c):
 
 @njit(cache=True)
 def _clamp_chunk(y, c):
-    lo = -c
+    """Clamp to [-c, c] with branch-free selects (vectorises); NaN stays NaN."""
+    lo = y.dtype.type(-c)
+    hi = y.dtype.type(c)
     n = 0
     for i in range(y.size):
         v = y[i]
-        if v > c:
-            y[i] = c
-            n += 1
-        elif v < lo:
-            y[i] = lo
-            n += 1
+        n += (v > hi) + (v < lo)
+        w = hi if v > hi else v
+        y[i] = lo if w < lo else w
     return n
 
 
@@ -120,15 +120,10 @@ def _item(op, k, addrs, sizes, seg, start, stop, arg, coefs, proto, out):
         y[:] = arg
 
 
-@njit(parallel=True, cache=True)
-def _run_parallel(op, addrs, sizes, seg, start, stop, arg, coefs, proto, out):
-    for k in prange(seg.shape[0]):
-        _item(op, k, addrs, sizes, seg, start, stop, arg, coefs, proto, out)
-
-
-@njit(cache=True)
-def _run_serial(op, addrs, sizes, seg, start, stop, arg, coefs, proto, out):
-    for k in range(seg.shape[0]):
+@njit(cache=True, nogil=True)
+def _run_items(op, addrs, sizes, seg, start, stop, arg, coefs, proto, out, lo, hi):
+    """Work items lo..hi-1 (``split_run`` hands each thread one range)."""
+    for k in range(lo, hi):
         _item(op, k, addrs, sizes, seg, start, stop, arg, coefs, proto, out)
 
 
@@ -160,10 +155,10 @@ def _finish(partials, addrs, sizes, seg, p, proto):
     return out
 
 
-@njit(parallel=True, cache=True)
-def _col_sum(x, out):
+@njit(cache=True, nogil=True)
+def _col_sum(x, out, lo_block, hi_block):
     rows, cols = x.shape
-    for b in prange((cols + _COL_BLOCK - 1) // _COL_BLOCK):
+    for b in range(lo_block, hi_block):
         lo = b * _COL_BLOCK
         hi = min(lo + _COL_BLOCK, cols)
         acc = np.zeros(hi - lo, np.float64)
@@ -176,9 +171,11 @@ def _col_sum(x, out):
 
 def _run(t: SegmentTable, op: int, arg: float = 0.0, coefs: np.ndarray = _NO_COEFS) -> np.ndarray:
     """Run ``op`` over every work item of ``t``: threads only when the work is large."""
-    out = np.empty(t.seg.shape[0], np.float64)
-    run = _run_parallel if t.total >= PARALLEL_MIN else _run_serial
-    run(op, t.addrs, t.sizes, t.seg, t.start, t.stop, float(arg), coefs, t.proto, out)
+    n_items = t.seg.shape[0]
+    out = np.empty(n_items, np.float64)
+    threads = max_threads() if t.total >= PARALLEL_MIN else 1
+    split_run(_run_items, n_items, threads, op, t.addrs, t.sizes, t.seg, t.start, t.stop,
+              float(arg), coefs, t.proto, out)
     return out
 
 
@@ -231,5 +228,6 @@ def col_sum(x2d: np.ndarray) -> np.ndarray:
     """Sum over rows of a C-contiguous (rows, cols) array, accumulated in float64:
     shape (cols,), dtype of ``x2d``."""
     out = np.empty(x2d.shape[1], x2d.dtype)
-    _col_sum(x2d, out)
+    blocks = (x2d.shape[1] + _COL_BLOCK - 1) // _COL_BLOCK
+    split_run(_col_sum, blocks, max_threads() if x2d.size >= PARALLEL_MIN else 1, x2d, out)
     return out
