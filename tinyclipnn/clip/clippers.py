@@ -39,6 +39,8 @@ class Clipper:
 class ClipGradNorm(Clipper):
     """``clip_grad_norm_(parameters, max_norm, norm_type, nonfinite=...)``; returns the norm."""
 
+    _clip = staticmethod(clip_grad_norm_)
+
     def __init__(
         self,
         max_norm: float,
@@ -52,8 +54,8 @@ class ClipGradNorm(Clipper):
         self.nonfinite = _checks.nonfinite_policy(nonfinite, False)
         self.backend, self.monitor = backend, monitor
 
-    def __call__(self, parameters: Any) -> float:
-        return clip_grad_norm_(
+    def __call__(self, parameters: Any) -> Any:
+        return self._clip(
             parameters,
             self.max_norm,
             self.norm_type,
@@ -76,31 +78,10 @@ class ClipGradValue(Clipper):
         clip_grad_value_(parameters, self.clip_value, backend=self.backend, monitor=self.monitor)
 
 
-class ClipGradNormPerTensor(Clipper):
+class ClipGradNormPerTensor(ClipGradNorm):
     """``clip_grad_norm_per_tensor_(parameters, max_norm, norm_type)``; returns the norms."""
 
-    def __init__(
-        self,
-        max_norm: float,
-        norm_type: float = 2.0,
-        nonfinite: str | None = None,
-        backend: str = "auto",
-        monitor: GradMonitor | None = None,
-    ) -> None:
-        self.max_norm = _checks.threshold("max_norm", max_norm)
-        self.norm_type = _checks.norm_type(norm_type)
-        self.nonfinite = _checks.nonfinite_policy(nonfinite, False)
-        self.backend, self.monitor = backend, monitor
-
-    def __call__(self, parameters: Any) -> Any:
-        return clip_grad_norm_per_tensor_(
-            parameters,
-            self.max_norm,
-            self.norm_type,
-            self.nonfinite,
-            backend=self.backend,
-            monitor=self.monitor,
-        )
+    _clip = staticmethod(clip_grad_norm_per_tensor_)
 
 
 class AdaptiveGradClip(Clipper):
