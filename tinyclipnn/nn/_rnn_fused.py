@@ -1,7 +1,8 @@
 """One recurrent layer and direction, all time steps, as one autograd node (the fused path).
 
-Forward: the input projection for every step is one matmul (``x @ W_ih.T + b_ih``), then the
-Numba kernel runs the recurrence and saves what BPTT needs. Backward: the Numba BPTT kernel
+Forward: the input projection for every step is one matmul (``x @ W_ih.T``; ``b_ih`` is added
+there for GRU, folded into the kernel's per-step bias ``b_hh + b_ih`` otherwise), then the Numba
+kernel runs the recurrence and saves what BPTT needs. Backward: the Numba BPTT kernel
 (with optional per-step clipping and gradient-norm recording), then one matmul each for
 ``dx``, ``dW_ih`` and ``dW_hh``. The kernels are imported on first use, so ``import tinyclipnn``
 neither imports Numba nor compiles anything.
@@ -41,9 +42,11 @@ class FusedRecurrentLayer(Function):
         G = w_ih.shape[0]
         x = np.ascontiguousarray(x, dtype=dt)
         xw = x.reshape(T * B, I) @ w_ih.T
-        if b_ih is not None:
-            xw += b_ih
         b = b_hh if b_hh is not None else np.zeros(G, dt)
+        if b_ih is not None and mode == "GRU":  # GRU's n gate scales b_hh by r: keep b_ih apart
+            xw += b_ih
+        elif b_ih is not None:  # elsewhere both biases are added once per step: fold them
+            b = b + b_ih
         y, h_n, c_n, saved = K.forward(mode, xw.reshape(T, B, G), w_hh, b, h0, c0, lengths,
                                        reverse, overwrite_xw=True)
         ctx.save_for_backward(x, w_ih, w_hh, *saved)
@@ -66,6 +69,8 @@ class FusedRecurrentLayer(Function):
         n = ctx.needs_input_grad
         dx = (d2 @ w_ih).reshape(T, B, I) if n[0] else None
         dw_ih = d2.T @ x.reshape(T * B, I) if n[1] else None
-        db_ih = d2.sum(axis=0) if n[3] and ctx.has_bias[0] else None
+        db_ih = None
+        if n[3] and ctx.has_bias[0]:  # only GRU's two biases get different gradients
+            db_ih = d2.sum(axis=0) if mode == "GRU" else db_hh.copy()
         db_hh = db_hh if ctx.has_bias[1] else None
         return dx, dw_ih, dw_hh, db_ih, db_hh, dh0, dc0

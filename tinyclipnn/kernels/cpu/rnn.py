@@ -133,21 +133,21 @@ def forward(mode, xw, w_hh, b_hh, h0, c0=None, lengths=None, reverse=False, over
     H = G // MODES[mode]
     xw = xw if overwrite_xw and xw.flags.c_contiguous else np.array(xw, dtype=dt, order="C")
     lens = _lengths(lengths, T, B)
-    w_t, b, h0 = _prep(w_hh.T, dt), _prep(b_hh, dt), _prep(h0, dt)
+    w, b, h0 = (_prep(w_hh, dt), _prep(w_hh.T, dt)), _prep(b_hh, dt), _prep(h0, dt)
     rev, work = bool(reverse), T * B * G * H
     y, hprev, h = np.zeros((T, B, H), dt), np.empty((T, B, H), dt), h0.copy()
-    hw = np.empty((B, G), dt)
     with _blas_one_thread():
         if mode == "LSTM":
             c = _prep(c0, dt).copy()
             cprev, tcs = np.empty((T, B, H), dt), np.empty((T, B, H), dt)
-            _run("lstm_fwd", B, work, xw, w_t, b, lens, rev, y, h, c, hprev, cprev, tcs, hw)
+            _run("lstm_fwd", B, work, xw, *w, b, lens, rev, y, h, c, hprev, cprev, tcs)
             return y, h, c, (xw, hprev, cprev, tcs)
+        hw = np.empty((B, G), dt)
         if mode == "GRU":
             hn_all = np.empty((T, B, H), dt)
-            _run("gru_fwd", B, work, xw, w_t, b, lens, rev, y, h, hprev, hn_all, hw)
+            _run("gru_fwd", B, work, xw, *w, b, lens, rev, y, h, hprev, hn_all, hw)
             return y, h, None, (xw, hprev, hn_all)
-        _run("rnn_fwd", B, work, xw, w_t, b, lens, rev, mode == "RNN_RELU", y, h, hprev, hw)
+        _run("rnn_fwd", B, work, xw, *w, b, lens, rev, mode == "RNN_RELU", y, h, hprev, hw)
         return y, h, None, (y, hprev)
 
 
@@ -167,10 +167,11 @@ def backward(mode, saved, dy, dh_n, dc_n, w_hh, lengths=None, reverse=False,
     lens = _lengths(lengths, T, B)
     dy, dh_n, w = _prep(dy, dt), _prep(dh_n, dt), _prep(w_hh, dt)
     G = MODES[mode] * H
-    common = (w, lens, bool(reverse))
+    common = (w, _prep(w.T, dt), lens, bool(reverse))
     clip = (_CLIP_CODES[clip_mode], float(clip_value), bool(record))
     work = T * B * G * H
-    dxw, dh0, dhp = np.zeros((T, B, G), dt), dh_n.copy(), np.empty((B, H), dt)
+    dxw = (np.empty if mode == "LSTM" else np.zeros)((T, B, G), dt)  # LSTM zeroes its own
+    dh0, dhp = dh_n.copy(), np.empty((B, H), dt)
     norms = np.zeros((T if record else 0, B))
     dc0 = None
     with _blas_one_thread():
