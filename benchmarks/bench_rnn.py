@@ -124,7 +124,8 @@ def main() -> None:
     print_table(rows, ["layer", "seq", "hidden", "fused_ms", "torch_ms", "cells_ms",
                        "torch/fused", "torch/fused (min)", "cells/fused", "fused_peak_MB", "torch_peak_MB",
                        "cells_peak_MB"])
-    write_results("bench_rnn", rows, {"threads": ARGS.threads, "batch": BATCH, "input": INPUT,
+    name = "bench_rnn" if ARGS.threads == 2 else f"bench_rnn_{ARGS.threads}thread"
+    write_results(name, rows, {"threads": ARGS.threads, "batch": BATCH, "input": INPUT,
                                       "quick": ARGS.quick})
 
 
