@@ -206,7 +206,8 @@ def test_clip_with_given_norm_and_single_tensor():
     t = C.total_norm([d])
     assert float(t) == R.seg_norms([x], 2.0)[0]
     coef = C.clip_with_norm_([d], 2.0, t)
-    np.testing.assert_array_equal(d.copy_to_host(), (x * np.float64(float(coef))).astype(x.dtype))
+    expected = np.multiply(x, float(coef), dtype=np.float64).astype(x.dtype)  # float64 product
+    np.testing.assert_array_equal(d.copy_to_host(), expected)
     c2 = C.clip_with_norm_([d], 100.0, 5.0)  # float norm, no clipping: untouched, coef 1
     assert float(c2) == 1.0
     assert float(C.total_norm([])) == 0.0

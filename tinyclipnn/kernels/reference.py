@@ -46,7 +46,7 @@ def seg_scale_(arrays: Sequence[np.ndarray], coefs: np.ndarray) -> None:
     for a, c in zip(arrays, coefs, strict=True):
         if c != 1.0:
             with np.errstate(all="ignore"):
-                a[...] = a * np.float64(c)
+                a[...] = np.multiply(a, c, dtype=np.float64)  # float64 on numpy 1.x too
 
 
 def seg_clamp_(arrays: Sequence[np.ndarray], clip_value: float) -> int:
