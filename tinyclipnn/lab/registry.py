@@ -44,7 +44,7 @@ DEMOS: dict[str, DemoInfo] = {
     d.name: d
     for d in (
         DemoInfo("exploding", _PKG + "exploding",
-                 "tanh RNN on temporal order/addition: plain SGD vs global-norm clipping "
+                 "tanh RNN on the addition task at T = 20/50/100: plain SGD vs global-norm clipping "
                  "(Pascanu et al. 2013)"),
         DemoInfo("cliff", _PKG + "cliff",
                  "one-neuron RNN loss surface with its cliff; GD with and without clipping"),
