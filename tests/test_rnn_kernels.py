@@ -114,3 +114,20 @@ def test_fused_node_gradcheck_float64(mode):
 
         inputs = [x, w_ih, w_hh, b_ih, b_hh, h0] + ([c0] if c0 is not None else [None])
         assert tc.gradcheck(fn, inputs, eps=1e-6, atol=1e-7, rtol=1e-6)
+
+
+def test_split_matmul_and_blas_thread_counts_restored(monkeypatch):
+    from tinyclipnn.kernels.cpu import _blas
+
+    monkeypatch.setattr(_blas, "SPLIT_MIN_WORK", 0)
+    rng = np.random.default_rng(0)
+    a, b = rng.standard_normal((37, 9)), rng.standard_normal((37, 5))
+    with _blas.one_thread():
+        with _blas.one_thread():  # nested (or concurrent) users restore once, at the last exit
+            pass
+        assert all(get() == 1 for _, get in _blas._STATE["libs"])
+        np.testing.assert_allclose(_blas.matmul(a.T, b), a.T @ b, rtol=1e-12)
+    before = [get() for _, get in _blas._STATE["libs"]]
+    with _blas.one_thread():
+        pass
+    assert [get() for _, get in _blas._STATE["libs"]] == before

@@ -156,3 +156,42 @@ def test_3000_step_composed_path_no_recursion_error():
     y, h = m(tc.Tensor(_data(3000, 1, 2)))
     h.sum().backward()
     assert np.all(np.isfinite(m.weight_hh_l0.grad))
+
+
+def test_workspace_recycles_only_unreferenced_buffers():
+    from tinyclipnn.kernels.cpu import _workspace as ws
+
+    a = ws.empty((300, 300), np.float32)
+    view = a[1:]
+    del a
+    b = ws.empty((300, 300), np.float32)
+    assert b.base is None and not np.shares_memory(b, view)  # a view keeps its owner busy
+    del view
+    c = ws.empty((300, 300), np.float32)
+    assert not np.shares_memory(b, c)  # b itself is still held
+    del c
+    d_ptr = ws.empty((300, 300), np.float32).ctypes.data
+    assert ws.empty((300, 300), np.float32).ctypes.data == d_ptr  # an idle buffer is reused
+
+
+@pytest.mark.parametrize("mode", ["LSTM", "GRU", "RNN"])
+def test_retained_graph_survives_later_steps(mode):
+    """Saved buffers of a retained graph are never recycled by later steps' forward passes."""
+    tc.manual_seed(0)
+    m = getattr(nn, mode)(8, 64)
+    rng = np.random.default_rng(0)
+    x = tc.Tensor(rng.standard_normal((64, 32, 8), dtype=np.float32))
+
+    def grads(loss):
+        m.zero_grad()
+        loss.backward(retain_graph=True)
+        return [p.grad.copy() for p in m.parameters()]
+
+    y, _ = m(x)
+    loss = (y * y).mean()
+    first = grads(loss)
+    for _ in range(3):  # other steps, other inputs: would overwrite recycled buffers
+        y2, _ = m(tc.Tensor(rng.standard_normal((64, 32, 8), dtype=np.float32)))
+        (y2 * y2).mean().backward()
+    for g, g0 in zip(grads(loss), first, strict=True):
+        np.testing.assert_array_equal(g, g0)

@@ -2,10 +2,11 @@
 
 Forward: the input projection for every step is one matmul (``x @ W_ih.T``; ``b_ih`` is added
 there for GRU, folded into the kernel's per-step bias ``b_hh + b_ih`` otherwise), then the Numba
-kernel runs the recurrence and saves what BPTT needs. Backward: the Numba BPTT kernel
-(with optional per-step clipping and gradient-norm recording), then one matmul each for
-``dx``, ``dW_ih`` and ``dW_hh``. The kernels are imported on first use, so ``import tinyclipnn``
-neither imports Numba nor compiles anything.
+kernel runs the recurrence and saves what BPTT needs. Large internal buffers (the projections,
+saved states, their gradients) come from `kernels.cpu._workspace`, recycled between steps.
+Backward: the Numba BPTT kernel (with optional per-step clipping and gradient-norm recording),
+then one matmul each for ``dx``, ``dW_ih`` and ``dW_hh``. The kernels are imported on first use,
+so ``import tinyclipnn`` neither imports Numba nor compiles anything.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from collections.abc import Callable
 import numpy as np
 
 from ..autograd import Function
+from ..kernels.cpu import _workspace as workspace
 
 
 def _kernels():
@@ -37,40 +39,42 @@ class FusedRecurrentLayer(Function):
                 lengths: np.ndarray | None = None, clip_mode: str | None = None,
                 clip_value: float = 0.0, record: Callable[[np.ndarray], None] | None = None):
         K = _kernels()
-        dt = w_ih.dtype
-        T, B, I = x.shape
-        G = w_ih.shape[0]
-        x = np.ascontiguousarray(x, dtype=dt)
-        xw = x.reshape(T * B, I) @ w_ih.T
-        b = b_hh if b_hh is not None else np.zeros(G, dt)
-        if b_ih is not None and mode == "GRU":  # GRU's n gate scales b_hh by r: keep b_ih apart
-            xw += b_ih
-        elif b_ih is not None:  # elsewhere both biases are added once per step: fold them
-            b = b + b_ih
-        y, h_n, c_n, saved = K.forward(mode, xw.reshape(T, B, G), w_hh, b, h0, c0, lengths,
-                                       reverse, overwrite_xw=True)
-        ctx.save_for_backward(x, w_ih, w_hh, *saved)
-        ctx.opts = (mode, lengths, reverse, clip_mode, clip_value, record)
-        ctx.has_bias = (b_ih is not None, b_hh is not None)
-        return (y, h_n, c_n) if mode == "LSTM" else (y, h_n)
+        with K.one_thread():  # BLAS pools idle: our kernels and `matmul` split over threads
+            dt = w_ih.dtype
+            T, B, I = x.shape
+            G = w_ih.shape[0]
+            x = np.ascontiguousarray(x, dtype=dt)
+            xw = K.matmul(x.reshape(T * B, I), w_ih.T, out=workspace.empty((T * B, G), dt))
+            b = b_hh if b_hh is not None else np.zeros(G, dt)
+            if b_ih is not None and mode == "GRU":  # GRU's n gate scales b_hh by r: keep b_ih apart
+                xw += b_ih
+            elif b_ih is not None:  # elsewhere both biases are added once per step: fold them
+                b = b + b_ih
+            y, h_n, c_n, saved = K.forward(mode, xw.reshape(T, B, G), w_hh, b, h0, c0, lengths,
+                                           reverse, overwrite_xw=True)
+            ctx.save_for_backward(x, w_ih, w_hh, *saved)
+            ctx.opts = (mode, lengths, reverse, clip_mode, clip_value, record)
+            ctx.has_bias = (b_ih is not None, b_hh is not None)
+            return (y, h_n, c_n) if mode == "LSTM" else (y, h_n)
 
     @staticmethod
     def backward(ctx, gy, gh, gc=None):
         K = _kernels()
-        x, w_ih, w_hh, *saved = ctx.saved_tensors
-        mode, lengths, reverse, clip_mode, clip_value, record = ctx.opts
-        dxw, dw_hh, db_hh, dh0, dc0, norms = K.backward(
-            mode, tuple(saved), gy, gh, gc, w_hh, lengths, reverse, clip_mode, clip_value,
-            record is not None)
-        if record is not None:
-            record(norms)
-        T, B, I = x.shape
-        d2 = dxw.reshape(T * B, -1)
-        n = ctx.needs_input_grad
-        dx = (d2 @ w_ih).reshape(T, B, I) if n[0] else None
-        dw_ih = d2.T @ x.reshape(T * B, I) if n[1] else None
-        db_ih = None
-        if n[3] and ctx.has_bias[0]:  # only GRU's two biases get different gradients
-            db_ih = d2.sum(axis=0) if mode == "GRU" else db_hh.copy()
-        db_hh = db_hh if ctx.has_bias[1] else None
-        return dx, dw_ih, dw_hh, db_ih, db_hh, dh0, dc0
+        with K.one_thread():  # BLAS pools idle: our kernels and `matmul` split over threads
+            x, w_ih, w_hh, *saved = ctx.saved_tensors
+            mode, lengths, reverse, clip_mode, clip_value, record = ctx.opts
+            dxw, dw_hh, db_hh, dh0, dc0, norms = K.backward(
+                mode, tuple(saved), gy, gh, gc, w_hh, lengths, reverse, clip_mode, clip_value,
+                record is not None)
+            if record is not None:
+                record(norms)
+            T, B, I = x.shape
+            d2 = dxw.reshape(T * B, -1)
+            n = ctx.needs_input_grad
+            dx = K.matmul(d2, w_ih).reshape(T, B, I) if n[0] else None
+            dw_ih = K.matmul(d2.T, x.reshape(T * B, I)) if n[1] else None
+            db_ih = None
+            if n[3] and ctx.has_bias[0]:  # only GRU's two biases get different gradients
+                db_ih = d2.sum(axis=0) if mode == "GRU" else db_hh.copy()
+            db_hh = db_hh if ctx.has_bias[1] else None
+            return dx, dw_ih, dw_hh, db_ih, db_hh, dh0, dc0

@@ -13,92 +13,33 @@ The kernels themselves are in `rnn_kernels` (compiled per dtype on first use, ca
 
 from __future__ import annotations
 
-import contextlib
-import ctypes
-import glob
-import os
-from collections.abc import Iterator
-
 import numpy as np
 
+from . import _workspace as W
 from . import rnn_kernels as K
+from ._blas import matmul, one_thread
+from ._threads import max_threads, split_run
 from .rnn_reference import MODES
 
-__all__ = ["MODES", "forward", "backward"]
+__all__ = ["MODES", "forward", "backward", "matmul", "one_thread"]
 
 _CLIP_CODES = {None: 0, "none": 0, "value": 1, "norm": 2}
 
-_BLAS: list = []  # [set_num_threads, get_num_threads] of the BLAS numba's np.dot calls, or []
-
-
-def _find_blas() -> list:
-    """Thread-count setters of scipy's bundled OpenBLAS (what numba's ``np.dot`` calls), if any."""
-    try:
-        import scipy
-
-        base = os.path.dirname(os.path.dirname(scipy.__file__))
-        for path in glob.glob(os.path.join(base, "scipy.libs", "*openblas*")):
-            lib = ctypes.CDLL(path)
-            for prefix in ("scipy_openblas", "openblas"):
-                if hasattr(lib, prefix + "_set_num_threads"):
-                    return [getattr(lib, prefix + "_set_num_threads"),
-                            getattr(lib, prefix + "_get_num_threads")]
-    except (ImportError, OSError):  # pragma: no cover - other BLAS builds: leave them alone
-        pass
-    return [None, None]
-
-
-@contextlib.contextmanager
-def _blas_one_thread() -> Iterator[None]:
-    """Run the per-step matmuls single-threaded (restored after).
-
-    The time loop does T tiny matmuls; a BLAS thread pool would meet at a barrier after each
-    one (and stall whenever a core is busy). The kernels parallelise over batch rows instead.
-    """
-    if not _BLAS:
-        _BLAS.extend(_find_blas())
-    setter, getter = _BLAS
-    if setter is None:
-        yield
-        return
-    before = getter()
-    setter(1)
-    try:
-        yield
-    finally:
-        setter(before)
-
-
 PARALLEL_MIN_WORK = 2_000_000  # multiply-adds in the recurrent matmuls before using threads
-_POOL: list = []  # [ThreadPoolExecutor, its thread count], created on first parallel use
 
 
 def _run(name: str, B: int, work: int, *args) -> None:
     """Run kernel ``name`` over all batch rows: serially, or split over ``numba.get_num_threads()``
-    Python threads.
+    Python threads (`_threads.split_run`).
 
     Rows never interact, so each thread runs the whole time loop on its slice (no per-step
     synchronisation); small problems stay on one thread. The kernels release the GIL
     (``nogil=True``); plain threads are used rather than a ``prange`` because numba's OpenMP
-    layer spin-waits after each launch, which on a busy 2-core machine made the parallel path
-    2-4x slower than the serial one (and numba's threading layer is process-global: not ours
-    to choose). A 2-thread split costs ~50 us per launch.
+    layer spin-waits after each launch (see `_threads`). Call inside `_blas.one_thread`: a BLAS
+    pool would meet at a barrier after each tiny per-step matmul.
     """
-    import numba
-
-    kernel = getattr(K, f"_{name}_rows")
-    n = max(1, min(numba.get_num_threads(), B // 8))
-    if n == 1 or work < PARALLEL_MIN_WORK:
-        kernel(*args, 0, B)
-        return
-    if not _POOL or _POOL[1] < n:
-        from concurrent.futures import ThreadPoolExecutor
-
-        _POOL[:] = [ThreadPoolExecutor(max_workers=n, thread_name_prefix="tinyclipnn-rnn"), n]
-    jobs = [_POOL[0].submit(kernel, *args, c * B // n, (c + 1) * B // n) for c in range(1, n)]
-    kernel(*args, 0, B // n)  # this thread takes the first slice
-    for job in jobs:
-        job.result()
+    n = min(max_threads(), B // 8) if work >= PARALLEL_MIN_WORK else 1
+    split_run(getattr(K, f"_{name}_rows"), B, max(n, 1), *args)
 
 
 def _prep(a, dtype) -> np.ndarray:
@@ -135,16 +76,16 @@ def forward(mode, xw, w_hh, b_hh, h0, c0=None, lengths=None, reverse=False, over
     lens = _lengths(lengths, T, B)
     w, b, h0 = (_prep(w_hh, dt), _prep(w_hh.T, dt)), _prep(b_hh, dt), _prep(h0, dt)
     rev, work = bool(reverse), T * B * G * H
-    y, hprev, h = np.zeros((T, B, H), dt), np.empty((T, B, H), dt), h0.copy()
-    with _blas_one_thread():
+    y, hprev, h = np.zeros((T, B, H), dt), W.empty((T, B, H), dt), h0.copy()
+    with one_thread():
         if mode == "LSTM":
             c = _prep(c0, dt).copy()
-            cprev, tcs = np.empty((T, B, H), dt), np.empty((T, B, H), dt)
+            cprev, tcs = W.empty((T, B, H), dt), W.empty((T, B, H), dt)
             _run("lstm_fwd", B, work, xw, *w, b, lens, rev, y, h, c, hprev, cprev, tcs)
             return y, h, c, (xw, hprev, cprev, tcs)
         hw = np.empty((B, G), dt)
         if mode == "GRU":
-            hn_all = np.empty((T, B, H), dt)
+            hn_all = W.empty((T, B, H), dt)
             _run("gru_fwd", B, work, xw, *w, b, lens, rev, y, h, hprev, hn_all, hw)
             return y, h, None, (xw, hprev, hn_all)
         _run("rnn_fwd", B, work, xw, *w, b, lens, rev, mode == "RNN_RELU", y, h, hprev, hw)
@@ -170,11 +111,11 @@ def backward(mode, saved, dy, dh_n, dc_n, w_hh, lengths=None, reverse=False,
     common = (w, _prep(w.T, dt), lens, bool(reverse))
     clip = (_CLIP_CODES[clip_mode], float(clip_value), bool(record))
     work = T * B * G * H
-    dxw = (np.empty if mode == "LSTM" else np.zeros)((T, B, G), dt)  # LSTM zeroes its own
+    dxw = W.empty((T, B, G), dt)  # the kernels zero rows past each length
     dh0, dhp = dh_n.copy(), np.empty((B, H), dt)
     norms = np.zeros((T if record else 0, B))
     dc0 = None
-    with _blas_one_thread():
+    with one_thread():
         if mode == "LSTM":
             gates, _, cprev, tcs = saved
             dc0 = _prep(dc_n, dt).copy()
@@ -182,22 +123,21 @@ def backward(mode, saved, dy, dh_n, dc_n, w_hh, lengths=None, reverse=False,
                  dhp)
         elif mode == "GRU":
             gates, _, hn_all = saved
-            dhn_pre, dhw = np.zeros((T, B, H), dt), np.zeros((B, G), dt)
+            dhn_pre, dhw = W.empty((T, B, H), dt), np.zeros((B, G), dt)
             _run("gru_bwd", B, work, gates, hn_all, hprev, dy, *common, *clip, dxw, dhn_pre, dh0,
                  norms, dhw, dhp)
         else:
             _run("rnn_bwd", B, work, saved[0], dy, *common, mode == "RNN_RELU", *clip, dxw, dh0,
                  norms, dhp)
-    G = dxw.shape[2]
-    hp = hprev.reshape(T * B, H)
-    d2 = dxw.reshape(T * B, G)
-    if mode == "GRU":  # r, z rows take dxw; n rows take r * dn
-        dn2 = dhn_pre.reshape(T * B, H)
-        dw_hh = np.empty((G, H), dt)
-        np.matmul(d2[:, : 2 * H].T, hp, out=dw_hh[: 2 * H])
-        np.matmul(dn2.T, hp, out=dw_hh[2 * H :])
-        db_hh = np.concatenate([d2[:, : 2 * H].sum(axis=0), dn2.sum(axis=0)])
-    else:
-        dw_hh = d2.T @ hp
-        db_hh = d2.sum(axis=0)
+        hp = hprev.reshape(T * B, H)
+        d2 = dxw.reshape(T * B, G)
+        if mode == "GRU":  # r, z rows take dxw; n rows take r * dn
+            dn2 = dhn_pre.reshape(T * B, H)
+            dw_hh = np.empty((G, H), dt)
+            matmul(d2[:, : 2 * H].T, hp, out=dw_hh[: 2 * H])
+            matmul(dn2.T, hp, out=dw_hh[2 * H :])
+            db_hh = np.concatenate([d2[:, : 2 * H].sum(axis=0), dn2.sum(axis=0)])
+        else:
+            dw_hh = matmul(d2.T, hp)
+            db_hh = d2.sum(axis=0)
     return dxw, dw_hh, db_hh, dh0, dc0, (norms if record else None)

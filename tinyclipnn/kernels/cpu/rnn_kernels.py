@@ -212,6 +212,7 @@ def _rnn_bwd_rows(y, dy, w_hh, w_hh_t, lengths, reverse, relu, clip_mode, clip_v
         t = s if reverse else T - 1 - s
         for b in range(b0, b1):
             if t >= lengths[b]:
+                dxw[t, b] = 0  # dxw comes uninitialised
                 continue
             _take_dh(dh[b], dy[t, b], norms, t, b, record, clip_mode, clip_value)
             yr, d, g = y[t, b], dxw[t, b], dh[b]
@@ -321,8 +322,8 @@ def _gru_bwd_rows(gates, hn_all, hprev, dy, w_hh, w_hh_t, lengths, reverse, clip
     for s in range(T):
         t = s if reverse else T - 1 - s
         for b in range(b0, b1):
-            if t >= lengths[b]:
-                dhw[b] = 0
+            if t >= lengths[b]:  # dxw, dhn_pre come uninitialised
+                dhw[b], dxw[t, b], dhn_pre[t, b] = 0, 0, 0
                 continue
             _take_dh(dh[b], dy[t, b], norms, t, b, record, clip_mode, clip_value)
             a, d, dw, gh = gates[t, b], dxw[t, b], dhw[b], dh[b]
