@@ -109,7 +109,8 @@ def test_empty_and_size_one_dims(shape, axis):
     y.backward()
     assert x.grad.shape == shape
     np.testing.assert_allclose(x.grad, 2 * (1 - np.tanh(2 * x.data + 1) ** 2))
-    assert gradcheck(lambda a: a.mean(axis=axis), [t64(*shape)]) if 0 not in shape else True
+    if 0 not in shape:  # a mean over an empty axis is NaN: nothing to check numerically
+        assert gradcheck(lambda a: a.mean(axis=axis), [t64(*shape)])
 
 
 def test_mean_of_empty_is_nan_like_numpy():

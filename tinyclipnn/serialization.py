@@ -36,8 +36,7 @@ def _flatten(obj: Any, prefix: str, out: dict[str, np.ndarray], kinds: dict[str,
         arr = np.asarray(obj.data if hasattr(obj, "requires_grad") else obj)
         if arr.dtype == object:
             raise TypeError(f"save: cannot store value of type {type(obj).__name__} at {prefix!r}")
-        kinds[prefix] = "array" if isinstance(obj, np.ndarray) or hasattr(obj, "requires_grad") \
-            else type(obj).__name__ if isinstance(obj, (bool, int, float)) else "array"
+        kinds[prefix] = type(obj).__name__ if isinstance(obj, (bool, int, float)) else "array"
         out[prefix] = arr
 
 

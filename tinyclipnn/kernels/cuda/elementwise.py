@@ -57,6 +57,16 @@ def _fill(x, chunk, value):
         x[i] = value
 
 
+@cuda.jit(device=True)
+def _add_block_count(sh, tid, k, count):
+    """Sum each thread's count ``k`` over the block in ``sh`` and add it to ``count[0]``
+    (integer atomics: the total does not depend on the order)."""
+    sh[tid] = k
+    block_sum(sh, tid, cuda.blockDim.x)
+    if tid == 0 and sh[0] != 0:
+        cuda.atomic.add(count, 0, sh[0])
+
+
 @cuda.jit
 def _clamp(x, chunk, c, count):
     tid = cuda.threadIdx.x
@@ -71,10 +81,7 @@ def _clamp(x, chunk, c, count):
         elif v < -c:
             x[i] = -c
             k += 1
-    sh[tid] = k
-    block_sum(sh, tid, cuda.blockDim.x)
-    if tid == 0 and sh[0] != 0:
-        cuda.atomic.add(count, 0, sh[0])
+    _add_block_count(sh, tid, k, count)
 
 
 @cuda.jit
@@ -87,10 +94,7 @@ def _count_nonfinite(x, chunk, count):
         v = x[i]
         if math.isinf(v) or v != v:
             k += 1
-    sh[tid] = k
-    block_sum(sh, tid, cuda.blockDim.x)
-    if tid == 0 and sh[0] != 0:
-        cuda.atomic.add(count, 0, sh[0])
+    _add_block_count(sh, tid, k, count)
 
 
 @cuda.jit
