@@ -63,7 +63,7 @@ def test_overflow_skips_and_backs_off_like_gradscaler():
     for p, b in zip(ps, before, strict=True):
         np.testing.assert_array_equal(p.data, b)
     assert opt.state == {}
-    for k in range(2):  # two clean steps: the scale grows back
+    for _ in range(2):  # two clean steps: the scale grows back
         for p in ps:
             p.grad = np.full(p.shape, 2.0**15, np.float16)
         assert scaler.step(opt) is True

@@ -16,10 +16,10 @@ import numpy as np
 from numba import njit
 
 from .. import reference
-from ._segments import SegmentTable, row_table, segment_table, segment_view
-from ._threads import max_threads, split_run
 from ._lowp_items import col_sum_lowp, run_items_lowp
 from ._reductions import clamp_chunk, partial, scale_chunk
+from ._segments import SegmentTable, row_table, segment_table, segment_view
+from ._threads import max_threads, split_run
 from .config import PARALLEL_MIN
 from .halfbits import cast_scalar
 
