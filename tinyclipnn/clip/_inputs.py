@@ -89,3 +89,18 @@ def _exported(g: Any, name: str) -> np.ndarray:
             raise TypeError(f"{name}: cannot view a {type(g).__name__} in place through DLPack "
                             f"({exc}); accepted: {ACCEPTED}") from None
     raise TypeError(f"{name}: cannot clip a {type(g).__name__} in place; accepted: {ACCEPTED}")
+
+
+def like(original: Any, result: np.ndarray) -> Any:
+    """A new kernel-level ``result`` (bfloat16 as uint16 bits) in the kind of ``original``:
+    a PyTorch tensor for a PyTorch input, an ``ml_dtypes.bfloat16`` array for one, else as is."""
+    if is_torch_tensor(original):
+        import torch
+
+        if result.dtype == BF16_BITS:
+            return torch.from_numpy(result.view(np.int16)).view(torch.bfloat16)
+        return torch.from_numpy(result)
+    d = getattr(original, "dtype", None)
+    if result.dtype == BF16_BITS and isinstance(d, np.dtype) and is_bf16(d):
+        return result.view(d)
+    return result
