@@ -91,9 +91,9 @@ def test_numba_lowp_kernels_match_reference(data, dtype, p, c):
     a1, a2 = [a.copy() for a in arrs], [a.copy() for a in arrs]
     K.seg_scale_(a1, np.full(len(arrs), c))
     R.seg_scale_(a2, np.full(len(arrs), c))
-    assert all(np.array_equal(x.view(np.uint16), y.view(np.uint16)) for x, y in zip(a1, a2))
+    assert all(np.array_equal(x.view(np.uint16), y.view(np.uint16)) for x, y in zip(a1, a2, strict=True))
     assert K.seg_clamp_(a1, c) == R.seg_clamp_(a2, c)
-    assert all(np.array_equal(x.view(np.uint16), y.view(np.uint16)) for x, y in zip(a1, a2))
+    assert all(np.array_equal(x.view(np.uint16), y.view(np.uint16)) for x, y in zip(a1, a2, strict=True))
 
 
 def test_numba_lowp_large_threaded_and_col_sum():
