@@ -17,9 +17,9 @@ from __future__ import annotations
 import threading
 import weakref
 from collections import OrderedDict
+from collections.abc import Sequence
 from itertools import repeat
 from operator import attrgetter, is_
-from collections.abc import Sequence
 
 import numpy as np
 from numba import carray, njit, types
