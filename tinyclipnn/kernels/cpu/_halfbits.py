@@ -14,22 +14,21 @@ FP16, BF16 = 1, 2  # kinds of 16-bit arrays (both travel as uint16)
 _2P112 = np.float32(2.0**112)
 
 
-@intrinsic
-def u32_as_f32(typingctx, x):
-    """Reinterpret uint32 bits as float32."""
-    def codegen(context, builder, signature, args):
-        return builder.bitcast(args[0], ir.FloatType())
+def _bitcast(src: types.Type, dst: types.Type, llvm_type: ir.Type, doc: str):
+    """An intrinsic reinterpreting the bits of a ``src`` value as ``dst``."""
+    def cast(typingctx, x):
+        def codegen(context, builder, signature, args):
+            return builder.bitcast(args[0], llvm_type)
 
-    return types.float32(types.uint32), codegen
+        return dst(src), codegen
+
+    cast.__doc__ = doc
+    return intrinsic(cast)
 
 
-@intrinsic
-def f32_as_u32(typingctx, x):
-    """Reinterpret float32 bits as uint32."""
-    def codegen(context, builder, signature, args):
-        return builder.bitcast(args[0], ir.IntType(32))
-
-    return types.uint32(types.float32), codegen
+u32_as_f32 = _bitcast(types.uint32, types.float32, ir.FloatType(), "uint32 bits as float32")
+f32_as_u32 = _bitcast(types.float32, types.uint32, ir.IntType(32), "float32 bits as uint32")
+f64_as_i64 = _bitcast(types.float64, types.int64, ir.IntType(64), "float64 bits as int64")
 
 
 @njit(inline="always")
@@ -50,15 +49,6 @@ def bf16_to_f32(h):
 @njit(inline="always")
 def decode(h, kind):
     return f16_to_f32(h) if kind == FP16 else bf16_to_f32(h)
-
-
-@intrinsic
-def f64_as_i64(typingctx, x):
-    """Reinterpret float64 bits as int64."""
-    def codegen(context, builder, signature, args):
-        return builder.bitcast(args[0], ir.IntType(64))
-
-    return types.int64(types.float64), codegen
 
 
 @njit(inline="always")
