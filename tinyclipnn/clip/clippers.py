@@ -68,18 +68,12 @@ class _NormThreshold(Clipper):
 
 
 class ClipGradNorm(_NormThreshold):
-    """``clip_grad_norm_(parameters, max_norm, norm_type, nonfinite=..., group=...)``."""
+    """``clip_grad_norm_(parameters, max_norm, norm_type, nonfinite=..., group=...)``:
+    ``ClipGradNorm(max_norm, norm_type=2.0, nonfinite=None, backend="auto", monitor=None,
+    group=None)``."""
 
-    def __init__(
-        self,
-        max_norm: float,
-        norm_type: float = 2.0,
-        nonfinite: str | None = None,
-        backend: str = "auto",
-        monitor: GradMonitor | None = None,
-        group: Any = None,
-    ) -> None:
-        super().__init__(max_norm, norm_type, nonfinite, backend, monitor)
+    def __init__(self, *args: Any, group: Any = None, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
         self.group = group
 
     def _clip(self, parameters: Any) -> ClipReport:
