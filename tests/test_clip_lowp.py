@@ -23,8 +23,9 @@ BACKENDS = ["numpy", "numba"]
 def _table(kind):
     """All finite values of a 16-bit float type, sorted, with their bit patterns."""
     bits = np.arange(1 << 16, dtype=np.uint32).astype(np.uint16)
-    vals = (bits.view(np.float16).astype(np.float64) if kind == "f16"
-            else H.bf16_to_f32(bits).astype(np.float64))
+    with np.errstate(invalid="ignore"):  # the NaN patterns
+        vals = (bits.view(np.float16).astype(np.float64) if kind == "f16"
+                else H.bf16_to_f32(bits).astype(np.float64))
     ok = np.isfinite(vals) & ~((vals == 0) & (np.signbit(vals)))
     order = np.argsort(vals[ok], kind="stable")
     return vals[ok][order], bits[ok][order]
