@@ -28,14 +28,14 @@ def _decode_into(y, kind, buf):
     return buf[:n]
 
 
-_BLOCK = 256  # a block with a flagged value is re-encoded exactly (float16: ~3% of blocks)
+_BLOCK = 256  # flagged values are re-encoded exactly, per block (float16: ~3% of blocks)
 
 
 @njit(cache=True)
 def _scale(y, c, kind, buf):
     """``y *= c`` with the product in float64 rounded once (RNE): a vectorised pass through
-    float32 per block of ``_BLOCK`` values, and an exact re-encode of the rare blocks holding
-    a value that pass flagged."""
+    float32 per block of ``_BLOCK`` values, then, in the rare blocks where that pass flagged a
+    value, an exact re-encode of the flagged values."""
     x = _decode_into(y, kind, buf)
     n = y.size
     for lo in range(0, n, _BLOCK):
@@ -51,9 +51,11 @@ def _scale(y, c, kind, buf):
                 h, tie = fast_bf16(np.float64(x[i]) * c)
                 y[i] = h
                 bad |= tie
-        if bad:
+        if bad:  # re-encode exactly the values flagged
             for i in range(lo, hi):
-                y[i] = encode(np.float64(x[i]) * c, kind)
+                v = np.float64(x[i]) * c
+                if fast_f16(v)[1] if kind == FP16 else fast_bf16(v)[1]:
+                    y[i] = encode(v, kind)
 
 
 @njit(cache=True)
