@@ -6,31 +6,24 @@ import os
 import subprocess
 import sys
 import zipfile
-from pathlib import Path
 
 import numpy as np
 import pytest
+from _charlm_helpers import ROOT, SMALL, write_text
 
 from tinyclipnn import load, save
 from tinyclipnn.cli import main
 
-ROOT = Path(__file__).resolve().parents[1]
-TEXT = "the quick brown fox jumps over the lazy dog; pack my box with five dozen jugs. " * 30
-SMALL = ["--hidden", "8", "--seq-len", "8", "--batch-size", "2", "--quiet"]
-
 
 @pytest.fixture()
 def text_file(tmp_path):
-    p = tmp_path / "t.txt"
-    p.write_text(TEXT)
-    return p
+    return write_text(tmp_path)
 
 
 @pytest.fixture(scope="module")
 def ckpt(tmp_path_factory):
     d = tmp_path_factory.mktemp("ck")
-    (d / "t.txt").write_text(TEXT)
-    assert main(["train-charlm", "--text", str(d / "t.txt"), "--steps", "2", *SMALL,
+    assert main(["train-charlm", "--text", str(write_text(d)), "--steps", "2", *SMALL,
                  "--out", str(d / "run")]) == 0
     return d / "run" / "model.npz"
 
