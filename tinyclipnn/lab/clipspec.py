@@ -58,7 +58,7 @@ class ClipSpec:
     _fn: Any = field(default=None, repr=False)
 
     def __post_init__(self) -> None:
-        name, _, stateful = CLIP_METHODS[self.method]
+        name = CLIP_METHODS[self.method][0]
         try:
             clip = importlib.import_module("tinyclipnn.clip")
             cls = clip.ClipGradNorm if name is None else getattr(clip, _CLIPPERS.get(name, name))
@@ -67,7 +67,19 @@ class ClipSpec:
                               f"not available ({e})") from e
         # "none" measures the norm only: a global-norm clip to inf never scales
         kwargs = dict(self.kwargs, measure_norm=True) if self.method == "value" else self.kwargs
-        self._fn = cls(math.inf) if name is None else cls(**kwargs)
+        try:  # bad arguments fail here (the clipper checks them), not at the first step
+            self._fn = cls(math.inf) if name is None else cls(**kwargs)
+        except (TypeError, ValueError) as e:
+            raise ValueError(f"--clip {self.spec or self.method}: {e}") from None
+
+    def state_dict(self) -> dict[str, Any]:
+        """The stateful clipper's state (AutoClip's history, ZClip's EMA), for checkpoints."""
+        return self._fn.state_dict() if hasattr(self._fn, "state_dict") else {}
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        """Restore `state_dict` output."""
+        if hasattr(self._fn, "load_state_dict"):
+            self._fn.load_state_dict(state)
 
     @property
     def label(self) -> str:

@@ -13,9 +13,10 @@ from __future__ import annotations
 
 import numpy as np
 from llvmlite import binding, ir
-from numba import njit, types
+from numba import types
 from numba.extending import intrinsic
 
+from .._jit import njit
 from ._halfbits import FP16, encode
 from ._lowp_items import _clamp
 from ._reductions import partial

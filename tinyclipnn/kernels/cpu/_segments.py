@@ -22,9 +22,10 @@ from itertools import repeat
 from operator import attrgetter, is_
 
 import numpy as np
-from numba import carray, njit, types
+from numba import carray, types
 from numba.extending import intrinsic
 
+from .._jit import njit
 from .config import CHUNK, TABLE_CACHE_SIZE
 
 
