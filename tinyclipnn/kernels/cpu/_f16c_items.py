@@ -4,9 +4,9 @@ instead of bit arithmetic. Used only when the host has F16C (``HAVE_F16C``): els
 would need a library call that Numba does not link.
 
 Scaling keeps the exact semantics of the other paths (float64 product, rounded once to
-nearest-even): the float64 product goes to float32 and then to float16 in hardware, which is a
-double rounding only when the float32 value sits exactly on a float16 midpoint; ``_round``
-detects that case and steps to the right neighbour, all in vector selects.
+nearest-even): the float64 product is rounded to odd to float32 (``f32_odd_bits``: integer
+selects, no double-rounding error since float32 keeps >= 2 more bits) and then to float16 in
+hardware.
 """
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ from numba import types
 from numba.extending import intrinsic
 
 from .._jit import njit
-from ._halfbits import FP16, encode
+from ._halfbits import FP16, encode, f32_odd_bits, u32_as_f32
 from ._lowp_items import _clamp
 from ._reductions import partial
 from ._segments import segment_view
@@ -52,28 +52,13 @@ def _decode(y, buf):
     return buf[: y.size]
 
 
-@njit(inline="always")
-def _round(v):
-    """float64 -> float16 bits, round-to-nearest-even, without branches: float32 then float16
-    in hardware; when the float32 value is exactly a float16 midpoint and not ``v`` itself (the
-    one case where rounding twice differs from rounding once), step to the neighbour on
-    ``v``'s side. (Any other float32 value lies on the same side of every midpoint as ``v``.)"""
-    p = np.float32(v)
-    h = _to_half_bits(p)
-    ap = abs(p)
-    below = abs(_from_half_bits(h)) < ap
-    lo = h - np.uint16(0 if below else 1)  # the neighbours: lo, lo + 1 (magnitude bits)
-    m_lo = abs(_from_half_bits(lo))
-    m_hi = min(abs(_from_half_bits(np.uint16(lo + 1))), np.float32(65536.0))
-    fix = (ap == (m_lo + m_hi) * np.float32(0.5)) & (abs(v) != ap)
-    return np.uint16(lo + (1 if abs(v) > ap else 0)) if fix else h
-
-
 @njit(cache=True)
-def _scale(y, c, buf):
-    x = _decode(y, buf)
+def _scale(y, c):
+    """``y *= c``, the float64 product rounded once (RNE): round to odd to float32
+    (``f32_odd_bits``), then ``vcvtps2ph``; one fused, vectorised pass."""
     for i in range(y.size):
-        y[i] = _round(np.float64(x[i]) * c)
+        v = np.float64(_from_half_bits(y[i])) * c
+        y[i] = _to_half_bits(u32_as_f32(f32_odd_bits(v)))
 
 
 @njit(cache=True, nogil=True)
@@ -89,7 +74,7 @@ def run_items_f16c(op, addrs, sizes, seg, start, stop, arg, coefs, proto, out, s
             partial(_decode(y, buf), arg, out, scales, k)
         elif op == _SCALE:
             if coefs[s] != 1.0:
-                _scale(y, coefs[s], buf)
+                _scale(y, coefs[s])
         elif op == _CLAMP:
             out[k] = _clamp(y, arg, FP16, buf)
         else:

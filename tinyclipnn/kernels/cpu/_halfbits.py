@@ -85,33 +85,48 @@ def encode_bf16(v):
     return _round_bits(v, 7, 897, 0x7FC0, 0x7F80)
 
 
-_TWO28 = 2.0**28  # a + 2**28 rounds a < 2**-14 to a multiple of 2**-24 (float16 subnormals)
-
-
 @njit(inline="always")
-def fast_f16(v):
-    """(float16 bits of ``v``, needs ``encode_f16``): RNE through float32, exact except when the
-    float32 value sits on a float16 midpoint (flagged; about 1 value in 8,192). Vectorises."""
-    a = abs(v)
+def f32_odd_bits(v):
+    """float64 -> float32 rounded to odd, as uint32 bits (``halfbits.f64_to_f32_odd``):
+    truncate toward zero, then set the last bit when inexact. Rounding that to a format with
+    >= 2 fewer bits (float16, bfloat16; subnormals and overflow included) is one exact RNE
+    of ``v``. Branch-free (selects): vectorises."""
     r = np.float32(v)
-    u = np.int64(f32_as_u32(r))
-    m = u & 0x7FFFFFFF
-    norm = (m - (112 << 23) + 0xFFF + ((m >> 13) & 1)) >> 13
-    sub = f64_as_i64(a + _TWO28) - f64_as_i64(_TWO28)
-    big = np.int64(0x7E00) if v != v else np.int64(0x7C00)
-    small = a < 6.103515625e-05
-    o = sub if small else (big if (a >= 65520.0) | (v != v) else norm)
-    tie = ((m & 0x1FFF) == 0x1000) & ~small
-    return np.uint16((o | ((u >> 16) & 0x8000)) & 0xFFFF), tie
+    back = np.float64(r)
+    down = np.uint32(1) if abs(back) > abs(v) else np.uint32(0)  # RNE went away from zero
+    sticky = np.uint32(1) if (back != v) & (v == v) else np.uint32(0)
+    return np.uint32((f32_as_u32(r) - down) | sticky)
 
 
 @njit(inline="always")
-def fast_bf16(v):
-    """(bfloat16 bits of ``v``, needs ``encode_bf16``): as ``fast_f16`` (1 value in 65,536)."""
-    u = np.int64(f32_as_u32(np.float32(v)))
-    rne = (u + 0x7FFF + ((u >> 16) & 1)) >> 16
-    o = ((u >> 16) | 0x40) if v != v else rne
-    return np.uint16(o & 0xFFFF), (u & 0xFFFF) == 0x8000
+def bf16_from_odd(u):
+    """bfloat16 bits of float32 bits ``u`` (rounded to odd from float64), RNE; NaN quiet."""
+    rne = (u + np.uint32(0x7FFF) + ((u >> np.uint32(16)) & np.uint32(1))) >> np.uint32(16)
+    nan = (u & np.uint32(0x7FFFFFFF)) > np.uint32(0x7F800000)
+    return np.uint16(((u >> np.uint32(16)) | np.uint32(0x40)) if nan else rne)
+
+
+_HALF = np.float32(0.5)  # a + 0.5 in float32 rounds a < 2**-14 to a multiple of 2**-24
+
+
+@njit(inline="always")
+def f16_from_odd(u):
+    """float16 bits of float32 bits ``u`` (rounded to odd from float64), RNE in integer
+    arithmetic (CPUs without F16C); subnormals by one float32 addition; NaN payload kept."""
+    m = u & np.uint32(0x7FFFFFFF)
+    norm = (m - np.uint32(112 << 23) + np.uint32(0xFFF) + ((m >> np.uint32(13)) & np.uint32(1))) \
+        >> np.uint32(13)
+    norm = norm if norm < np.uint32(0x7C00) else np.uint32(0x7C00)
+    sub = f32_as_u32(u32_as_f32(m) + _HALF) - f32_as_u32(_HALF)
+    o = sub if m < np.uint32(0x38800000) else norm
+    nan = np.uint32(0x7E00) | ((m & np.uint32(0x7FFFFF)) >> np.uint32(13))  # as vcvtps2ph
+    o = nan if m > np.uint32(0x7F800000) else o
+    return np.uint16(o | ((u >> np.uint32(16)) & np.uint32(0x8000)))
+
+
+@njit(inline="always")
+def from_odd(u, kind):
+    return f16_from_odd(u) if kind == FP16 else bf16_from_odd(u)
 
 
 @njit(inline="always")

@@ -8,7 +8,7 @@ from __future__ import annotations
 import numpy as np
 
 from .._jit import njit
-from ._halfbits import FP16, decode, encode, fast_bf16, fast_f16
+from ._halfbits import FP16, bf16_from_odd, decode, encode, f16_from_odd, f32_odd_bits
 from ._reductions import partial
 from ._segments import segment_view
 from .config import CHUNK
@@ -28,34 +28,16 @@ def _decode_into(y, kind, buf):
     return buf[:n]
 
 
-_BLOCK = 256  # flagged values are re-encoded exactly, per block (float16: ~3% of blocks)
-
-
 @njit(cache=True)
-def _scale(y, c, kind, buf):
-    """``y *= c`` with the product in float64 rounded once (RNE): a vectorised pass through
-    float32 per block of ``_BLOCK`` values, then, in the rare blocks where that pass flagged a
-    value, an exact re-encode of the flagged values."""
-    x = _decode_into(y, kind, buf)
-    n = y.size
-    for lo in range(0, n, _BLOCK):
-        hi = min(lo + _BLOCK, n)
-        bad = False
-        if kind == FP16:
-            for i in range(lo, hi):
-                h, tie = fast_f16(np.float64(x[i]) * c)
-                y[i] = h
-                bad |= tie
-        else:
-            for i in range(lo, hi):
-                h, tie = fast_bf16(np.float64(x[i]) * c)
-                y[i] = h
-                bad |= tie
-        if bad:  # re-encode exactly the values flagged
-            for i in range(lo, hi):
-                v = np.float64(x[i]) * c
-                if fast_f16(v)[1] if kind == FP16 else fast_bf16(v)[1]:
-                    y[i] = encode(v, kind)
+def _scale(y, c, kind):
+    """``y *= c`` with the product in float64 rounded once (RNE): round to odd to float32,
+    then RNE on the bits (exact, see ``f32_odd_bits``); one fused, vectorised pass."""
+    if kind == FP16:
+        for i in range(y.size):
+            y[i] = f16_from_odd(f32_odd_bits(np.float64(decode(y[i], FP16)) * c))
+    else:
+        for i in range(y.size):
+            y[i] = bf16_from_odd(f32_odd_bits(np.float64(decode(y[i], 2)) * c))
 
 
 @njit(cache=True)
@@ -89,7 +71,7 @@ def run_items_lowp(op, addrs, sizes, seg, start, stop, arg, coefs, proto, out, s
             partial(_decode_into(y, kind, buf), arg, out, scales, k)
         elif op == _SCALE:
             if coefs[s] != 1.0:
-                _scale(y, coefs[s], kind, buf)
+                _scale(y, coefs[s], kind)
         elif op == _CLAMP:
             out[k] = _clamp(y, arg, kind, buf)
         else:
