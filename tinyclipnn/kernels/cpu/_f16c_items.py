@@ -17,11 +17,20 @@ from numba import types
 from numba.extending import intrinsic
 
 from .._jit import njit
-from ._halfbits import FP16, encode, f32_odd_bits, u32_as_f32
+from ._halfbits import (
+    ENCLOSE_HI,
+    ENCLOSE_LO,
+    ENCLOSE_MAX,
+    ENCLOSE_MIN,
+    FP16,
+    encode,
+    f32_odd_bits,
+    u32_as_f32,
+)
 from ._lowp_items import _clamp
 from ._reductions import partial
 from ._segments import segment_view
-from .config import CHUNK
+from .config import BLOCK, CHUNK
 
 HAVE_F16C = "+f16c" in binding.get_host_cpu_features().flatten().split(",")
 _NORM, _SCALE, _CLAMP = 0, 1, 2
@@ -53,12 +62,36 @@ def _decode(y, buf):
 
 
 @njit(cache=True)
-def _scale(y, c):
-    """``y *= c``, the float64 product rounded once (RNE): round to odd to float32
-    (``f32_odd_bits``), then ``vcvtps2ph``; one fused, vectorised pass."""
+def _scale_exact(y, c):
+    """``y *= c`` exactly: float64 product rounded to odd to float32 (``f32_odd_bits``), then
+    ``vcvtps2ph`` (one vectorised pass)."""
     for i in range(y.size):
-        v = np.float64(_from_half_bits(y[i])) * c
-        y[i] = _to_half_bits(u32_as_f32(f32_odd_bits(v)))
+        y[i] = _to_half_bits(u32_as_f32(f32_odd_bits(np.float64(_from_half_bits(y[i])) * c)))
+
+
+@njit(cache=True)
+def _scale(y, c, tmp):
+    """``y *= c``, the float64 product rounded once (RNE), per block of ``BLOCK``: both ends
+    of the float32 enclosure (``ENCLOSE_LO``) rounded by ``vcvtps2ph``; a block where some
+    value is not settled by it (about 1 value in 700) is redone exactly
+    (``_scale_exact``)."""
+    if not ENCLOSE_MIN <= abs(c) <= ENCLOSE_MAX:
+        _scale_exact(y, c)
+        return
+    c32 = np.float32(c)
+    for lo in range(0, y.size, BLOCK):
+        x = y[lo : lo + BLOCK]
+        bad = 0  # an integer OR: a boolean one keeps the loop from vectorising
+        for i in range(x.size):
+            s = _from_half_bits(x[i]) * c32
+            ha = _to_half_bits(s * ENCLOSE_LO)
+            bad |= ha ^ _to_half_bits(s * ENCLOSE_HI)
+            tmp[i] = ha
+        if bad:
+            _scale_exact(x, c)
+        else:
+            for i in range(x.size):
+                x[i] = tmp[i]
 
 
 @njit(cache=True, nogil=True)
@@ -66,6 +99,7 @@ def run_items_f16c(op, addrs, sizes, seg, start, stop, arg, coefs, proto, out, s
                    lo, hi):
     """``run_items_lowp`` for float16 (``kind`` 1) with the hardware conversions."""
     buf = np.empty(CHUNK, np.float32)
+    tmp = np.empty(BLOCK, np.uint16)
     fill = encode(arg, FP16)
     for k in range(lo, hi):
         s = seg[k]
@@ -74,7 +108,7 @@ def run_items_f16c(op, addrs, sizes, seg, start, stop, arg, coefs, proto, out, s
             partial(_decode(y, buf), arg, out, scales, k)
         elif op == _SCALE:
             if coefs[s] != 1.0:
-                _scale(y, coefs[s])
+                _scale(y, coefs[s], tmp)
         elif op == _CLAMP:
             out[k] = _clamp(y, arg, FP16, buf)
         else:

@@ -129,6 +129,24 @@ def from_odd(u, kind):
     return f16_from_odd(u) if kind == FP16 else bf16_from_odd(u)
 
 
+# float32 fast path of ``x * c`` (x a 16-bit value, c a float64 with ENCLOSE_MIN <= |c| <=
+# ENCLOSE_MAX): s = x * float32(c) is within 2**-22.5 (relative) of the float64 product v, so
+# v lies between s * ENCLOSE_LO and s * ENCLOSE_HI (each rounded once more: margin 2**-21).
+# Round-to-nearest-even is monotone: when both ends round to the same 16-bit value, so does v.
+ENCLOSE_LO = np.float32(1.0 - 2.0**-21)
+ENCLOSE_HI = np.float32(1.0 + 2.0**-21)
+ENCLOSE_MIN, ENCLOSE_MAX = 2.0**-100, 2.0**100
+F32_TINY = np.float32(2.0**-125)  # below: float32 subnormal, no relative bound (bfloat16 only)
+
+
+@njit(inline="always")
+def bf16_rne(f):
+    """bfloat16 bits of a finite or infinite float32 ``f``, round-to-nearest-even."""
+    u = f32_as_u32(f)
+    return np.uint16((u + np.uint32(0x7FFF) + ((u >> np.uint32(16)) & np.uint32(1)))
+                     >> np.uint32(16))
+
+
 @njit(inline="always")
 def encode(v, kind):
     return encode_f16(v) if kind == FP16 else encode_bf16(v)
