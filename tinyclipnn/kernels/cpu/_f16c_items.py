@@ -81,11 +81,11 @@ def _scale(y, c, tmp):
     c32 = np.float32(c)
     for lo in range(0, y.size, BLOCK):
         x = y[lo : lo + BLOCK]
-        bad = 0  # an integer OR: a boolean one keeps the loop from vectorising
+        bad = np.uint16(0)  # a 16-bit OR (cast back each time: numba widens) vectorises
         for i in range(x.size):
             s = _from_half_bits(x[i]) * c32
             ha = _to_half_bits(s * ENCLOSE_LO)
-            bad |= ha ^ _to_half_bits(s * ENCLOSE_HI)
+            bad = np.uint16(bad | (ha ^ _to_half_bits(s * ENCLOSE_HI)))
             tmp[i] = ha
         if bad:
             _scale_exact(x, c)

@@ -13,6 +13,7 @@ from numba.extending import intrinsic
 from .._jit import njit
 
 FP16, BF16 = 1, 2  # kinds of 16-bit arrays (both travel as uint16)
+U32 = np.uint32  # numba widens uint32 arithmetic to 64 bits: cast back to keep 8-wide lanes
 _2P112 = np.float32(2.0**112)
 
 
@@ -136,15 +137,14 @@ def from_odd(u, kind):
 ENCLOSE_LO = np.float32(1.0 - 2.0**-21)
 ENCLOSE_HI = np.float32(1.0 + 2.0**-21)
 ENCLOSE_MIN, ENCLOSE_MAX = 2.0**-100, 2.0**100
-F32_TINY = np.float32(2.0**-125)  # below: float32 subnormal, no relative bound (bfloat16 only)
 
 
 @njit(inline="always")
-def bf16_rne(f):
-    """bfloat16 bits of a finite or infinite float32 ``f``, round-to-nearest-even."""
+def bf16_rne_wide(f):
+    """bfloat16 bits of a finite float32 ``f`` (RNE) in the upper half of a uint32 (the
+    shift is left to the caller: the loops stay in 32-bit lanes)."""
     u = f32_as_u32(f)
-    return np.uint16((u + np.uint32(0x7FFF) + ((u >> np.uint32(16)) & np.uint32(1)))
-                     >> np.uint32(16))
+    return U32(u + U32(0x7FFF) + U32(U32(u >> U32(16)) & U32(1)))
 
 
 @njit(inline="always")

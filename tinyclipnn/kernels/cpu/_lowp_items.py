@@ -13,14 +13,14 @@ from ._halfbits import (
     ENCLOSE_LO,
     ENCLOSE_MAX,
     ENCLOSE_MIN,
-    F32_TINY,
     FP16,
     bf16_from_odd,
-    bf16_rne,
+    bf16_rne_wide,
     bf16_to_f32,
     decode,
     encode,
     f16_from_odd,
+    f32_as_u32,
     f32_odd_bits,
 )
 from ._reductions import partial
@@ -28,6 +28,7 @@ from ._segments import segment_view
 from .config import BLOCK, CHUNK
 
 _NORM, _SCALE, _CLAMP, _FILL = 0, 1, 2, 3
+U32 = np.uint32
 
 
 @njit(cache=True)
@@ -58,21 +59,21 @@ def scale_exact(y, c, kind):
 def _scale_bf16(y, c, tmp):
     """bfloat16 ``y *= c`` as ``scale_exact``, per block of ``BLOCK``: the float32 enclosure
     (``ENCLOSE_LO``) in 8-wide float32/int32 vectors; a block where some value is not
-    settled by it (about 1 value in 4,000; NaN, float32-subnormal) is redone exactly."""
+    settled by it (rare; and float32 subnormals, inf, NaN) is redone exactly."""
     if not ENCLOSE_MIN <= abs(c) <= ENCLOSE_MAX:
         scale_exact(y, c, 2)
         return
     c32 = np.float32(c)
     for lo in range(0, y.size, BLOCK):
         x = y[lo : lo + BLOCK]
-        bad = 0  # an integer OR: a boolean one keeps the loop from vectorising
+        bad = U32(0)  # a 32-bit OR (each op cast back: numba widens to 64 bits) vectorises
         for i in range(x.size):
-            h = x[i]
-            s = bf16_to_f32(h) * c32
-            ha = bf16_rne(s * ENCLOSE_LO)
-            odd = (s != s) | (abs(s) < F32_TINY) & (h != 0)
-            bad |= (ha ^ bf16_rne(s * ENCLOSE_HI)) | np.uint16(odd)
-            tmp[i] = ha
+            s = bf16_to_f32(x[i]) * c32
+            ha = bf16_rne_wide(s * ENCLOSE_LO)
+            m = U32(f32_as_u32(s) & U32(0x7FFFFFFF))  # float32 subnormal (not 0), inf, NaN:
+            odd = U32(U32(m - U32(1)) < U32(0xFFFFFF)) | U32(m >= U32(0x7F800000))
+            bad = U32(bad | U32(U32(ha ^ bf16_rne_wide(s * ENCLOSE_HI)) >> U32(16)) | odd)
+            tmp[i] = np.uint16(ha >> U32(16))
         if bad:
             scale_exact(x, c, 2)
         else:
