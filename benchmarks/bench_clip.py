@@ -10,7 +10,7 @@ clip; (d) cold start. The bound is one read pass plus one read/write pass over t
 Implementations run in separate worker processes, alternating over ``--rounds`` rounds (the
 best per-round median is kept): thread pools left spinning by one library slow the other.
 
-    python benchmarks/bench_clip.py [--quick] [--rounds 2] [--threads 2]
+    python benchmarks/bench_clip.py [--quick] [--rounds 2] [--threads 2] [--cases abcdef]
 """
 
 from __future__ import annotations
@@ -27,6 +27,7 @@ _p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
 _p.add_argument("--quick", action="store_true", help="small sizes, few repeats (a smoke run)")
 _p.add_argument("--rounds", type=int, default=2)
 _p.add_argument("--threads", type=int, default=2)
+_p.add_argument("--cases", default="abcdef", help="which cases to run, e.g. 'f' (default: all)")
 _p.add_argument("--worker", help=argparse.SUPPRESS)
 ARGS = _p.parse_args()
 for _v in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS", "NUMBA_NUM_THREADS"):
@@ -42,6 +43,11 @@ N_BIG = 4_000_000 if ARGS.quick else 32_000_000
 N_TENSORS = 200 if ARGS.quick else 1000
 REPEATS = 5 if ARGS.quick else 11
 IMPLS = ["bound", "tinyclipnn", "torch", "numpy"]
+
+
+def want(cases: str) -> bool:
+    """Whether any of ``cases`` was selected with ``--cases``."""
+    return any(c in ARGS.cases for c in cases)
 
 
 def mixed(rng: np.random.Generator) -> list[np.ndarray]:
@@ -89,12 +95,15 @@ def work_bound() -> dict:
         return r, w
 
     out = {}
-    r, w = bound(big())
-    out["a"], out["e"] = r + w, r + w
-    r, w = bound(np.concatenate(mixed(np.random.default_rng(1))))
-    out["b"], out["c"] = r + w, w
-    r, w = bound(big()[: N_BIG // 2])  # the bytes of a 16-bit gradient of N_BIG elements
-    out["f16"] = out["bf16"] = r + w
+    if want("ae"):
+        r, w = bound(big())
+        out["a"], out["e"] = r + w, r + w
+    if want("bc"):
+        r, w = bound(np.concatenate(mixed(np.random.default_rng(1))))
+        out["b"], out["c"] = r + w, w
+    if want("f"):
+        r, w = bound(big()[: N_BIG // 2])  # the bytes of a 16-bit gradient of N_BIG elements
+        out["f16"] = out["bf16"] = r + w
     return out
 
 
@@ -102,22 +111,24 @@ def work_tinyclipnn() -> dict:
     import tinyclipnn.clip as C
 
     out = {}
-    src = big()
-    g = src.copy()
-    out["a"] = timed(lambda: C.clip_grad_norm_(g, 1.0), [g], [src])
-    scaler = C.LossScaler(init_scale=1024.0)
-    out["e"] = timed(lambda: scaler.unscale_and_clip_([g], 1e-3), [g], [src])
-    srcs = mixed(np.random.default_rng(1))
-    ps = [SimpleNamespace(data=s, grad=s.copy()) for s in srcs]
-    bps = [SimpleNamespace(data=s, grad=s.copy()) for s in srcs]
-    buf = C.GradBuffer(bps)
-    grads = [p.grad for p in ps]
-    views = [p.grad for p in bps]
-    out["b list"] = timed(lambda: C.clip_grad_norm_(ps, 1.0), grads, srcs)
-    out["b GradBuffer"] = timed(lambda: C.clip_grad_norm_(buf, 1.0), views, srcs)
-    out["c list"] = timed(lambda: C.clip_grad_value_(ps, 0.5), grads, srcs)
-    out["c GradBuffer"] = timed(lambda: C.clip_grad_value_(buf, 0.5), views, srcs)
-    for key, dtype in (("f16", np.float16), ("bf16", "bfloat16")):
+    if want("ae"):
+        src = big()
+        g = src.copy()
+        out["a"] = timed(lambda: C.clip_grad_norm_(g, 1.0), [g], [src])
+        scaler = C.LossScaler(init_scale=1024.0)
+        out["e"] = timed(lambda: scaler.unscale_and_clip_([g], 1e-3), [g], [src])
+    if want("bc"):
+        srcs = mixed(np.random.default_rng(1))
+        ps = [SimpleNamespace(data=s, grad=s.copy()) for s in srcs]
+        bps = [SimpleNamespace(data=s, grad=s.copy()) for s in srcs]
+        buf = C.GradBuffer(bps)
+        grads = [p.grad for p in ps]
+        views = [p.grad for p in bps]
+        out["b list"] = timed(lambda: C.clip_grad_norm_(ps, 1.0), grads, srcs)
+        out["b GradBuffer"] = timed(lambda: C.clip_grad_norm_(buf, 1.0), views, srcs)
+        out["c list"] = timed(lambda: C.clip_grad_value_(ps, 0.5), grads, srcs)
+        out["c GradBuffer"] = timed(lambda: C.clip_grad_value_(buf, 0.5), views, srcs)
+    for key, dtype in (("f16", np.float16), ("bf16", "bfloat16")) if want("f") else ():
         try:
             src = big(dtype)
         except ImportError:
@@ -130,6 +141,8 @@ def work_tinyclipnn() -> dict:
 def work_numpy() -> dict:
     import tinyclipnn.clip as C
 
+    if not want("ab"):
+        return {}
     src = big()
     g = src.copy()
     srcs = mixed(np.random.default_rng(1))
@@ -141,7 +154,7 @@ def work_numpy() -> dict:
 
 def work_torch() -> dict:
     torch = torch_or_none()
-    if torch is None:
+    if torch is None or not want("abce"):
         return {}
     torch.set_num_threads(ARGS.threads)
     tu = torch.nn.utils
@@ -203,7 +216,7 @@ def run_worker(impl: str) -> dict:
     root = Path(__file__).resolve().parents[1]
     env = dict(os.environ, PYTHONPATH=str(root))
     cmd = [sys.executable, os.path.abspath(__file__), "--worker", impl,
-           "--threads", str(ARGS.threads)] + (["--quick"] if ARGS.quick else [])
+           "--threads", str(ARGS.threads), "--cases", ARGS.cases] + (["--quick"] if ARGS.quick else [])
     res = subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=600)
     if res.returncode != 0:
         raise RuntimeError(f"worker {impl} failed:\n{res.stderr[-3000:]}")
@@ -291,16 +304,18 @@ def main() -> None:
         goals.append({"goal": label, "value": round(v, 3),
                       "target": f"{'<=' if upper else '>='} {target}",
                       "met": v <= target if upper else v >= target})
-    cold = cold_start(3 if ARGS.quick else 5)
+    cold = cold_start(3 if ARGS.quick else 5) if want("d") else {}
     print(f"\nmedian of {REPEATS} per process, best of {ARGS.rounds} processes per "
           f"implementation, {ARGS.threads} threads\n")
     print_table(rows, ["case", "tinyclipnn ms", "torch ms", "numpy ref ms", "bound ms",
                        "x bound", "torch / tinyclipnn"])
     print()
     print_table(goals, ["goal", "value", "target", "met"])
-    print(f"\ncold start: import {cold['import_s'] * 1e3:.0f} ms, first clip_grad_norm_ "
-          f"{cold['first_call_s'] * 1e3:.0f} ms")
-    write_results("bench_clip_quick" if ARGS.quick else "bench_clip", rows,
+    if cold:
+        print(f"\ncold start: import {cold['import_s'] * 1e3:.0f} ms, first clip_grad_norm_ "
+              f"{cold['first_call_s'] * 1e3:.0f} ms")
+    name = "bench_clip_quick" if ARGS.quick else "bench_clip"
+    write_results(name if ARGS.cases == "abcdef" else f"{name}_{ARGS.cases}", rows,
                   {"goals": goals, "cold_start": cold, "raw": runs, **machine_extra(),
                    "note": "each implementation in its own process"})
 

@@ -27,8 +27,8 @@ from ._halfbits import (
     f32_odd_bits,
     u32_as_f32,
 )
-from ._lowp_items import _clamp
-from ._reductions import partial
+from ._lowp_items import _clamp, settled
+from ._reductions import _FM, partial
 from ._segments import segment_view
 from .config import BLOCK, CHUNK
 
@@ -59,6 +59,16 @@ def _decode(y, buf):
     for i in range(y.size):
         buf[i] = _from_half_bits(y[i])
     return buf[: y.size]
+
+
+@njit(cache=True, fastmath=_FM)
+def _sum_sq(y):
+    """sum of squares in float64, decoded on the fly (one fused loop)."""
+    s = 0.0
+    for i in range(y.size):
+        v = np.float64(_from_half_bits(y[i]))
+        s += v * v
+    return s
 
 
 @njit(cache=True)
@@ -105,7 +115,8 @@ def run_items_f16c(op, addrs, sizes, seg, start, stop, arg, coefs, proto, out, s
         s = seg[k]
         y = segment_view(addrs[s], sizes[s], proto)[start[k] : stop[k]]
         if op == _NORM:
-            partial(_decode(y, buf), arg, out, scales, k)
+            if arg != 2.0 or not settled(_sum_sq(y), out, scales, k):
+                partial(_decode(y, buf), arg, out, scales, k)
         elif op == _SCALE:
             if coefs[s] != 1.0:
                 _scale(y, coefs[s], tmp)

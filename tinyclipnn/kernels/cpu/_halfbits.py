@@ -139,13 +139,6 @@ ENCLOSE_HI = np.float32(1.0 + 2.0**-21)
 ENCLOSE_MIN, ENCLOSE_MAX = 2.0**-100, 2.0**100
 
 
-@njit(inline="always")
-def bf16_rne_wide(f):
-    """bfloat16 bits of a finite float32 ``f`` (RNE) in the upper half of a uint32 (the
-    shift is left to the caller: the loops stay in 32-bit lanes)."""
-    u = f32_as_u32(f)
-    return U32(u + U32(0x7FFF) + U32(U32(u >> U32(16)) & U32(1)))
-
 
 @njit(inline="always")
 def encode(v, kind):

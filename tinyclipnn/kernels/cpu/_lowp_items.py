@@ -9,13 +9,10 @@ import numpy as np
 
 from .._jit import njit
 from ._halfbits import (
-    ENCLOSE_HI,
-    ENCLOSE_LO,
     ENCLOSE_MAX,
     ENCLOSE_MIN,
     FP16,
     bf16_from_odd,
-    bf16_rne_wide,
     bf16_to_f32,
     decode,
     encode,
@@ -23,12 +20,13 @@ from ._halfbits import (
     f32_as_u32,
     f32_odd_bits,
 )
-from ._reductions import partial
+from ._reductions import _FM, partial
 from ._segments import segment_view
-from .config import BLOCK, CHUNK
+from .config import BLOCK, CHUNK, TINY
 
 _NORM, _SCALE, _CLAMP, _FILL = 0, 1, 2, 3
 U32 = np.uint32
+_NEAR = 16  # float32 ulps around a bfloat16 midpoint treated as unsettled (need > 3)
 
 
 @njit(cache=True)
@@ -41,6 +39,32 @@ def _decode_into(y, kind, buf):
         for i in range(n):
             buf[i] = decode(y[i], 2)
     return buf[:n]
+
+
+@njit(cache=True, fastmath=_FM)
+def _sum_sq(y, kind):
+    """sum of squares of 16-bit values in float64, decoded on the fly (one fused loop)."""
+    s = 0.0
+    if kind == FP16:
+        for i in range(y.size):
+            v = np.float64(decode(y[i], FP16))
+            s += v * v
+    else:
+        for i in range(y.size):
+            v = np.float64(bf16_to_f32(y[i]))
+            s += v * v
+    return s
+
+
+@njit(inline="always")
+def settled(s, out, scales, k):
+    """Store a chunk's fused float64 sum of squares as its partial (as ``partial`` would)
+    unless it over/underflowed; False then (``partial`` recomputes it, scaled)."""
+    if s != s or TINY < s < np.inf:
+        out[k] = s
+        scales[k] = 0.0
+        return True
+    return False
 
 
 @njit(cache=True)
@@ -57,9 +81,11 @@ def scale_exact(y, c, kind):
 
 @njit(cache=True)
 def _scale_bf16(y, c, tmp):
-    """bfloat16 ``y *= c`` as ``scale_exact``, per block of ``BLOCK``: the float32 enclosure
-    (``ENCLOSE_LO``) in 8-wide float32/int32 vectors; a block where some value is not
-    settled by it (rare; and float32 subnormals, inf, NaN) is redone exactly."""
+    """bfloat16 ``y *= c`` as ``scale_exact``, per block of ``BLOCK``, in 8-wide float32/int32
+    vectors: s = x * float32(c) is within 3 float32 ulps of the float64 product (see
+    ``ENCLOSE_LO``), so unless s lies within ``_NEAR`` ulps of a bfloat16 midpoint both round
+    to the same value. A block with a value near a midpoint (rare), a float32 subnormal, inf
+    or NaN is redone exactly."""
     if not ENCLOSE_MIN <= abs(c) <= ENCLOSE_MAX:
         scale_exact(y, c, 2)
         return
@@ -68,12 +94,11 @@ def _scale_bf16(y, c, tmp):
         x = y[lo : lo + BLOCK]
         bad = U32(0)  # a 32-bit OR (each op cast back: numba widens to 64 bits) vectorises
         for i in range(x.size):
-            s = bf16_to_f32(x[i]) * c32
-            ha = bf16_rne_wide(s * ENCLOSE_LO)
-            m = U32(f32_as_u32(s) & U32(0x7FFFFFFF))  # float32 subnormal (not 0), inf, NaN:
+            u = f32_as_u32(bf16_to_f32(x[i]) * c32)
+            m = U32(u & U32(0x7FFFFFFF))  # float32 subnormal (not 0), inf, NaN; near a midpoint:
             odd = U32(U32(m - U32(1)) < U32(0xFFFFFF)) | U32(m >= U32(0x7F800000))
-            bad = U32(bad | U32(U32(ha ^ bf16_rne_wide(s * ENCLOSE_HI)) >> U32(16)) | odd)
-            tmp[i] = np.uint16(ha >> U32(16))
+            bad = U32(bad | odd | U32(U32(U32(u - U32(0x8000 - _NEAR)) & U32(0xFFFF)) < U32(2 * _NEAR)))
+            tmp[i] = np.uint16(U32(u + U32(0x7FFF) + U32(U32(u >> U32(16)) & U32(1))) >> U32(16))
         if bad:
             scale_exact(x, c, 2)
         else:
@@ -110,7 +135,8 @@ def run_items_lowp(op, addrs, sizes, seg, start, stop, arg, coefs, proto, out, s
         s = seg[k]
         y = segment_view(addrs[s], sizes[s], proto)[start[k] : stop[k]]
         if op == _NORM:
-            partial(_decode_into(y, kind, buf), arg, out, scales, k)
+            if arg != 2.0 or not settled(_sum_sq(y, kind), out, scales, k):
+                partial(_decode_into(y, kind, buf), arg, out, scales, k)
         elif op == _SCALE:
             if coefs[s] == 1.0:
                 pass
