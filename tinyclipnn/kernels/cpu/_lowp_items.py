@@ -80,12 +80,13 @@ def scale_exact(y, c, kind):
 
 
 @njit(cache=True)
-def _scale_bf16(y, c, tmp):
+def _scale_bf16(y, c):
     """bfloat16 ``y *= c`` as ``scale_exact``, per block of ``BLOCK``, in 8-wide float32/int32
     vectors: s = x * float32(c) is within 3 float32 ulps of the float64 product (see
-    ``ENCLOSE_LO``), so unless s lies within ``_NEAR`` ulps of a bfloat16 midpoint both round
-    to the same value. A block with a value near a midpoint (rare), a float32 subnormal, inf
-    or NaN is redone exactly."""
+    ``ENCLOSE_LO``; 1 ulp when s is a float32 subnormal, and s = 0 or inf only where the
+    product rounds to 0 or inf as well), so unless s lies within ``_NEAR`` ulps of a bfloat16
+    midpoint both round to the same value (RNE is monotone); NaN stays NaN, quiet. A block
+    with a value near a midpoint (rare) is redone exactly."""
     if not ENCLOSE_MIN <= abs(c) <= ENCLOSE_MAX:
         scale_exact(y, c, 2)
         return
@@ -93,17 +94,15 @@ def _scale_bf16(y, c, tmp):
     for lo in range(0, y.size, BLOCK):
         x = y[lo : lo + BLOCK]
         bad = U32(0)  # a 32-bit OR (each op cast back: numba widens to 64 bits) vectorises
-        for i in range(x.size):
+        for i in range(x.size):  # check (read only), then scale: cheaper than a buffer
             u = f32_as_u32(bf16_to_f32(x[i]) * c32)
-            m = U32(u & U32(0x7FFFFFFF))  # float32 subnormal (not 0), inf, NaN; near a midpoint:
-            odd = U32(U32(m - U32(1)) < U32(0xFFFFFF)) | U32(m >= U32(0x7F800000))
-            bad = U32(bad | odd | U32(U32(U32(u - U32(0x8000 - _NEAR)) & U32(0xFFFF)) < U32(2 * _NEAR)))
-            tmp[i] = np.uint16(U32(u + U32(0x7FFF) + U32(U32(u >> U32(16)) & U32(1))) >> U32(16))
+            bad = U32(bad | U32(U32(U32(u - U32(0x8000 - _NEAR)) & U32(0xFFFF)) < U32(2 * _NEAR)))
         if bad:
             scale_exact(x, c, 2)
         else:
             for i in range(x.size):
-                x[i] = tmp[i]
+                u = f32_as_u32(bf16_to_f32(x[i]) * c32)
+                x[i] = np.uint16(U32(u + U32(0x7FFF) + U32(U32(u >> U32(16)) & U32(1))) >> U32(16))
 
 
 @njit(cache=True)
@@ -129,7 +128,6 @@ def run_items_lowp(op, addrs, sizes, seg, start, stop, arg, coefs, proto, out, s
                    lo, hi):
     """Work items lo..hi-1 over 16-bit arrays (``kind``: 1 float16, 2 bfloat16)."""
     buf = np.empty(CHUNK, np.float32)
-    tmp = np.empty(BLOCK, np.uint16)
     fill = encode(arg, kind)
     for k in range(lo, hi):
         s = seg[k]
@@ -143,7 +141,7 @@ def run_items_lowp(op, addrs, sizes, seg, start, stop, arg, coefs, proto, out, s
             elif kind == FP16:
                 scale_exact(y, coefs[s], FP16)
             else:
-                _scale_bf16(y, coefs[s], tmp)
+                _scale_bf16(y, coefs[s])
         elif op == _CLAMP:
             out[k] = _clamp(y, arg, kind, buf)
         else:
