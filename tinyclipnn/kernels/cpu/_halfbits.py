@@ -94,17 +94,17 @@ def f32_odd_bits(v):
     of ``v``. Branch-free (selects): vectorises."""
     r = np.float32(v)
     back = np.float64(r)
-    down = np.uint32(1) if abs(back) > abs(v) else np.uint32(0)  # RNE went away from zero
-    sticky = np.uint32(1) if (back != v) & (v == v) else np.uint32(0)
-    return np.uint32((f32_as_u32(r) - down) | sticky)
+    down = U32(abs(back) > abs(v))  # RNE went away from zero
+    sticky = U32((back != v) & (v == v))
+    return U32(U32(f32_as_u32(r) - down) | sticky)
 
 
 @njit(inline="always")
 def bf16_from_odd(u):
     """bfloat16 bits of float32 bits ``u`` (rounded to odd from float64), RNE; NaN quiet."""
-    rne = (u + np.uint32(0x7FFF) + ((u >> np.uint32(16)) & np.uint32(1))) >> np.uint32(16)
-    nan = (u & np.uint32(0x7FFFFFFF)) > np.uint32(0x7F800000)
-    return np.uint16(((u >> np.uint32(16)) | np.uint32(0x40)) if nan else rne)
+    rne = U32(U32(u + U32(0x7FFF) + U32(U32(u >> U32(16)) & U32(1))) >> U32(16))
+    nan = U32(u & U32(0x7FFFFFFF)) > U32(0x7F800000)
+    return np.uint16(U32(U32(u >> U32(16)) | U32(0x40)) if nan else rne)
 
 
 _HALF = np.float32(0.5)  # a + 0.5 in float32 rounds a < 2**-14 to a multiple of 2**-24
@@ -114,15 +114,14 @@ _HALF = np.float32(0.5)  # a + 0.5 in float32 rounds a < 2**-14 to a multiple of
 def f16_from_odd(u):
     """float16 bits of float32 bits ``u`` (rounded to odd from float64), RNE in integer
     arithmetic (CPUs without F16C); subnormals by one float32 addition; NaN payload kept."""
-    m = u & np.uint32(0x7FFFFFFF)
-    norm = (m - np.uint32(112 << 23) + np.uint32(0xFFF) + ((m >> np.uint32(13)) & np.uint32(1))) \
-        >> np.uint32(13)
-    norm = norm if norm < np.uint32(0x7C00) else np.uint32(0x7C00)
-    sub = f32_as_u32(u32_as_f32(m) + _HALF) - f32_as_u32(_HALF)
-    o = sub if m < np.uint32(0x38800000) else norm
-    nan = np.uint32(0x7E00) | ((m & np.uint32(0x7FFFFF)) >> np.uint32(13))  # as vcvtps2ph
-    o = nan if m > np.uint32(0x7F800000) else o
-    return np.uint16(o | ((u >> np.uint32(16)) & np.uint32(0x8000)))
+    m = U32(u & U32(0x7FFFFFFF))
+    norm = U32(U32(m - U32(112 << 23) + U32(0xFFF) + U32(U32(m >> U32(13)) & U32(1))) >> U32(13))
+    norm = norm if norm < U32(0x7C00) else U32(0x7C00)
+    sub = U32(f32_as_u32(u32_as_f32(m) + _HALF) - f32_as_u32(_HALF))
+    o = sub if m < U32(0x38800000) else norm
+    nan = U32(U32(0x7E00) | U32(U32(m & U32(0x7FFFFF)) >> U32(13)))  # as vcvtps2ph
+    o = nan if m > U32(0x7F800000) else o
+    return np.uint16(U32(o | U32(U32(u >> U32(16)) & U32(0x8000))))
 
 
 @njit(inline="always")
