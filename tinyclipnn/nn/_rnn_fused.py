@@ -15,7 +15,7 @@ from collections.abc import Callable
 
 import numpy as np
 
-from ..autograd import Function
+from ..autograd import Function, is_grad_enabled
 from ..kernels.cpu import _workspace as workspace
 
 
@@ -50,8 +50,9 @@ class FusedRecurrentLayer(Function):
                 xw += b_ih
             elif b_ih is not None:  # elsewhere both biases are added once per step: fold them
                 b = b + b_ih
+            save = is_grad_enabled() and any(ctx.needs_input_grad)  # False: inference
             y, h_n, c_n, saved = K.forward(mode, xw.reshape(T, B, G), w_hh, b, h0, c0, lengths,
-                                           reverse, overwrite_xw=True)
+                                           reverse, overwrite_xw=True, save=save)
             ctx.save_for_backward(x, w_ih, w_hh, *saved)
             ctx.opts = (mode, lengths, reverse, clip_mode, clip_value, record)
             ctx.has_bias = (b_ih is not None, b_hh is not None)
