@@ -89,7 +89,7 @@ def forward(mode, xw, w_hh, b_hh, h0, c0=None, lengths=None, reverse=False, over
             return y, h, c, (y, h0, xw, c_all, c0)
         if mode == "GRU":
             hn_all = W.empty(states, dt)
-            _run("gru_fwd", B, work, *head, y, h, hn_all)
+            _run("gru_fwd", B, work, *head, y, h, hn_all, np.empty((B, G), dt))
             return y, h, None, (y, h0, xw, hn_all)
         _run("rnn_fwd", B, work, *head, mode == "RNN_RELU", y, h)
         return y, h, None, (y, h0)
@@ -150,7 +150,8 @@ def backward(mode, saved, dy, dh_n, dc_n, w_hh, lengths=None, reverse=False,
         elif mode == "GRU":
             _, _, gates, hn_all = saved
             dnr = W.empty((T, B, H), dt)  # dn * r: the n rows of dW_hh take it
-            _run("gru_bwd", B, work, *head, gates, hn_all, y, h0, *common, dxw, dnr, dh0, norms)
+            _run("gru_bwd", B, work, *head, gates, hn_all, y, h0, *common, dxw, dnr, dh0, norms,
+                 np.empty((B, G), dt))
         else:
             _run("rnn_bwd", B, work, *head, y, *common[:4], mode == "RNN_RELU", *common[4:], dxw,
                  dh0, norms)

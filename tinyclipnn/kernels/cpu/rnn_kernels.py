@@ -196,7 +196,9 @@ def _gemm(blas, a, b, c, beta):
 
 # ----------------------------------------------------------------------------- RNN (tanh / relu)
 # Each kernel runs the whole time loop for batch rows [b0, b1): rows of a batch never interact,
-# so `rnn._run` splits the batch over threads (nogil) with no per-step synchronisation.
+# so `rnn._run` splits the batch over threads (nogil) with no per-step synchronisation. Scratch
+# arrays come from the caller: views of an array allocated inside a kernel made its element-wise
+# loops 6x slower (GRU forward, 64 steps, batch 32, hidden 128: 6.0 ms against 1.0 ms).
 # Forward: the step's matmul adds h_{t-1} @ W_hh.T into the input projections in place (beta 1);
 # backward: it adds dpre_t @ W_hh into dh, whose active rows were zeroed once consumed (inactive
 # rows have dpre = 0, so their gradient passes through unchanged).
@@ -308,20 +310,19 @@ def _lstm_bwd_rows(blas, gates, c_all, c0, dy, w_hh, lengths, reverse, clip_mode
 
 # ----------------------------------------------------------------------------- GRU
 @njit(**_JIT)
-def _gru_fwd_rows(blas, xw, w_hh_t, b_hh, lengths, reverse, y, h, hn_all, b0, b1):
+def _gru_fwd_rows(blas, xw, w_hh_t, b_hh, lengths, reverse, y, h, hn_all, hw, b0, b1):
     T, B, G = xw.shape
     H = G // 3
     one = xw.dtype.type(1)
     save = hn_all.shape[0] > 0
-    hw = np.empty((b1 - b0, G), xw.dtype)
     br, bz, bn = b_hh[:H], b_hh[H : 2 * H], b_hh[2 * H :]  # views per gate: see _lstm_fwd_rows
     for s in range(T):
         t = T - 1 - s if reverse else s
-        _gemm(blas, h[b0:b1], w_hh_t, hw, 0)
+        _gemm(blas, h[b0:b1], w_hh_t, hw[b0:b1], 0)
         for b in range(b0, b1):
             if t >= lengths[b]:
                 continue
-            a, hwr, hr = xw[t, b], hw[b - b0], h[b]  # gates r, z, n overwrite the pre-activations
+            a, hwr, hr = xw[t, b], hw[b], h[b]  # gates r, z, n overwrite the pre-activations
             ar, az, an = a[:H], a[H : 2 * H], a[2 * H :]
             hwr_r, hwr_z, hn = hwr[:H], hwr[H : 2 * H], hwr[2 * H :]
             for j in range(H):
@@ -337,20 +338,19 @@ def _gru_fwd_rows(blas, xw, w_hh_t, b_hh, lengths, reverse, y, h, hn_all, b0, b1
 
 @njit(**_JIT)
 def _gru_bwd_rows(blas, gates, hn_all, y, h0, dy, w_hh, lengths, reverse, clip_mode, clip_value,
-                  record, dxw, dnr, dh, norms, b0, b1):
+                  record, dxw, dnr, dh, norms, dhw, b0, b1):
     T, B, G = gates.shape
     H = G // 3
     one = dy.dtype.type(1)
-    dhw = np.empty((b1 - b0, G), dy.dtype)
     for s in range(T):
         t = s if reverse else T - 1 - s
         tp = t + 1 if reverse else t - 1  # the step before t in processing order
         for b in range(b0, b1):
             if t >= lengths[b]:  # dxw, dnr come uninitialised
-                dhw[b - b0], dxw[t, b], dnr[t, b] = 0, 0, 0
+                dhw[b], dxw[t, b], dnr[t, b] = 0, 0, 0
                 continue
             _take_dh(dh[b], dy[t, b], norms, t, b, record, clip_mode, clip_value)
-            a, d, dw, gh = gates[t, b], dxw[t, b], dhw[b - b0], dh[b]
+            a, d, dw, gh = gates[t, b], dxw[t, b], dhw[b], dh[b]
             hn, dn_r = hn_all[t, b], dnr[t, b]
             hp = y[tp, b] if 0 <= tp < lengths[b] else h0[b]  # h_{t-1}
             ar, az, an = a[:H], a[H : 2 * H], a[2 * H :]  # views per gate: see _lstm_fwd_rows
@@ -365,4 +365,4 @@ def _gru_bwd_rows(blas, gates, hn_all, y, h0, dy, w_hh, lengths, reverse, clip_m
                 wr[j], wz[j], wn[j] = dr, dz, dn * r
                 dn_r[j] = dn * r
                 gh[j] = gh[j] * z  # the direct path; the matmul below adds dhw @ W_hh
-        _gemm(blas, dhw, w_hh, dh[b0:b1], 1)
+        _gemm(blas, dhw[b0:b1], w_hh, dh[b0:b1], 1)
