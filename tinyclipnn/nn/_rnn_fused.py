@@ -44,7 +44,8 @@ class FusedRecurrentLayer(Function):
             T, B, I = x.shape
             G = w_ih.shape[0]
             x = np.ascontiguousarray(x, dtype=dt)
-            xw = K.matmul(x.reshape(T * B, I), w_ih.T, out=workspace.empty((T * B, G), dt))
+            xw = workspace.empty((T, B, G), dt)  # (T, B, G): RNN's backward reuses it for dxw
+            K.matmul(x.reshape(T * B, I), w_ih.T, out=xw.reshape(T * B, G))
             b = b_hh if b_hh is not None else np.zeros(G, dt)
             if b_ih is not None and mode == "GRU":  # GRU's n gate scales b_hh by r: keep b_ih apart
                 xw += b_ih

@@ -99,23 +99,31 @@ def _flat(a: np.ndarray) -> np.ndarray:
     return a.reshape(-1, a.shape[-1])
 
 
-def _state_matmul(d, y, h0, lens, reverse, out) -> np.ndarray:
-    """``out = sum_t d[t].T @ h_{t-1}`` (K, H) for d (T, B, K): one matmul over all steps.
+def _state_matmul(d, y, h0, lens, reverse, out, t0=0) -> np.ndarray:
+    """``out += sum_t d[t - t0].T @ h_{t-1}`` (K, H) over steps t0 .. t0 + len(d) - 1, with d
+    (n, B, K): one matmul over all those steps instead of one per step.
 
     h_{t-1}, the state before step t, is y at the previous step in processing order (t-1, or t+1
     when reversed), or h0 at each row's first active step. Inactive steps have d = 0, so only
     the reverse direction with a row shorter than T needs a fix-up: its first active step
     (len-1) finds a zero y (a masked output) after it instead of h0.
     """
-    T = d.shape[0]
-    first, rest_d, rest_y = (T - 1, d[:-1], y[1:]) if reverse else (0, d[1:], y[:-1])
-    matmul(_flat(rest_d).T, _flat(rest_y), out=out)
-    out += d[first].T @ h0
+    T, t1 = y.shape[0], t0 + d.shape[0]
+    lo, hi = (t0, min(t1, T - 1)) if reverse else (max(t0, 1), t1)  # steps that take a y
+    if hi > lo:
+        shift = 1 if reverse else -1
+        out += matmul(_flat(d[lo - t0 : hi - t0]).T, _flat(y[lo + shift : hi + shift]))
+    first = T - 1 if reverse else 0
+    if t0 <= first < t1:
+        out += d[first - t0].T @ h0
     if reverse:
-        short = np.nonzero((lens > 0) & (lens < T))[0]
+        short = np.nonzero((lens > 0) & (lens < T) & (lens - 1 >= t0) & (lens - 1 < t1))[0]
         if short.size:
-            out += d[lens[short] - 1, short].T @ h0[short]
+            out += d[lens[short] - 1 - t0, short].T @ h0[short]
     return out
+
+
+GRU_DW_CHUNKS = 4  # dW_hh's GRU n rows take r * dn, formed a quarter of the steps at a time
 
 
 def backward(mode, saved, dy, dh_n, dc_n, w_hh, lengths=None, reverse=False,
@@ -149,18 +157,21 @@ def backward(mode, saved, dy, dh_n, dc_n, w_hh, lengths=None, reverse=False,
             _run("lstm_bwd", B, work, *head, gates, c_all, c0, *common, dxw, dh0, dc0, norms)
         elif mode == "GRU":
             _, _, gates, hn_all = saved
-            dnr = W.empty((T, B, H), dt)  # dn * r: the n rows of dW_hh take it
-            _run("gru_bwd", B, work, *head, gates, hn_all, y, h0, *common, dxw, dnr, dh0, norms,
+            _run("gru_bwd", B, work, *head, gates, hn_all, y, h0, *common, dxw, dh0, norms,
                  np.empty((B, G), dt))
         else:
             _run("rnn_bwd", B, work, *head, y, *common[:4], mode == "RNN_RELU", *common[4:], dxw,
                  dh0, norms)
         if T == 0:
             return dxw, dw_hh, np.zeros(G, dt), dh0, dc0, (norms if record else None)
-        if mode == "GRU":  # r, z rows take dxw; n rows take r * dn
+        if mode == "GRU":  # r, z rows take dxw; n rows take r * dn (in chunks: less memory)
             _state_matmul(dxw[:, :, : 2 * H], y, h0, lens, reverse, dw_hh[: 2 * H])
-            _state_matmul(dnr, y, h0, lens, reverse, dw_hh[2 * H :])
-            db_hh = np.concatenate([_flat(dxw)[:, : 2 * H].sum(axis=0), _flat(dnr).sum(axis=0)])
+            db_hh = np.concatenate([_flat(dxw)[:, : 2 * H].sum(axis=0), np.zeros(H, dt)])
+            step = -(-T // GRU_DW_CHUNKS)
+            for t0 in range(0, T, step):
+                dnr = dxw[t0 : t0 + step, :, 2 * H :] * gates[t0 : t0 + step, :, :H]
+                _state_matmul(dnr, y, h0, lens, reverse, dw_hh[2 * H :], t0)
+                db_hh[2 * H :] += _flat(dnr).sum(axis=0)
         else:
             _state_matmul(dxw, y, h0, lens, reverse, dw_hh)
             db_hh = _flat(dxw).sum(axis=0)

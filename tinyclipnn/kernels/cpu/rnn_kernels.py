@@ -338,7 +338,7 @@ def _gru_fwd_rows(blas, xw, w_hh_t, b_hh, lengths, reverse, y, h, hn_all, hw, b0
 
 @njit(**_JIT)
 def _gru_bwd_rows(blas, gates, hn_all, y, h0, dy, w_hh, lengths, reverse, clip_mode, clip_value,
-                  record, dxw, dnr, dh, norms, dhw, b0, b1):
+                  record, dxw, dh, norms, dhw, b0, b1):
     T, B, G = gates.shape
     H = G // 3
     one = dy.dtype.type(1)
@@ -346,12 +346,12 @@ def _gru_bwd_rows(blas, gates, hn_all, y, h0, dy, w_hh, lengths, reverse, clip_m
         t = s if reverse else T - 1 - s
         tp = t + 1 if reverse else t - 1  # the step before t in processing order
         for b in range(b0, b1):
-            if t >= lengths[b]:  # dxw, dnr come uninitialised
-                dhw[b], dxw[t, b], dnr[t, b] = 0, 0, 0
+            if t >= lengths[b]:  # dxw comes uninitialised
+                dhw[b], dxw[t, b] = 0, 0
                 continue
             _take_dh(dh[b], dy[t, b], norms, t, b, record, clip_mode, clip_value)
             a, d, dw, gh = gates[t, b], dxw[t, b], dhw[b], dh[b]
-            hn, dn_r = hn_all[t, b], dnr[t, b]
+            hn = hn_all[t, b]
             hp = y[tp, b] if 0 <= tp < lengths[b] else h0[b]  # h_{t-1}
             ar, az, an = a[:H], a[H : 2 * H], a[2 * H :]  # views per gate: see _lstm_fwd_rows
             dr_, dz_, dn_ = d[:H], d[H : 2 * H], d[2 * H :]
@@ -363,6 +363,5 @@ def _gru_bwd_rows(blas, gates, hn_all, y, h0, dy, w_hh, lengths, reverse, clip_m
                 dz = gh[j] * (hp[j] - n) * z * (one - z)
                 dr_[j], dz_[j], dn_[j] = dr, dz, dn
                 wr[j], wz[j], wn[j] = dr, dz, dn * r
-                dn_r[j] = dn * r
                 gh[j] = gh[j] * z  # the direct path; the matmul below adds dhw @ W_hh
         _gemm(blas, dhw[b0:b1], w_hh, dh[b0:b1], 1)
