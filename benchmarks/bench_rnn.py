@@ -179,11 +179,11 @@ def worker(impl: str) -> None:
         out["_machine"] = {"sgemm_peak_gflops": sgemm_peak_gflops(), "blas": blas_info(),
                            "rnn_gemm": _cblas.kernel_name()}
         make, peak_mb = ours_model, numpy_peak_mb
-    reps = 5 if ARGS.quick else 15
+    reps = 5 if ARGS.quick else 11
     for case in [(k, *s) for s in SMALL for k in KINDS] + [(k, *LARGE) for k in KINDS]:
         large = case[1:] == LARGE
         step, infer = make(*case)
-        r = (2 if ARGS.quick else 4) if large else reps
+        r = (2 if ARGS.quick else 3) if large else reps
         res = {"train_ms": time_median(step, r, warmup=1 if large else 2) * 1e3}
         if not large:
             res["infer_ms"] = time_median(infer, reps, warmup=2) * 1e3
