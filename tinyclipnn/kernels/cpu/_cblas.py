@@ -54,6 +54,16 @@ def _look_up() -> dict[str, np.ndarray]:
     return found  # pragma: no cover - no numpy-bundled OpenBLAS: kernels use np.dot
 
 
+def _reset_in_child() -> None:
+    """After fork: a new lock (another thread may have held the old one); addresses stay valid."""
+    global _LOCK
+    _LOCK = threading.Lock()
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_reset_in_child)
+
+
 def gemm_handle(dtype) -> np.ndarray:
     """``[address, ilp64]`` of numpy's BLAS gemm for float32 / float64 (address 0: not found)."""
     with _LOCK:

@@ -23,8 +23,10 @@ import math
 
 import numpy as np
 from llvmlite import ir
-from numba import njit, types
+from numba import types
 from numba.extending import intrinsic, overload
+
+from .._jit import njit
 
 _F = np.float32
 # numpy's error model: float division by zero gives inf/nan instead of raising, so the division
