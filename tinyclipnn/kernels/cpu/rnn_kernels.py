@@ -4,10 +4,11 @@ Every ``@njit`` function of the recurrent stack lives in this one file, so Numba
 (keyed on this file) is invalidated whenever any of them changes. Arrays are C-contiguous and of
 one float dtype (float32 or float64); each kernel is compiled once per dtype on first use.
 
-Speed: each step does one BLAS matmul (``h @ W_hh.T`` forward, ``dgates @ W_hh`` backward; run
-transposed when that is faster, see `_matmul_rows`) and element-wise loops that LLVM vectorises.
-Two things make that happen: ``error_model="numpy"`` (Python's error model puts a ZeroDivisionError
-branch in every division, which blocks vectorisation of sigmoid / tanh), and ``fexp``, a
+Speed: each step does one BLAS matmul (``h @ W_hh.T`` forward, ``dgates @ W_hh`` backward), a
+direct call of numpy's ``cblas_?gemm`` (`_gemm`; address from `_cblas`) that accumulates into the
+projections / state gradient, and element-wise loops that LLVM vectorises (one view per gate).
+Two things make the vectorisation happen: ``error_model="numpy"`` (Python's error model puts a
+ZeroDivisionError branch in every division, which blocks vectorisation of sigmoid / tanh), and ``fexp``, a
 branch-free exp (Cephes range reduction, polynomial, ``2**k`` built from exponent bits by a bitcast
 intrinsic) because calls to libm's ``exp`` do not vectorise. It is inlined into the gate loops, so
 each gate is one pass (~0.35 ns per float32 element on AVX-512). float64 ``fexp`` is within 1 ulp
