@@ -1,0 +1,168 @@
+"""DataParallel, ZeroOptimizer (plain and hybrid) and distributed DP-SGD at any world size."""
+
+import functools
+
+import numpy as np
+from _common import check, comm, finish, rank, same_on_all_ranks, size
+
+import tinyclipnn as tc
+from tinyclipnn import clip, nn, optim
+from tinyclipnn.distributed import (
+    DataParallel,
+    ZeroOptimizer,
+    clip_per_sample_distributed,
+    hybrid_groups,
+    shard_counts,
+)
+from tinyclipnn.distributed._shim import clip_grad_norm_ as group_clip  # TODO: clip's group=
+from tinyclipnn.distributed._shim import get_total_norm as group_norm
+
+F64 = np.float64
+GLOBAL_BATCH = 12  # divisible by 1, 2, 3 and 4
+
+
+def make_model(seed=0, hidden=16, extra=False):
+    tc.manual_seed(seed)
+    layers = [nn.Linear(5, hidden, dtype=F64), nn.Tanh(), nn.Linear(hidden, 3, dtype=F64)]
+    if extra:
+        layers += [nn.Tanh(), nn.Linear(3, 3, dtype=F64)]
+    return nn.Sequential(*layers)
+
+
+def batch(step):
+    rng = np.random.default_rng(100 + step)
+    return rng.standard_normal((GLOBAL_BATCH, 5)), rng.standard_normal((GLOBAL_BATCH, 3))
+
+
+def local(x):
+    per = GLOBAL_BATCH // size
+    return x[rank * per:(rank + 1) * per]
+
+
+def loss_of(model, x, y):
+    return nn.functional.mse_loss(model(tc.Tensor(x)), tc.Tensor(y))
+
+
+def grads(model):
+    return np.concatenate([p.grad.ravel() for p in model.parameters()])
+
+
+def params(model):
+    return np.concatenate([p.data.ravel() for p in model.parameters()])
+
+
+# --- DataParallel -------------------------------------------------------------------------
+model = make_model(seed=rank)  # different values on every rank: the broadcast must fix them
+dp = DataParallel(model, bucket_mb=None)
+ref = make_model(seed=0)
+check("dp_broadcast", np.array_equal(params(model), params(ref)) and same_on_all_ranks(
+    params(model)))
+
+x, y = batch(0)
+loss_of(model, local(x), local(y)).backward()
+dp.sync_grads()
+loss_of(ref, x, y).backward()
+g, g_ref = grads(model), grads(ref)
+check("dp_grad_identical_on_ranks", same_on_all_ranks(g))
+check("dp_grad_equals_full_batch", np.allclose(g, g_ref, rtol=1e-12, atol=1e-15),
+      f"max diff {np.abs(g - g_ref).max()}")
+
+bucketed = make_model(seed=0)
+dpb = DataParallel(bucketed, bucket_mb=20 * 8 / 2**20)  # 20-element buckets
+check("dp_many_buckets", len(dpb.buckets) > 3)
+loss_of(bucketed, local(x), local(y)).backward()
+dpb.sync_grads()
+check("dp_bucketed_equals_one_allreduce", np.allclose(grads(bucketed), g, rtol=1e-14, atol=0))
+
+# attach: the optimizer syncs before its clipper, so the clip sees the averaged gradient
+dp_model, one = make_model(seed=0), make_model(seed=0)
+clipper = functools.partial(clip.clip_grad_norm_, max_norm=0.05)
+opt = DataParallel(dp_model, bucket_mb=1e-3).attach(optim.SGD(dp_model.parameters(), lr=0.1,
+                                                              clipper=clipper))
+opt1 = optim.SGD(one.parameters(), lr=0.1, clipper=clipper)
+for step in range(3):
+    x, y = batch(step)
+    for o, m, xs, ys in ((opt, dp_model, local(x), local(y)), (opt1, one, x, y)):
+        o.zero_grad()
+        loss_of(m, xs, ys).backward()
+        o.step()
+check("dp_attach_matches_one_process", np.allclose(params(dp_model), params(one), rtol=1e-12)
+      and same_on_all_ranks(params(dp_model)), f"{np.abs(params(dp_model) - params(one)).max()}")
+
+if size > 1:
+    for what, kwargs in (("shape", {"hidden": 16 + (rank == 1)}), ("count", {"extra": rank == 1})):
+        try:
+            DataParallel(make_model(**kwargs))
+            msg = ""
+        except ValueError as e:
+            msg = str(e)
+        check(f"dp_mismatch_{what}_raises_on_every_rank", "rank 1" in msg, msg)
+
+
+# --- ZeroOptimizer ------------------------------------------------------------------------
+def train(opt_step, model, steps=6, dp_model=None):
+    for step in range(steps):
+        x, y = batch(step)
+        opt_step.zero_grad()
+        loss_of(model, local(x), local(y)).backward()
+        opt_step.step()
+    return params(model)
+
+
+def zero_vs_dp(align, comm_=None, replicate=None, hidden=16):
+    clipper = functools.partial(group_clip, max_norm=0.05)
+    zm, dm = make_model(seed=rank, hidden=hidden), make_model(seed=0, hidden=hidden)
+    z = ZeroOptimizer(optim.Adam, zm.parameters(), comm_, replicate_comm=replicate, align=align,
+                      clipper=clipper, lr=0.01)
+    d = DataParallel(dm).attach(optim.Adam(dm.parameters(), lr=0.01,
+                                           clipper=functools.partial(clip.clip_grad_norm_,
+                                                                     max_norm=0.05)))
+    return z, train(z, zm), train(d, dm)
+
+
+for align in (1, 8, 4096):
+    z, pz, pd = zero_vs_dp(align)
+    check(f"zero_matches_dp_align{align}", np.allclose(pz, pd, rtol=1e-10, atol=1e-13)
+          and same_on_all_ranks(pz), f"max diff {np.abs(pz - pd).max()}")
+
+# memory: this rank keeps Adam state (exp_avg, exp_avg_sq) for its shard only
+z, _, _ = zero_vs_dp(align=1, hidden=64)
+n = z.flat_params.size
+full = 2 * n * 8
+every = comm.allgather(z.state_nbytes())
+check("zero_state_is_one_nth", sum(every) == full and max(every) <= -(-n // size) * 16,
+      f"{every} vs full {full}")
+check("shard_counts_aligned", shard_counts(10 * 4096 + 5, 3, 4096) == [4 * 4096, 4 * 4096,
+                                                                       2 * 4096 + 5])
+
+if size == 4:  # hybrid: 2 replicas x 2 shards
+    rep, shard = hybrid_groups(comm, shard_size=2)
+    z, pz, pd = zero_vs_dp(1, shard, rep)
+    check("hybrid_matches_dp", np.allclose(pz, pd, rtol=1e-10, atol=1e-13),
+          f"{np.abs(pz - pd).max()}")
+    z.buffer.flat[:] = np.random.default_rng(5).standard_normal(z.buffer.flat.size)
+    z.reduce_scatter_grads()
+    whole = float(np.linalg.norm(np.concatenate(shard.allgather(z.shard_grad))))
+    right = group_norm(z.shard_params, group=shard)
+    wrong = group_norm(z.shard_params, group=comm)  # replicate x shard: counts it twice
+    check("hybrid_shard_group_norm_is_whole_model", abs(right / whole - 1) < 1e-15)
+    check("hybrid_wrong_group_norm_differs", abs(wrong / right - np.sqrt(2)) < 1e-12)
+
+
+# --- DP-SGD -------------------------------------------------------------------------------
+rng = np.random.default_rng(7)
+ps_global = [rng.standard_normal((GLOBAL_BATCH, 4, 3)), rng.standard_normal((GLOBAL_BATCH, 3))]
+ref = clip.clip_per_sample_([a.copy() for a in ps_global], max_norm=1.0)
+res = clip_per_sample_distributed([local(a).copy() for a in ps_global], max_norm=1.0)
+check("dpsgd_sum_equals_one_process", all(np.allclose(a, b, rtol=1e-12) for a, b in
+                                          zip(res.grads, ref.grads, strict=True)) and
+      res.num_clipped == ref.num_clipped and res.batch_size == GLOBAL_BATCH)
+sigma, c, dim = 1.3, 0.7, 40_000
+noisy = clip_per_sample_distributed([np.zeros((GLOBAL_BATCH // size, dim))], max_norm=c,
+                                    noise_multiplier=sigma, rng=11)
+noise = noisy.grads[0]
+std = float(noise.std())
+check("dpsgd_noise_identical_on_ranks", same_on_all_ranks(noise))
+check("dpsgd_noise_added_once", abs(std / (sigma * c) - 1) < 0.03 and abs(noise.mean()) < 0.05,
+      f"std {std} vs sigma*C {sigma * c} (N draws would give {sigma * c * np.sqrt(size)})")
+finish()
