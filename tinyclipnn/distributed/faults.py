@@ -9,6 +9,7 @@ all-reduce, rank 0 waits until the job's wall-clock limit. ``MPI_Abort`` asks th
 from __future__ import annotations
 
 import contextlib
+import os
 import sys
 import threading
 import traceback
@@ -27,7 +28,10 @@ def _report_and_abort(comm: Any, exc_type: type, exc: BaseException, tb: Any) ->
                      f"{comm.Get_size()} ranks (MPI_Abort)\n{text}")
     sys.stderr.flush()
     sys.stdout.flush()
-    comm.Abort(1)
+    try:
+        comm.Abort(1)
+    finally:  # some MPI builds return from MPI_Abort before the launcher kills the job
+        os._exit(1)
 
 
 def abort_on_exception(comm: Any = None) -> None:
