@@ -27,7 +27,9 @@ def _cmd_demo(args: argparse.Namespace) -> int:
 def _cmd_info(args: argparse.Namespace) -> int:
     from .lab.info import collect_info, format_info
 
-    print(format_info(collect_info()))
+    info = collect_info()
+    if info["mpi"].get("rank", 0) == 0:  # under mpiexec, one copy of the report
+        print(format_info(info))
     return 0
 
 
@@ -41,6 +43,11 @@ def _cmd_train_charlm(args: argparse.Namespace) -> int:
                        layers=args.layers, seq_len=args.seq_len, batch_size=args.batch_size,
                        lr=args.lr, optimizer=args.optimizer, seed=args.seed,
                        max_chars=args.max_chars)
+    if args.distributed:
+        from .lab.distributed_charlm import train_charlm_distributed
+
+        train_charlm_distributed(cfg, out=args.out, quiet=args.quiet)
+        return 0
     train_charlm(cfg, out=args.out, quiet=args.quiet)
     return 0
 
@@ -98,6 +105,9 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--seed", type=int, default=0, help="random seed (default: 0)")
     t.add_argument("--out", default="runs/charlm", help="output folder (default: runs/charlm)")
     t.add_argument("--quiet", action="store_true", help="no progress lines")
+    t.add_argument("--distributed", action="store_true",
+                   help="data-parallel over MPI ranks: mpiexec -n N tinyclipnn train-charlm "
+                        "--distributed ... (--batch-size is the global batch)")
     t.set_defaults(func=_cmd_train_charlm)
 
     s = sub.add_parser("sample", help="generate text from a train-charlm checkpoint")
