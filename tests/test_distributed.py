@@ -15,6 +15,7 @@ DP_CHECKS = ["dp_broadcast", "dp_grad_identical_on_ranks", "dp_grad_equals_full_
              "dp_many_buckets", "dp_bucketed_equals_one_allreduce",
              "dp_attach_matches_one_process", "zero_matches_dp_align1",
              "zero_matches_dp_align8", "zero_matches_dp_align4096", "zero_state_is_one_nth",
+             "zero_state_is_one_nth_default_align",
              "shard_counts_aligned", "dpsgd_sum_equals_one_process",
              "dpsgd_noise_identical_on_ranks", "dpsgd_noise_added_once"]
 MULTI_RANK = ["dp_mismatch_shape_raises_on_every_rank", "dp_mismatch_count_raises_on_every_rank"]

@@ -8,6 +8,7 @@ from _common import check, comm, finish, rank, same_on_all_ranks, size
 import tinyclipnn as tc
 from tinyclipnn import clip, nn, optim
 from tinyclipnn.distributed import (
+    SHARD_ALIGN,
     DataParallel,
     ZeroOptimizer,
     clip_per_sample_distributed,
@@ -132,8 +133,17 @@ full = 2 * n * 8
 every = comm.allgather(z.state_nbytes())
 check("zero_state_is_one_nth", sum(every) == full and max(every) <= -(-n // size) * 16,
       f"{every} vs full {full}")
+big = nn.Sequential(nn.Linear(256, 256, dtype=F64), nn.Linear(256, 256, dtype=F64))
+zb = ZeroOptimizer(optim.Adam, big.parameters(), lr=1e-3)  # default align: SHARD_ALIGN
+zb.step()
+nb = zb.flat_params.size
+every = comm.allgather(zb.state_nbytes())
+check("zero_state_is_one_nth_default_align", sum(every) == 2 * nb * 8
+      and max(every) <= 2 * 8 * (nb / size + SHARD_ALIGN), f"{every}")
 check("shard_counts_aligned", shard_counts(10 * 4096 + 5, 3, 4096) == [4 * 4096, 4 * 4096,
-                                                                       2 * 4096 + 5])
+                                                                       2 * 4096 + 5]
+      and shard_counts(5 * 4096 + 7, 4, 4096) == [2 * 4096, 2 * 4096, 4096, 7]
+      and shard_counts(0, 2, 8) == [0, 0] and shard_counts(3, 2, 1) == [2, 1])
 
 if size == 4:  # hybrid: 2 replicas x 2 shards
     rep, shard = hybrid_groups(comm, shard_size=2)

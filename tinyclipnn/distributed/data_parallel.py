@@ -62,7 +62,7 @@ class DataParallel:
 
     Every rank builds the same model and runs it on its own slice of the batch. At
     construction the ranks check that they hold the same parameters (a clear ``ValueError``
-    on every rank otherwise), rank 0's parameter values are broadcast, and the gradients are
+    on every rank otherwise), rank 0's parameter (and buffer) values are broadcast, and the gradients are
     wired into one contiguous ``GradBuffer``. After ``backward()``, :meth:`sync_grads`
     averages the buffer over the ranks with one non-blocking ``Iallreduce`` per bucket of
     ``bucket_mb`` MiB (``None`` / ``inf``: one all-reduce for the whole buffer), so every rank
@@ -94,7 +94,8 @@ class DataParallel:
         self.params = [p for _, p in named]
         self.buffer = GradBuffer(self.params)  # TypeError for mixed dtypes, before any change
         if broadcast:
-            broadcast_parameters(self.comm, self.params)
+            buffers = getattr(module, "named_buffers", lambda: iter(()))()
+            broadcast_parameters(self.comm, self.params + [_Array(b) for _, b in buffers])
         if abort_on_error:
             abort_on_exception(self.comm)
         flat = self.buffer.flat
@@ -149,6 +150,13 @@ class DataParallel:
         return (f"DataParallel({type(self.module).__name__}, rank {self.rank}/"
                 f"{self.world_size}, {self.buffer.flat.size} x {self.buffer.flat.dtype}, "
                 f"{len(self.buckets)} bucket(s))")
+
+
+class _Array:
+    """A buffer array seen as a parameter by :func:`broadcast_parameters`."""
+
+    def __init__(self, data: np.ndarray) -> None:
+        self.data = data
 
 
 class _SyncThenClip:

@@ -11,15 +11,17 @@ from ._shim import SHARD_ALIGN
 def shard_counts(n: int, shards: int, align: int = SHARD_ALIGN) -> list[int]:
     """Element count of each of ``shards`` contiguous shards of ``0..n``.
 
-    Every shard but the last non-empty one has a multiple of ``align`` elements, so shard
-    boundaries fall on the clip kernels' chunk grid (``align = SHARD_ALIGN``) and a group norm
-    over the shards is bit-identical to the one-process norm. Shards are as even as that
-    allows; with ``n < shards * align`` trailing shards are empty.
+    ``0..n`` is cut into blocks of ``align`` elements (the last one partial) and the blocks
+    are dealt out evenly, in order: shard boundaries fall on the clip kernels' chunk grid
+    (``align = SHARD_ALIGN``), so a group norm over the shards is bit-identical to the
+    one-process norm, and no shard holds more than one block above ``n / shards``. With
+    fewer blocks than shards, trailing shards are empty.
     """
     if shards < 1 or align < 1:
         raise ValueError(f"shard_counts: shards and align must be >= 1, got {shards}, {align}")
-    per = -(-n // (shards * align)) * align if n else 0  # ceil to a multiple of align
-    return [max(0, min(per, n - r * per)) for r in range(shards)]
+    base, extra = divmod(-(-n // align), shards)
+    edges = [min(n, (r * base + min(r, extra)) * align) for r in range(shards + 1)]
+    return [hi - lo for lo, hi in zip(edges[:-1], edges[1:], strict=True)]
 
 
 def hybrid_groups(comm: Any = None, shard_size: int | None = None) -> tuple[Any, Any]:

@@ -12,7 +12,7 @@ from ..autograd import Tensor
 from ..clip import GradBuffer
 from ._mpi import mpi, mpi_type, resolve
 from ._shim import SHARD_ALIGN
-from .data_parallel import broadcast_parameters, check_same_parameters
+from .data_parallel import _Array, broadcast_parameters, check_same_parameters
 from .faults import abort_on_exception
 from .layout import shard_counts
 
@@ -110,9 +110,9 @@ class ZeroOptimizer:
             view = self.flat_params[lo:hi].reshape(p.data.shape)
             view[...] = p.data
             p.data = view
-        broadcast_parameters(self.comm, [_FlatParam(self.flat_params)])
+        broadcast_parameters(self.comm, [_Array(self.flat_params)])
         if replicate_comm is not None:
-            broadcast_parameters(replicate_comm, [_FlatParam(self.flat_params)])
+            broadcast_parameters(replicate_comm, [_Array(self.flat_params)])
         self.shard_grad = np.zeros(self.hi - self.lo, self.flat_params.dtype)
         self.optimizer = optimizer_class(self._shard_groups(groups), **kwargs)
         if abort_on_error:
@@ -200,10 +200,3 @@ class ZeroOptimizer:
         return (f"ZeroOptimizer({type(self.optimizer).__name__}, shard [{self.lo}, {self.hi}) "
                 f"of {self.flat_params.size} on rank {self.comm.Get_rank()}/"
                 f"{self.comm.Get_size()})")
-
-
-class _FlatParam:
-    """A flat array seen as a parameter by :func:`broadcast_parameters`."""
-
-    def __init__(self, data: np.ndarray) -> None:
-        self.data = data
