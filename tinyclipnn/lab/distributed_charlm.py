@@ -130,12 +130,13 @@ def train_charlm_distributed(cfg: CharLMConfig, out: str | Path = DEFAULT_OUT,
                 row["val_bpc"] = val_bpc()
             return row
 
-        if not quiet:
-            print(f"train-charlm --distributed: {size} ranks x {cfg.batch_size // size} "
-                  f"windows, {len(text):,} chars, vocab {len(vocab)}, LSTM {cfg.hidden}x"
-                  f"{cfg.layers}, {cfg.optimizer} lr {cfg.lr}, clip {clipper.label}, "
-                  f"{cfg.steps} steps", file=sys.stderr)
         with InterruptGuard() as guard:  # Ctrl-C only sets guard.pending, all-reduced above
+            comm.Barrier()  # every rank defers Ctrl-C from here on
+            if not quiet:
+                print(f"train-charlm --distributed: {size} ranks x {cfg.batch_size // size} "
+                      f"windows, {len(text):,} chars, vocab {len(vocab)}, LSTM {cfg.hidden}x"
+                      f"{cfg.layers}, {cfg.optimizer} lr {cfg.lr}, clip {clipper.label}, "
+                      f"{cfg.steps} steps", file=sys.stderr, flush=True)
             res = run_loop(step, cfg.steps, rec if root else None,
                            run=f"clip={clipper.label}", desc="charlm", quiet=quiet)
         save(res.steps)
