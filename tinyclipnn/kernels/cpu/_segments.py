@@ -7,11 +7,14 @@ unit of parallel work. Fixed chunks plus a fixed-order combine make every reduct
 bit-identical for any thread count. Kernels read a segment with ``segment_view``.
 
 Building a table costs about 1 us per array, so the last few tables are cached, keyed by the
-identity of the arrays (checked through weak references, so no freed memory is ever reused).
+identity of the arrays (checked through weak references, so no freed memory is ever reused)
+and re-validated on every hit (dtype and size: an array resized or re-typed in place misses).
+The cache is shared by threads (several threads may clip at once) and guarded by a lock.
 """
 
 from __future__ import annotations
 
+import threading
 import weakref
 from collections import OrderedDict
 from collections.abc import Sequence
@@ -20,8 +23,7 @@ import numpy as np
 from numba import carray, njit, types
 from numba.extending import intrinsic
 
-CHUNK = 1 << 15  # elements per work item (128 KiB of float32): fits L2, amortises scheduling
-_CACHE_SIZE = 8
+from .config import CHUNK, TABLE_CACHE_SIZE
 
 
 @intrinsic
@@ -63,28 +65,39 @@ def work_items(sizes: np.ndarray, chunk: int) -> tuple[np.ndarray, np.ndarray, n
 class SegmentTable:
     """Addresses, sizes and work items for a list of arrays of one dtype."""
 
-    __slots__ = ("addrs", "sizes", "seg", "start", "stop", "proto", "total")
+    __slots__ = ("addrs", "sizes", "seg", "start", "stop", "first", "proto", "total")
 
     def __init__(self, addrs: np.ndarray, sizes: np.ndarray, dtype: np.dtype) -> None:
         self.addrs = addrs
         self.sizes = sizes
         self.seg, self.start, self.stop = work_items(sizes, CHUNK)
+        self.first = np.zeros(sizes.size + 1, np.int64)  # segment s owns items first[s]:first[s+1]
+        np.cumsum((sizes + CHUNK - 1) // CHUNK, out=self.first[1:])
         self.proto = np.empty(0, dtype)
         self.total = int(sizes.sum())
 
 
 _tables: OrderedDict[tuple[int, int], tuple[list, SegmentTable]] = OrderedDict()
+_lock = threading.Lock()
+
+
+def _still_valid(refs: list, table: SegmentTable, arrays: Sequence[np.ndarray]) -> bool:
+    dt = table.proto.dtype
+    sizes = table.sizes
+    return all(r() is a and a.dtype == dt and a.size == sizes[i]
+               for i, (r, a) in enumerate(zip(refs, arrays, strict=True)))
 
 
 def segment_table(arrays: Sequence[np.ndarray]) -> SegmentTable:
-    """Table for contiguous arrays of one float dtype (cached by array identity)."""
+    """Table for contiguous arrays of one dtype (cached by array identity, thread-safe)."""
     key = (len(arrays), id(arrays[0]) if arrays else 0)
-    hit = _tables.get(key)
-    if hit is not None:
-        refs, table = hit
-        if all(r() is a for r, a in zip(refs, arrays, strict=True)):
-            _tables.move_to_end(key)
-            return table
+    with _lock:
+        hit = _tables.get(key)
+    if hit is not None and _still_valid(hit[0], hit[1], arrays):
+        with _lock:
+            if key in _tables:
+                _tables.move_to_end(key)
+        return hit[1]
     dtype = arrays[0].dtype if arrays else np.dtype(np.float64)
     for a in arrays:  # memory safety: kernels index raw addresses with this dtype and size
         if a.dtype != dtype or not (a.flags.c_contiguous or a.flags.f_contiguous):
@@ -92,9 +105,10 @@ def segment_table(arrays: Sequence[np.ndarray]) -> SegmentTable:
     addrs = np.fromiter((a.ctypes.data for a in arrays), np.int64, len(arrays))
     sizes = np.fromiter((a.size for a in arrays), np.int64, len(arrays))
     table = SegmentTable(addrs, sizes, dtype)
-    _tables[key] = ([weakref.ref(a) for a in arrays], table)
-    if len(_tables) > _CACHE_SIZE:
-        _tables.popitem(last=False)
+    with _lock:
+        _tables[key] = ([weakref.ref(a) for a in arrays], table)
+        while len(_tables) > TABLE_CACHE_SIZE:
+            _tables.popitem(last=False)
     return table
 
 

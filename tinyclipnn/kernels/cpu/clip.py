@@ -15,13 +15,13 @@ from collections.abc import Sequence
 import numpy as np
 from numba import njit
 
+from .. import reference
 from ._segments import SegmentTable, row_table, segment_table, segment_view
 from ._threads import max_threads, split_run
+from .config import PARALLEL_MIN, TINY
 
 _FM = {"reassoc", "contract"}  # vectorised sums; no nnan/ninf, so inf/NaN stay IEEE
-_TINY = 1e-290  # sums below this may have underflowed: recompute scaled
 _COL_BLOCK = 1024
-PARALLEL_MIN = 1 << 18  # elements: below this, thread start-up costs more than it saves
 _NORM, _SCALE, _CLAMP, _FILL = 0, 1, 2, 3
 _NO_COEFS = np.ones(1)
 
@@ -105,12 +105,26 @@ def _clamp_chunk(y, c):
 
 
 @njit(cache=True)
-def _item(op, k, addrs, sizes, seg, start, stop, arg, coefs, proto, out):
+def _partial(y, p, out, scales, k):
+    """Chunk partial: ``sum |y|^p`` (or max for p = inf) into out[k], scales[k] = 0; a sum
+    that over/underflowed is recomputed as ``sum (|y|/m)^p`` with scales[k] = m = max |y|."""
+    s = _reduce(y, p)
+    scales[k] = 0.0
+    if p != np.inf and s == s and not (TINY < s < np.inf):
+        m = _max_abs(y)
+        if 0.0 < m < np.inf:
+            s = _sum_pow(y, p, m)
+            scales[k] = m
+    out[k] = s
+
+
+@njit(cache=True)
+def _item(op, k, addrs, sizes, seg, start, stop, arg, coefs, proto, out, scales):
     """Work item k of operation ``op`` on its chunk; per-item results go to ``out[k]``."""
     s = seg[k]
     y = segment_view(addrs[s], sizes[s], proto)[start[k] : stop[k]]
     if op == _NORM:
-        out[k] = _reduce(y, arg)
+        _partial(y, arg, out, scales, k)
     elif op == _SCALE:
         if coefs[s] != 1.0:
             _scale_chunk(y, coefs[s])
@@ -121,38 +135,10 @@ def _item(op, k, addrs, sizes, seg, start, stop, arg, coefs, proto, out):
 
 
 @njit(cache=True, nogil=True)
-def _run_items(op, addrs, sizes, seg, start, stop, arg, coefs, proto, out, lo, hi):
+def _run_items(op, addrs, sizes, seg, start, stop, arg, coefs, proto, out, scales, lo, hi):
     """Work items lo..hi-1 (``split_run`` hands each thread one range)."""
     for k in range(lo, hi):
-        _item(op, k, addrs, sizes, seg, start, stop, arg, coefs, proto, out)
-
-
-@njit(cache=True)
-def _finish(partials, addrs, sizes, seg, p, proto):
-    """Combine chunk partials per segment in order; rescue over/underflowed segments."""
-    n = sizes.shape[0]
-    acc = np.zeros(n, np.float64)
-    for k in range(seg.shape[0]):
-        s = seg[k]
-        v = partials[k]
-        if p == np.inf:
-            if acc[s] == acc[s] and (v > acc[s] or v != v):
-                acc[s] = v
-        else:
-            acc[s] += v
-    out = np.empty(n, np.float64)
-    for s in range(n):
-        v = acc[s]
-        if p != np.inf and v == v and not (_TINY < v < np.inf):
-            x = segment_view(addrs[s], sizes[s], proto)
-            m = _max_abs(x)
-            if m == 0.0 or not np.isfinite(m):
-                out[s] = m
-            else:
-                out[s] = m * _root(_sum_pow(x, p, m), p)
-        else:
-            out[s] = _root(v, p)
-    return out
+        _item(op, k, addrs, sizes, seg, start, stop, arg, coefs, proto, out, scales)
 
 
 @njit(cache=True, nogil=True)
@@ -169,18 +155,37 @@ def _col_sum(x, out, lo_block, hi_block):
             out[j] = acc[j - lo]
 
 
-def _run(t: SegmentTable, op: int, arg: float = 0.0, coefs: np.ndarray = _NO_COEFS) -> np.ndarray:
+def _run(t: SegmentTable, op: int, arg: float = 0.0, coefs: np.ndarray = _NO_COEFS,
+         scales: np.ndarray = _NO_COEFS) -> np.ndarray:
     """Run ``op`` over every work item of ``t``: threads only when the work is large."""
     n_items = t.seg.shape[0]
     out = np.empty(n_items, np.float64)
     threads = max_threads() if t.total >= PARALLEL_MIN else 1
     split_run(_run_items, n_items, threads, op, t.addrs, t.sizes, t.seg, t.start, t.stop,
-              float(arg), coefs, t.proto, out)
+              float(arg), coefs, t.proto, out, scales)
     return out
 
 
+def _partials(t: SegmentTable, p: float) -> reference.Partials:
+    scales = np.empty(t.seg.shape[0], np.float64)
+    sums = _run(t, _NORM, p, _NO_COEFS, scales)
+    return sums, scales, t.first
+
+
 def _norms(t: SegmentTable, p: float) -> np.ndarray:
-    return _finish(_run(t, _NORM, p), t.addrs, t.sizes, t.seg, float(p), t.proto)
+    return reference.segment_norms(_partials(t, float(p)), float(p))
+
+
+def seg_partials(arrays: Sequence[np.ndarray], norm_type: float) -> reference.Partials:
+    """Chunk partials of each array (``reference.seg_partials`` semantics, fixed chunks)."""
+    if not arrays:
+        return np.zeros(0), np.zeros(0), np.zeros(1, np.int64)
+    return _partials(segment_table(arrays), float(norm_type))
+
+
+def row_partials(x2d: np.ndarray, norm_type: float = 2.0) -> reference.Partials:
+    """``seg_partials`` with each row of a C-contiguous (rows, cols) array as a segment."""
+    return _partials(row_table(x2d), float(norm_type))
 
 
 def _scale_table(t: SegmentTable, coefs: np.ndarray) -> None:
