@@ -59,15 +59,19 @@ def run_mpi(k: int, args: list[str], timeout: float = 120,
         pytest.fail(f"{' '.join(cmd)} hung (> {timeout} s); output so far:\n{e.stdout}\n{e.stderr}")
 
 
+CASE_MODULES = ("clip_cases", "dp_cases")
+
+
 @functools.cache
-def run_cases(script: str, k: int) -> tuple[int, frozenset[str], str]:
-    """Run ``tests/mpi_cases/SCRIPT`` on ``k`` ranks once per session: (rc, passed, output)."""
-    res = run_mpi(k, [str(CASES / script)], timeout=180)
+def run_cases(k: int) -> tuple[int, frozenset[str], str]:
+    """Run every module of ``CASE_MODULES`` in ONE job on ``k`` ranks, once per session:
+    (rc, names of the checks that passed, output)."""
+    res = run_mpi(k, [str(CASES / "run_cases.py"), *CASE_MODULES], timeout=240)
     passed = frozenset(line.split()[1] for line in res.stdout.splitlines()
                        if line.startswith("PASS "))
     return res.returncode, passed, res.stdout + res.stderr
 
 
-def assert_case(script: str, k: int, name: str) -> None:
-    rc, passed, output = run_cases(script, k)
-    assert name in passed, f"{script} on {k} ranks (rc {rc}): {name} did not pass\n{output[-4000:]}"
+def assert_case(k: int, name: str) -> None:
+    rc, passed, output = run_cases(k)
+    assert name in passed, f"{name} did not pass on {k} ranks (rc {rc}):\n{output[-4000:]}"

@@ -1,7 +1,7 @@
 """tinyclipnn.distributed under real ``mpiexec -n K`` (K = 1..4, oversubscribed): DataParallel,
 ZeroOptimizer (plain, hybrid), distributed DP-SGD and faults. The checks run inside the
-worker scripts of ``tests/mpi_cases`` (one launch per script and world size, reused by every
-test here); each test asserts that one named check passed on every rank."""
+modules of ``tests/mpi_cases`` (one mpiexec job per world size runs them all; every test here
+reuses it) and each test asserts that one named check passed on every rank."""
 
 import subprocess
 import sys
@@ -14,21 +14,45 @@ SIZES = (1, 2, 3, 4)
 DP_CHECKS = ["dp_broadcast", "dp_grad_identical_on_ranks", "dp_grad_equals_full_batch",
              "dp_many_buckets", "dp_bucketed_equals_one_allreduce",
              "dp_attach_matches_one_process", "zero_matches_dp_align1",
-             "zero_matches_dp_align8", "zero_matches_dp_align4096", "zero_state_is_one_nth",
+             "zero_matches_dp_align8", "zero_matches_dp_align4096",
+             "zero_clipper_object_norm_is_whole_model", "zero_clipper_object_same_report_on_ranks",
+             "zero_rejects_clipper_no_group", "zero_nan_on_one_rank_skips_everywhere",
+             "zero_state_is_one_nth",
              "zero_state_is_one_nth_default_align",
              "shard_counts_aligned", "dpsgd_sum_equals_one_process",
              "dpsgd_noise_identical_on_ranks", "dpsgd_noise_added_once"]
-MULTI_RANK = ["dp_mismatch_shape_raises_on_every_rank", "dp_mismatch_count_raises_on_every_rank"]
+MULTI_RANK = ["dp_mismatch_shape_raises_on_every_rank", "dp_mismatch_count_raises_on_every_rank",
+              "zero_rejects_clipper_wrong_group"]
 HYBRID = ["hybrid_matches_dp", "hybrid_shard_group_norm_is_whole_model",
           "hybrid_wrong_group_norm_differs"]
 DP_PARAMS = [(k, c) for k in SIZES for c in DP_CHECKS + (MULTI_RANK if k > 1 else [])
              + (HYBRID if k == 4 else [])]
 
 
+P_NAMES = ("1.0", "2.0", "3.0", "inf")
+CLIP_CHECKS = (
+    [f"bitwise_{dt}_{v}_p{p}" for dt in ("float32", "float64")
+     for v in ("normal", "huge", "tiny", "short") for p in P_NAMES]
+    + [f"whole_tensors_p{p}" for p in P_NAMES]
+    + ["clip_same_coefficient"]
+    + [f"nonfinite_{pol}_same_on_every_rank" for pol in ("skip", "zero", "error")]
+    + [f"{c}_{w}" for c in ("AutoClip", "ZClip")
+       for w in ("state_identical_on_ranks", "matches_one_process")])
+CLIP_PARAMS = [(k, c) for k in SIZES for c in CLIP_CHECKS]
+
+
+@needs_mpi
+@pytest.mark.parametrize(("k", "check"), CLIP_PARAMS, ids=[f"{k}-{c}" for k, c in CLIP_PARAMS])
+def test_group_clip(k, check):
+    """Items 1-2: clip's group= (bit-identical aligned shards, 1e-15 whole tensors, one
+    non-finite decision, identical stateful-clipper state) at world sizes 1-4."""
+    assert_case(k, check)
+
+
 @needs_mpi
 @pytest.mark.parametrize(("k", "check"), DP_PARAMS, ids=[f"{k}-{c}" for k, c in DP_PARAMS])
 def test_data_parallel_zero_dpsgd(k, check):
-    assert_case("dp_cases.py", k, check)
+    assert_case(k, check)
 
 
 @needs_mpi

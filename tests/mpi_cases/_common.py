@@ -1,4 +1,4 @@
-"""Shared by the MPI worker scripts: run under ``mpiexec -n K python tests/mpi_cases/X.py``.
+"""Shared by the MPI check modules, run by ``mpiexec -n K python tests/mpi_cases/run_cases.py``.
 
 Each check is decided on every rank and the verdicts are all-gathered, so every rank agrees;
 rank 0 prints ``PASS name`` or ``FAIL name ...`` (the pytest side looks for those lines). An

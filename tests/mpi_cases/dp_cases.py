@@ -3,7 +3,7 @@
 import functools
 
 import numpy as np
-from _common import check, comm, finish, rank, same_on_all_ranks, size
+from _common import check, comm, rank, same_on_all_ranks, size
 
 import tinyclipnn as tc
 from tinyclipnn import clip, nn, optim
@@ -15,8 +15,6 @@ from tinyclipnn.distributed import (
     hybrid_groups,
     shard_counts,
 )
-from tinyclipnn.distributed._shim import clip_grad_norm_ as group_clip  # TODO: clip's group=
-from tinyclipnn.distributed._shim import get_total_norm as group_norm
 
 F64 = np.float64
 GLOBAL_BATCH = 12  # divisible by 1, 2, 3 and 4
@@ -110,8 +108,8 @@ def train(opt_step, model, steps=6, dp_model=None):
     return params(model)
 
 
-def zero_vs_dp(align, comm_=None, replicate=None, hidden=16):
-    clipper = functools.partial(group_clip, max_norm=0.05)
+def zero_vs_dp(align, comm_=None, replicate=None, hidden=16, clipper=None):
+    clipper = clipper or functools.partial(clip.clip_grad_norm_, max_norm=0.05)
     zm, dm = make_model(seed=rank, hidden=hidden), make_model(seed=0, hidden=hidden)
     z = ZeroOptimizer(optim.Adam, zm.parameters(), comm_, replicate_comm=replicate, align=align,
                       clipper=clipper, lr=0.01)
@@ -125,6 +123,41 @@ for align in (1, 8, 4096):
     z, pz, pd = zero_vs_dp(align)
     check(f"zero_matches_dp_align{align}", np.allclose(pz, pd, rtol=1e-10, atol=1e-13)
           and same_on_all_ranks(pz), f"max diff {np.abs(pz - pd).max()}")
+
+# clipper objects: ZeroOptimizer gives them the shard group; the norm is the whole model's
+zm, dm = make_model(seed=0), make_model(seed=0)
+z = ZeroOptimizer(optim.SGD, zm.parameters(), clipper=clip.ClipGradNorm(0.05), lr=0.1, align=8)
+d = DataParallel(dm).attach(optim.SGD(dm.parameters(), lr=0.1, clipper=clip.ClipGradNorm(0.05)))
+pz, pd = train(z, zm, steps=1), train(d, dm, steps=1)
+nz, nd = z.last_clip.total_norm, d.last_clip.total_norm
+grads_equal = np.array_equal(z.shard_grad, grads(dm)[z.lo:z.hi])
+check("zero_clipper_object_norm_is_whole_model", (nz == nd) if comm.allreduce(
+    int(not grads_equal)) == 0 else abs(nz / nd - 1) < 1e-14, f"{nz!r} vs {nd!r}")
+check("zero_clipper_object_same_report_on_ranks", same_on_all_ranks(repr(z.last_clip)))
+for what, bad, err in (("no_group", clip.ClipGradNormPerTensor(1.0), TypeError),
+                       ("wrong_group", clip.ClipGradNorm(1.0, group=comm.Split(rank, rank)),
+                        ValueError)):
+    if what == "wrong_group" and size == 1:
+        continue
+    try:
+        ZeroOptimizer(optim.SGD, make_model().parameters(), clipper=bad, lr=0.1)
+        msg = ""
+    except err as e:
+        msg = str(e)
+    check(f"zero_rejects_clipper_{what}", "ZeroOptimizer: clipper" in msg, msg)
+
+# a NaN on one rank: every rank skips the update (AutoClip, nonfinite="skip")
+zm = make_model(seed=0)
+z = ZeroOptimizer(optim.Adam, zm.parameters(), clipper=clip.AutoClip(nonfinite="skip"), lr=0.1,
+                  align=1)
+before = params(zm)
+z.zero_grad()
+loss_of(zm, *(local(a) for a in batch(0))).backward()
+if rank == size - 1:
+    next(zm.parameters()).grad[0, 0] = np.nan
+z.step()
+check("zero_nan_on_one_rank_skips_everywhere", z.last_clip.skipped and np.array_equal(
+    params(zm), before) and z.optimizer.skipped_steps == 1 and not z.optimizer.state)
 
 # memory: this rank keeps Adam state (exp_avg, exp_avg_sq) for its shard only
 z, _, _ = zero_vs_dp(align=1, hidden=64)
@@ -153,8 +186,8 @@ if size == 4:  # hybrid: 2 replicas x 2 shards
     z.buffer.flat[:] = np.random.default_rng(5).standard_normal(z.buffer.flat.size)
     z.reduce_scatter_grads()
     whole = float(np.linalg.norm(np.concatenate(shard.allgather(z.shard_grad))))
-    right = group_norm(z.shard_params, group=shard)
-    wrong = group_norm(z.shard_params, group=comm)  # replicate x shard: counts it twice
+    right = clip.get_total_norm(z.shard_grad, group=shard)
+    wrong = clip.get_total_norm(z.shard_grad, group=comm)  # replicate x shard: counts it twice
     check("hybrid_shard_group_norm_is_whole_model", abs(right / whole - 1) < 1e-15)
     check("hybrid_wrong_group_norm_differs", abs(wrong / right - np.sqrt(2)) < 1e-12)
 
@@ -175,4 +208,3 @@ std = float(noise.std())
 check("dpsgd_noise_identical_on_ranks", same_on_all_ranks(noise))
 check("dpsgd_noise_added_once", abs(std / (sigma * c) - 1) < 0.03 and abs(noise.mean()) < 0.05,
       f"std {std} vs sigma*C {sigma * c} (N draws would give {sigma * c * np.sqrt(size)})")
-finish()

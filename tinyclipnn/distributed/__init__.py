@@ -12,8 +12,8 @@ Launch with ``mpiexec -n N python script.py`` (or ``srun``); ``pip install 'tiny
 ``import tinyclipnn.distributed`` does not import mpi4py.
 """
 
+from ..clip import SHARD_ALIGN
 from ._mpi import launched_by_mpi, mpi_info, world
-from ._shim import SHARD_ALIGN
 from .data_parallel import DataParallel, broadcast_parameters, bucket_bounds
 from .dp_sgd import DistributedPerSampleResult, clip_per_sample_distributed
 from .faults import abort_on_error, abort_on_exception

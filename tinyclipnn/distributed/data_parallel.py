@@ -102,6 +102,7 @@ class DataParallel:
         self.bucket_mb = bucket_mb
         self.buckets = bucket_bounds(flat.size, flat.itemsize, bucket_mb)
         self._synced = False
+        self._ids = {id(p) for p in self.params}
 
     @property
     def rank(self) -> int:
@@ -166,10 +167,15 @@ class _SyncThenClip:
         self.dp, self.inner = dp, inner
 
     def __call__(self, params: Any) -> Any:
-        if not self.dp._synced:
-            self.dp.sync_grads()
-        self.dp._synced = False  # the next step needs a fresh sync
-        return self.inner(params) if self.inner is not None else None
+        dp = self.dp
+        if not dp._synced:
+            dp.sync_grads()
+        dp._synced = False  # the next step needs a fresh sync
+        if self.inner is None:
+            return None
+        if len(params) == len(dp.params) and {id(p) for p in params} == dp._ids:
+            params = dp.buffer  # the whole model: one kernel pass over the flat buffer
+        return self.inner(params)
 
     def __getattr__(self, name: str) -> Any:  # label, state_dict, ... of the inner clipper
         if name in ("dp", "inner"):

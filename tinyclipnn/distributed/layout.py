@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from ..clip import SHARD_ALIGN
 from ._mpi import resolve
-from ._shim import SHARD_ALIGN
 
 
 def shard_counts(n: int, shards: int, align: int = SHARD_ALIGN) -> list[int]:

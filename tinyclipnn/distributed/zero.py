@@ -3,15 +3,13 @@
 from __future__ import annotations
 
 import inspect
-import math
 from typing import Any
 
 import numpy as np
 
 from ..autograd import Tensor
-from ..clip import GradBuffer
+from ..clip import SHARD_ALIGN, ClipGradValue, GradBuffer, clip_grad_value_
 from ._mpi import mpi, mpi_type, resolve
-from ._shim import SHARD_ALIGN
 from .data_parallel import _Array, broadcast_parameters, check_same_parameters
 from .faults import abort_on_exception
 from .layout import shard_counts
@@ -40,6 +38,36 @@ def _accepts_group(fn: Any) -> bool:
         return False
 
 
+def _shard_clipper(clipper: Any, comm: Any) -> Any:
+    """``clipper`` as a callable on the local shard whose norm is the whole model's.
+
+    A clipper object with a ``group`` attribute (``ClipGradNorm``, ``AutoClip``, ``ZClip``)
+    gets ``comm`` when its group is None, and must not carry another group; a function that
+    takes ``group=`` is called with ``comm``; element-wise value clipping needs no group.
+    Anything else would clip each shard by its own norm: ``TypeError``."""
+    if isinstance(clipper, ClipGradValue) or getattr(clipper, "func", clipper) is clip_grad_value_:
+        return clipper
+    if hasattr(clipper, "group") and callable(clipper):
+        if clipper.group is not None and clipper.group is not comm:
+            from ._mpi import mpi
+
+            MPI = mpi()
+            if MPI.Comm.Compare(clipper.group, comm) not in (MPI.IDENT, MPI.CONGRUENT):
+                raise ValueError(
+                    "ZeroOptimizer: clipper.group is not this optimizer's shard communicator; "
+                    "the norm must be reduced over the shard group only (a replicate x shard "
+                    "group counts each gradient once per replica). Leave clipper.group None "
+                    "and ZeroOptimizer sets it")
+        clipper.group = comm
+        return clipper
+    if _accepts_group(clipper):
+        return lambda shard: clipper(shard, group=comm)
+    raise TypeError(
+        f"ZeroOptimizer: clipper must take group= (a tinyclipnn.clip function such as "
+        f"functools.partial(clip_grad_norm_, max_norm=1.0), or a ClipGradNorm / AutoClip / "
+        f"ZClip object); got {clipper!r}, which would clip each shard by its own norm")
+
+
 class ZeroOptimizer:
     """Data-parallel optimizer whose state is split across the ranks of ``comm``.
 
@@ -62,20 +90,20 @@ class ZeroOptimizer:
             shard; their gradients are averaged over it. The norm is reduced over ``comm``
             only (over a replicate group too it would count the model several times).
         align: shard boundary multiple (``SHARD_ALIGN``: norms bit-identical to one process).
-        clipper: a ``tinyclipnn.clip`` function (e.g. ``functools.partial(clip_grad_norm_,
-            max_norm=1.0)``) or clipper object taking ``group=``; ZeroOptimizer passes the
-            shard communicator. A clipper without ``group=`` is rejected: on a shard it would
-            clip by the shard's own norm.
+        clipper: a clipper object with a ``group`` (``clip.ClipGradNorm(1.0)``, ``AutoClip``,
+            ``ZClip``; its group is set to ``comm``) or a function taking ``group=``
+            (``functools.partial(clip.clip_grad_norm_, max_norm=1.0)``). It is called on this
+            rank's shard of the flat gradient (one array), so with ``SHARD_ALIGN`` shards its
+            norm is bit-identical to the one-process norm of the whole gradient; a report
+            with ``skipped`` skips the update on every rank. A clipper without ``group=``
+            (which would clip each shard by its own norm) is a ``TypeError``, a group other
+            than ``comm`` a ``ValueError``; element-wise ``clip_grad_value_`` is fine.
         **kwargs: hyper-parameters for ``optimizer_class`` (``lr=...``).
     """
 
     def __init__(self, optimizer_class: type, params: Any, comm: Any = None, *,
                  replicate_comm: Any = None, align: int = SHARD_ALIGN, clipper: Any = None,
                  abort_on_error: bool = True, **kwargs: Any) -> None:
-        if clipper is not None and not _accepts_group(clipper):
-            raise TypeError(
-                f"ZeroOptimizer: clipper must accept group= (a tinyclipnn.clip function or "
-                f"clipper); got {clipper!r}, which would clip each shard by its own norm")
         if isinstance(align, bool) or not isinstance(align, int) or align < 1:
             raise ValueError(f"ZeroOptimizer: align must be an int >= 1, got {align!r}")
         groups = _param_groups(params)
@@ -93,8 +121,7 @@ class ZeroOptimizer:
         if replicate_comm is not None:
             check_same_parameters(replicate_comm, [(str(i), p) for i, p in
                                                    enumerate(flat_list)], "ZeroOptimizer")
-        self.clipper = clipper
-        self.last_clip: Any = None
+        self.clipper = None if clipper is None else _shard_clipper(clipper, self.comm)
         self.params = flat_list
         n_ranks, rank = self.comm.Get_size(), self.comm.Get_rank()
         self.buffer = GradBuffer(flat_list)
@@ -114,7 +141,9 @@ class ZeroOptimizer:
         if replicate_comm is not None:
             broadcast_parameters(replicate_comm, [_Array(self.flat_params)])
         self.shard_grad = np.zeros(self.hi - self.lo, self.flat_params.dtype)
-        self.optimizer = optimizer_class(self._shard_groups(groups), **kwargs)
+        clip_shard = None if self.clipper is None else (lambda _: self.clipper(self.shard_grad))
+        self.optimizer = optimizer_class(self._shard_groups(groups), clipper=clip_shard,
+                                         **kwargs)
         if abort_on_error:
             abort_on_exception(self.comm)
 
@@ -167,17 +196,16 @@ class ZeroOptimizer:
         t = mpi_type(self.flat_params.dtype)
         self.comm.Allgatherv(MPI.IN_PLACE, [self.flat_params, (self.counts, self.displs), t])
 
+    @property
+    def last_clip(self) -> Any:
+        """The clipper's report of the last step (the same on every rank)."""
+        return self.optimizer.last_clip
+
     def step(self) -> None:
-        """Reduce-scatter, clip over the shard group, update this shard, all-gather."""
+        """Reduce-scatter, clip the shard over the shard group, update the shard (unless the
+        clip report says ``skipped``: then no rank updates), all-gather."""
         self.reduce_scatter_grads()
-        skipped = False
-        if self.clipper is not None:
-            self.last_clip = self.clipper(self.shard_params, group=self.comm)
-            skipped = bool(getattr(self.last_clip, "skipped", False)) or (
-                isinstance(self.last_clip, float) and not math.isfinite(self.last_clip)
-                and getattr(self.clipper, "keywords", {}).get("nonfinite") == "skip")
-        if not skipped:
-            self.optimizer.step()
+        self.optimizer.step()  # runs the shard clipper first, as any Optimizer
         self.all_gather_params()
 
     def state_nbytes(self) -> int:
