@@ -4,8 +4,10 @@ Per training step of the char LSTM (hidden 128, vocab 96, global batch 32 x seq 
 gradient ~0.47 MB) each rank times: compute (forward + backward on its slice of the batch),
 the gradient all-reduce of ``DataParallel.sync_grads`` (one all-reduce vs buckets of
 ``--bucket-mb``), the local clip (``clip_grad_norm_`` on the whole GradBuffer, as after
-DataParallel) and the group clip of a ZeRO shard (``clip_grad_norm_(shard, group=comm)``: the
-local partial norms plus one allgather); every timed call starts after a barrier. Then it fits
+DataParallel) and the clip of a ZeRO shard without and with ``group=comm`` (the local chunk
+partials plus one allgather). Each sample is 10 back-to-back calls (collectives keep the
+ranks in step, as in the OSU micro-benchmarks) and the candidates alternate. Medians, and
+minima for the clip (a shared machine delays whichever rank the other waits for). Then it fits
 the alpha-beta model ``t(n) = a + b*n`` to 2-rank all-reduce times over message sizes, the
 constants of the README's ring all-reduce estimate. Each world size runs as its own
 ``mpiexec`` job, alternating over ``--rounds`` rounds; medians are reported.
@@ -36,7 +38,7 @@ sys.path.insert(0, HERE)
 sys.path.insert(0, ROOT)
 
 import numpy as np  # noqa: E402
-from _harness import print_table, time_median, write_results  # noqa: E402
+from _harness import print_table, time_interleaved, time_median, write_results  # noqa: E402
 
 VOCAB, HIDDEN, BATCH, SEQ = 96, 128, 32, 64
 SIZES_BYTES = [8, 1 << 10, 1 << 14, 1 << 17, 1 << 20, 1 << 22]  # alpha-beta fit
@@ -61,12 +63,6 @@ def worker() -> None:
     ids = rng.integers(0, VOCAB, (SEQ + 1, BATCH // size))
     x, y = ids[:-1], ids[1:]
 
-    def barrier_then(fn):
-        def timed():
-            comm.Barrier()
-            fn()
-        return timed
-
     def compute():
         dp_one.buffer.zero_grad()
         _loss(model, x, y).backward()
@@ -76,37 +72,29 @@ def worker() -> None:
     comm.Barrier()
     dp_bucket = DataParallel(model, comm, bucket_mb=ARGS.bucket_mb, broadcast=False)
     out["buckets"] = len(dp_bucket.buckets)
-    out["allreduce_one_s"] = time_median(barrier_then(dp_one.sync_grads), repeats=reps)
-    out["allreduce_bucketed_s"] = time_median(barrier_then(dp_bucket.sync_grads), repeats=reps)
-    out["barrier_s"] = time_median(comm.Barrier, repeats=reps)
-    grads = dp_one.buffer.flat.copy()
-
-    def restore():
-        dp_one.buffer.flat[:] = grads
-
-    out["clip_local_s"] = time_median(
-        lambda: clip.clip_grad_norm_(dp_one.buffer, 1e-3), repeats=reps, setup=restore)
-    zero = ZeroOptimizer(SGD, model.parameters(), comm, lr=0.0, align=1)
-    zero.buffer.flat[:] = grads
+    zero = ZeroOptimizer(SGD, model.parameters(), comm, lr=0.0)  # SHARD_ALIGN shards
+    zero.buffer.flat[:] = dp_one.buffer.flat
     zero.reduce_scatter_grads()
-    shard = zero.shard_grad
-    saved = zero.shard_grad.copy()
-
-    def restore_shard():
-        zero.shard_grad[:] = saved
-        comm.Barrier()
-
-    out["clip_shard_local_s"] = time_median(lambda: clip.clip_grad_norm_(shard, 1e-3),
-                                            repeats=reps, setup=restore_shard)
-    out["clip_shard_group_s"] = time_median(lambda: clip.clip_grad_norm_(shard, 1e-3, group=comm),
-                                            repeats=reps, setup=restore_shard)
+    shard, flat = zero.shard_grad, dp_one.buffer.flat
+    # alternate the candidates of each comparison (a shared machine's load hits them alike);
+    # the clip calls use a threshold above the norm: the extra cost of group= is in the norm
+    timings = time_interleaved({  # back-to-back collectives synchronise the ranks themselves
+        "allreduce_one": dp_one.sync_grads,
+        "allreduce_bucketed": dp_bucket.sync_grads,
+        "clip_local": lambda: clip.clip_grad_norm_(flat, 1e30),
+        "clip_shard_local": lambda: clip.clip_grad_norm_(shard, 1e30),
+        "clip_shard_group": lambda: clip.clip_grad_norm_(shard, 1e30, group=comm),
+    }, repeats=reps, number=10)
+    for name, t in timings.items():
+        out[name + "_s"], out[name + "_min_s"] = t["median"], t["min"]
     if size > 1:
         ab = []
         for nbytes in SIZES_BYTES:
             buf = np.ones(nbytes // 4, np.float32)
-            t = time_median(barrier_then(lambda b=buf: comm.Allreduce(MPI.IN_PLACE, b)),
-                            repeats=reps)
-            ab.append((nbytes, t - out["barrier_s"]))
+            comm.Barrier()
+            t = time_median(lambda b=buf: comm.Allreduce(MPI.IN_PLACE, b), repeats=reps,
+                            number=10)
+            ab.append((nbytes, t))
         out["allreduce_sizes"] = ab
     if rank == 0:
         print("RESULT " + json.dumps(out), flush=True)
@@ -148,7 +136,8 @@ def main() -> None:
         for ranks in (1, 2):
             runs[ranks].append(run_job(ranks))
     keys = ["compute_s", "allreduce_one_s", "allreduce_bucketed_s", "clip_local_s",
-            "clip_shard_local_s", "clip_shard_group_s"]
+            "clip_shard_local_s", "clip_shard_group_s", "clip_shard_group_min_s",
+            "clip_shard_local_min_s"]
     rows = []
     for ranks, rs in runs.items():
         row = {"ranks": ranks, "params": rs[0]["params"], "buckets": rs[0]["buckets"]}
@@ -158,7 +147,8 @@ def main() -> None:
         rows.append(row)
     print_table(rows, ["ranks", "params", "buckets", "compute_ms", "allreduce_one_ms",
                        "allreduce_bucketed_ms", "clip_local_ms", "clip_shard_local_ms",
-                       "clip_shard_group_ms", "comm_share"])
+                       "clip_shard_group_ms", "clip_shard_local_min_ms",
+                       "clip_shard_group_min_ms", "comm_share"])
     samples = [(n, float(np.median([dict(map(tuple, r["allreduce_sizes"]))[n]
                                      for r in runs[2]]))) for n in SIZES_BYTES]
     alpha, beta = fit_alpha_beta(samples)
