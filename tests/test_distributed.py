@@ -7,8 +7,9 @@ import subprocess
 import sys
 import time
 
+import numpy as np
 import pytest
-from _mpi import CASES, ROOT, assert_case, needs_mpi, run_mpi
+from _mpi import CASES, ROOT, assert_case, needs_mpi, run_mpi, worker_env
 
 SIZES = (1, 2, 3, 4)
 DP_CHECKS = ["dp_broadcast", "dp_grad_identical_on_ranks", "dp_grad_equals_full_batch",
@@ -75,3 +76,78 @@ def test_import_does_not_load_mpi4py():
     res = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                          timeout=60, env={"PYTHONPATH": str(ROOT), "PATH": ""})
     assert res.stdout.strip() == "ok", res.stderr
+
+
+# --- in-process checks (no MPI started): layout helpers, argument errors, info -------------
+class OneRank:
+    """A communicator stand-in for argument checks that run before any MPI call."""
+
+    def allgather(self, obj):
+        return [obj]
+
+    def Get_rank(self):
+        return 0
+
+    def Get_size(self):
+        return 1
+
+
+def test_shard_counts_and_buckets():
+    from tinyclipnn.distributed import bucket_bounds, shard_counts
+
+    for n, k, a in [(0, 3, 8), (1, 4, 8), (100, 3, 8), (10 * 4096 + 5, 3, 4096), (64, 4, 16)]:
+        c = shard_counts(n, k, a)
+        assert sum(c) == n and len(c) == k
+        edges = np.cumsum([0] + c)[1:-1]
+        assert all(e % a == 0 or e == n for e in edges)  # boundaries on the chunk grid
+        assert max(c) <= -(-n // k) + a
+    assert bucket_bounds(10, 4, 16 / 2**20) == [(0, 4), (4, 8), (8, 10)]
+    assert bucket_bounds(10, 4, None) == [(0, 10)] and bucket_bounds(0, 4, 1.0) == []
+    with pytest.raises(ValueError, match="shards and align"):
+        shard_counts(10, 0)
+
+
+def test_bad_arguments_raise_before_anything_changes():
+    from tinyclipnn import clip, nn, optim
+    from tinyclipnn.distributed import DataParallel, ZeroOptimizer
+
+    model = nn.Linear(3, 2)
+    data = [p.data for p in model.parameters()]
+    with pytest.raises(ValueError, match="bucket_mb must be a number > 0"):
+        DataParallel(model, OneRank(), bucket_mb=0)
+    with pytest.raises(TypeError, match="module must be an nn.Module"):
+        DataParallel([1, 2], OneRank())
+    with pytest.raises(ValueError, match="align must be an int >= 1"):
+        ZeroOptimizer(optim.SGD, model.parameters(), OneRank(), align=0, lr=0.1)
+    with pytest.raises(ValueError, match="lr"):
+        ZeroOptimizer(optim.SGD, model.parameters(), OneRank(), lr=-1.0)
+    with pytest.raises(TypeError, match="clipper must take group="):
+        ZeroOptimizer(optim.SGD, model.parameters(), OneRank(), lr=0.1,
+                      clipper=clip.ClipGradNormPerTensor(1.0))
+    with pytest.raises(TypeError, match="single Tensor"):
+        ZeroOptimizer(optim.SGD, next(model.parameters()), OneRank(), lr=0.1)
+    assert all(p.data is d and p.grad is None for p, d in zip(model.parameters(), data,
+                                                              strict=True))
+
+
+@needs_mpi
+def test_info_without_launcher_does_not_start_mpi():
+    code = ("from tinyclipnn.lab.info import collect_info, format_info; i = collect_info(); "
+            "from mpi4py import MPI; assert not MPI.Is_initialized(); "
+            "print([l for l in format_info(i).splitlines() if l.startswith('MPI:')][0])")
+    env = {k: v for k, v in worker_env().items() if not k.startswith(("PMI", "OMPI", "PMIX"))}
+    res = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         timeout=60, env=env)
+    assert res.returncode == 0, res.stderr
+    assert "world size 1, not launched by mpiexec/srun" in res.stdout
+    assert "mpi4py" in res.stdout
+
+
+def test_info_without_mpi4py(monkeypatch):
+    from tinyclipnn.distributed import mpi_info
+    from tinyclipnn.lab.info import _format_mpi
+
+    monkeypatch.setitem(sys.modules, "mpi4py", None)  # import mpi4py -> ImportError
+    info = mpi_info()
+    assert info == {"mpi4py": "not installed"}
+    assert "pip install 'tinyclipnn[mpi]'" in _format_mpi(info)

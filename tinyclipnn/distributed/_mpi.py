@@ -16,9 +16,10 @@ from typing import Any
 
 import numpy as np
 
-# environment variables that launchers set in every rank: MPICH/Hydra, Open MPI, PMIx, Slurm
-_LAUNCHER_SIZE_VARS = ("PMI_SIZE", "OMPI_COMM_WORLD_SIZE", "PMIX_SIZE", "SLURM_NTASKS")
-_LAUNCHER_RANK_VARS = ("PMI_RANK", "OMPI_COMM_WORLD_RANK", "PMIX_RANK", "SLURM_PROCID")
+# set in every rank by the launchers: MPICH/Hydra and srun --mpi=pmi2 (PMI), Open MPI, PMIx
+# (srun --mpi=pmix, prterun). Slurm's own SLURM_* variables are also set in a batch script
+# that was not started by srun, so they do not count.
+_LAUNCHER_VARS = ("PMI_RANK", "PMI_SIZE", "OMPI_COMM_WORLD_SIZE", "PMIX_RANK")
 
 
 def _import_mpi(initialize: bool) -> ModuleType:
@@ -63,10 +64,8 @@ def resolve(comm: Any) -> Any:
 
 
 def launched_by_mpi() -> bool:
-    """True when a launcher (mpiexec, mpirun, srun) started this process."""
-    return any(v in os.environ for v in _LAUNCHER_SIZE_VARS[:3]) or (
-        "SLURM_PROCID" in os.environ and int(os.environ.get("SLURM_NTASKS", "1")) > 1
-    )
+    """True when a launcher (mpiexec, mpirun, srun with PMI/PMIx) started this process."""
+    return any(v in os.environ for v in _LAUNCHER_VARS)
 
 
 def mpi_info() -> dict[str, Any]:
