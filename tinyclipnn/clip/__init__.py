@@ -31,6 +31,7 @@ from .norm import (
 )
 from .per_sample import PerSampleResult, clip_per_sample_
 from .report import ClipReport
+from .scaler import LossScaler
 from .value import clip_grad_value_
 
 __all__ = [
@@ -47,6 +48,7 @@ __all__ = [
     "DeviceScalar",
     "GradBuffer",
     "GradMonitor",
+    "LossScaler",
     "NonFiniteNormError",
     "PerSampleResult",
     "ZClip",

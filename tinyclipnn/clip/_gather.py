@@ -119,9 +119,9 @@ def as_rows_shape(shape: tuple[int, ...], layout: str) -> tuple[int, int]:
 
 def _host(g: Any, writable: bool, layout: str, name: str) -> tuple[np.ndarray, np.ndarray | None]:
     """(kernel-ready array, original array when a copy was needed)."""
-    a = g if type(g) is np.ndarray else host_array(g, name)
+    a, bits = (g, False) if type(g) is np.ndarray else host_array(g, name)
     d = a.dtype
-    kd = d if (d is F32 or d is F64) else kernel_dtype(d)
+    kd = d if (d is F32 or d is F64 or bits) else kernel_dtype(d)
     if kd is None:
         if d.kind == "f" and d.itemsize in (2, 4, 8):  # non-native byte order
             kd = d.newbyteorder("=")

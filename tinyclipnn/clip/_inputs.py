@@ -63,17 +63,23 @@ def _from_torch(t: Any, name: str) -> np.ndarray:
                         f"be {DTYPES}") from None
 
 
-def host_array(g: Any, name: str) -> np.ndarray:
-    """A numpy array sharing the memory of host gradient ``g`` (TypeError if impossible)."""
+def host_array(g: Any, name: str) -> tuple[np.ndarray, bool]:
+    """(numpy array sharing the memory of host gradient ``g``, whether it holds bfloat16 bits
+    as uint16); TypeError if impossible."""
     if type(g) is np.ndarray:
-        return g
+        return g, False
     if isinstance(g, np.ndarray):
-        return g.view(np.ndarray)
+        return g.view(np.ndarray), False
     if is_torch_tensor(g):
         if getattr(g, "is_cuda", False) or str(getattr(g, "device", "cpu")) != "cpu":
             raise TypeError(f"{name}: a PyTorch tensor on {g.device} cannot be clipped here; "
                             "CPU and CUDA tensors are supported")
-        return _from_torch(g, name)
+        a = _from_torch(g, name)
+        return a, a.dtype == BF16_BITS
+    return _exported(g, name), False
+
+
+def _exported(g: Any, name: str) -> np.ndarray:
     if hasattr(g, "__array_interface__"):
         return np.asarray(g)
     if hasattr(g, "__dlpack__"):
@@ -83,3 +89,18 @@ def host_array(g: Any, name: str) -> np.ndarray:
             raise TypeError(f"{name}: cannot view a {type(g).__name__} in place through DLPack "
                             f"({exc}); accepted: {ACCEPTED}") from None
     raise TypeError(f"{name}: cannot clip a {type(g).__name__} in place; accepted: {ACCEPTED}")
+
+
+def like(original: Any, result: np.ndarray) -> Any:
+    """A new kernel-level ``result`` (bfloat16 as uint16 bits) in the kind of ``original``:
+    a PyTorch tensor for a PyTorch input, an ``ml_dtypes.bfloat16`` array for one, else as is."""
+    if is_torch_tensor(original):
+        import torch
+
+        if result.dtype == BF16_BITS:
+            return torch.from_numpy(result.view(np.int16)).view(torch.bfloat16)
+        return torch.from_numpy(result)
+    d = getattr(original, "dtype", None)
+    if result.dtype == BF16_BITS and isinstance(d, np.dtype) and is_bf16(d):
+        return result.view(d)
+    return result

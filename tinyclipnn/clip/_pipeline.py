@@ -14,6 +14,7 @@ from typing import Any
 
 import numpy as np
 
+from ..kernels.cpu.halfbits import BF16_BITS
 from . import _checks
 from ._backends import ClipBackend, backend_for
 from ._gather import FLAT, PER_TENSOR, Gathered, gather
@@ -28,7 +29,11 @@ def prepare(parameters: Any, backend: str, *, writable: bool = True, layout: str
     if backend not in ("auto", "numpy", "numba", "cuda"):
         backend_for(backend, False)  # raises the ValueError naming the choices
     g = gather(parameters, writable=writable, layout=layout, name=name)
-    return g, backend_for(backend, g.device)
+    be = backend_for(backend, g.device)
+    if be.device and any(grp.dtype == BF16_BITS for grp in g.groups):
+        raise TypeError(f"{name}: bfloat16 gradients are not supported by backend='cuda'; use "
+                        "backend='auto', 'numba' or 'numpy' for host bfloat16 arrays")
+    return g, be
 
 
 def measure(g: Gathered, be: ClipBackend, p: float, group: Any = None,
@@ -37,6 +42,8 @@ def measure(g: Gathered, be: ClipBackend, p: float, group: Any = None,
     rank's gradients (an mpi4py-like communicator; identical on all ranks)."""
     parts = [be.partials(grp.arrays, p) for grp in g.groups]
     total = be.total(parts, p, group)
+    if be.device and not g.device:
+        total = float(total)  # host arrays through the cuda backend: a host result
     pt = g.scatter([be.segment_norms(x, p) for x in parts]) if per_tensor else None
     return total, pt
 

@@ -8,7 +8,7 @@ import numpy as np
 
 from . import _checks
 from ._gather import BATCH
-from ._inputs import is_device_array
+from ._inputs import is_device_array, like
 from ._pipeline import EPS, combine_norms, prepare
 
 
@@ -31,12 +31,15 @@ def _generator(rng: Any) -> np.random.Generator:
 
 
 def _add_noise(s: Any, gen: np.random.Generator, std: float) -> Any:
+    """``s + N(0, std^2)`` formed in float64 and rounded once to s's dtype."""
+    from ..kernels.cpu.halfbits import from_f64, to_f64
+
     noise = gen.normal(0.0, std, tuple(s.shape))
     if is_device_array(s):
         host = s.copy_to_host()
-        s.copy_to_device((host.astype(np.float64) + noise).astype(host.dtype))
+        s.copy_to_device(from_f64(to_f64(host) + noise, host.dtype))
         return s
-    return (s.astype(np.float64) + noise).astype(s.dtype)
+    return from_f64(to_f64(s) + noise, s.dtype)
 
 
 def clip_per_sample_(
@@ -94,5 +97,5 @@ def clip_per_sample_(
         s = be.col_sum(r).reshape(tuple(a.shape[1:]))
         if gen is not None:
             s = _add_noise(s, gen, sigma * max_norm)
-        out.append(s)
+        out.append(s if is_device_array(s) else like(a, s))
     return PerSampleResult(out, norms, int(np.count_nonzero(norms > max_norm)))

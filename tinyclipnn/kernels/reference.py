@@ -25,8 +25,12 @@ def _root(s, p: float):
     return np.sqrt(s) if p == 2 else s if p == 1 or p == np.inf else s ** (1.0 / p)
 
 
+def _order(a: np.ndarray) -> str:
+    return "F" if a.ndim > 1 and a.flags.f_contiguous and not a.flags.c_contiguous else "C"
+
+
 def _flat64(a: np.ndarray) -> np.ndarray:
-    return to_f64(a.reshape(-1, order="A"))
+    return to_f64(a.reshape(-1, order=_order(a)))
 
 
 def _sums(rows: np.ndarray, p: float) -> np.ndarray:
@@ -119,7 +123,7 @@ def seg_norms(arrays: Sequence[np.ndarray], norm_type: float) -> np.ndarray:
 
 
 def _store(a: np.ndarray, values64: np.ndarray) -> None:
-    a[...] = from_f64(values64, a.dtype).reshape(a.shape, order="A")
+    a[...] = from_f64(values64, a.dtype).reshape(a.shape, order=_order(a))
 
 
 def seg_scale_(arrays: Sequence[np.ndarray], coefs: np.ndarray) -> None:

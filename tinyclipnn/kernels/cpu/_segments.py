@@ -65,7 +65,8 @@ def work_items(sizes: np.ndarray, chunk: int) -> tuple[np.ndarray, np.ndarray, n
 class SegmentTable:
     """Addresses, sizes and work items for a list of arrays of one dtype."""
 
-    __slots__ = ("addrs", "sizes", "seg", "start", "stop", "first", "proto", "total")
+    __slots__ = ("addrs", "sizes", "seg", "start", "stop", "first", "dtype", "proto", "kind",
+                 "total")
 
     def __init__(self, addrs: np.ndarray, sizes: np.ndarray, dtype: np.dtype) -> None:
         self.addrs = addrs
@@ -73,7 +74,10 @@ class SegmentTable:
         self.seg, self.start, self.stop = work_items(sizes, CHUNK)
         self.first = np.zeros(sizes.size + 1, np.int64)  # segment s owns items first[s]:first[s+1]
         np.cumsum((sizes + CHUNK - 1) // CHUNK, out=self.first[1:])
-        self.proto = np.empty(0, dtype)
+        self.dtype = np.dtype(dtype)
+        # 16-bit floats are read through their bits: kind 1 float16, 2 bfloat16 (uint16)
+        self.kind = {np.dtype(np.float16): 1, np.dtype(np.uint16): 2}.get(self.dtype, 0)
+        self.proto = np.empty(0, np.uint16 if self.kind else dtype)
         self.total = int(sizes.sum())
 
 
@@ -82,7 +86,7 @@ _lock = threading.Lock()
 
 
 def _still_valid(refs: list, table: SegmentTable, arrays: Sequence[np.ndarray]) -> bool:
-    dt = table.proto.dtype
+    dt = table.dtype
     sizes = table.sizes
     return all(r() is a and a.dtype == dt and a.size == sizes[i]
                for i, (r, a) in enumerate(zip(refs, arrays, strict=True)))

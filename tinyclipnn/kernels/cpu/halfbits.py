@@ -21,7 +21,7 @@ def bf16_to_f32(bits: np.ndarray) -> np.ndarray:
 
 def f64_to_f32_odd(x: np.ndarray) -> np.ndarray:
     """float64 -> float32 rounded to odd, as uint32 bits (sticky: no double rounding later)."""
-    x = np.asarray(x, np.float64)
+    x = np.asarray(x, np.float64).reshape(-1)
     with np.errstate(over="ignore"):
         r = x.astype(np.float32)
     u = r.view(np.uint32).copy()
@@ -35,11 +35,12 @@ def f64_to_f32_odd(x: np.ndarray) -> np.ndarray:
 
 def f64_to_bf16(x: np.ndarray) -> np.ndarray:
     """float64 -> bfloat16 bits, round-to-nearest-even (NaN stays NaN)."""
-    u = f64_to_f32_odd(x)
+    x = np.asarray(x, np.float64)
+    u = f64_to_f32_odd(x.reshape(-1)).astype(np.uint64)
     out = ((u + 0x7FFF + ((u >> 16) & 1)) >> 16).astype(np.uint16)
-    nan = np.isnan(np.asarray(x))
+    nan = np.isnan(x.reshape(-1))
     out[nan] = ((u[nan] >> 16) | 0x40).astype(np.uint16)
-    return out
+    return out.reshape(x.shape)
 
 
 def f64_to_f16(x: np.ndarray) -> np.ndarray:
