@@ -37,7 +37,7 @@ CLIP_CHECKS = (
     + [f"whole_tensors_p{p}" for p in P_NAMES]
     + ["clip_same_coefficient"]
     + [f"nonfinite_{pol}_same_on_every_rank" for pol in ("skip", "zero", "error")]
-    + [f"{c}_{w}" for c in ("AutoClip", "ZClip")
+    + [f"{c}_{w}" for c in ("AutoClip", "ZClip", "LossScaler")
        for w in ("state_identical_on_ranks", "matches_one_process")])
 CLIP_PARAMS = [(k, c) for k in SIZES for c in CLIP_CHECKS]
 

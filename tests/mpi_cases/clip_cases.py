@@ -1,6 +1,6 @@
 """clip's group= at any world size: aligned shards give norms bit-identical to one process,
 whole tensors agree to 1e-15, one rank's non-finite gradient gives one decision on every
-rank, and AutoClip / ZClip keep identical state on every rank."""
+rank, and AutoClip / ZClip / LossScaler keep identical state on every rank."""
 
 import math
 
@@ -101,12 +101,17 @@ def stateful_run(make):
         shard, lo = my_shard(whole)
         grp(shard)
         ok &= np.array_equal(shard, ref[lo:lo + shard.size], equal_nan=True)
+        if isinstance(one, clip.LossScaler):  # back off on the overflow, grow otherwise
+            one.update()
+            grp.update()
     return ok, grp.state_dict(), one.state_dict()
 
 
-for cls, kw in ((clip.AutoClip, {"percentile": 25.0}),
-                (clip.ZClip, {"warmup_steps": 5, "z_thresh": 2.0})):
-    ok, state, one_state = stateful_run(lambda g, c=cls, k=kw: c(nonfinite="skip", group=g, **k))
+for cls, kw in ((clip.AutoClip, {"percentile": 25.0, "nonfinite": "skip"}),
+                (clip.ZClip, {"warmup_steps": 5, "z_thresh": 2.0, "nonfinite": "skip"}),
+                (clip.LossScaler, {"init_scale": 2.0**4, "growth_interval": 3,
+                                   "max_norm": 5.0})):
+    ok, state, one_state = stateful_run(lambda g, c=cls, k=kw: c(group=g, **k))
     name = cls.__name__
     check(f"{name}_state_identical_on_ranks", same_on_all_ranks(repr(state)))
     check(f"{name}_matches_one_process", ok and repr(state) == repr(one_state),
