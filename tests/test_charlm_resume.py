@@ -9,21 +9,16 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from _charlm_helpers import ROOT, SMALL, write_text
 
 from tinyclipnn import load
 from tinyclipnn.cli import main
 from tinyclipnn.lab.charlm import DEFAULT_OUT, CharLMConfig, train_charlm
 
-ROOT = Path(__file__).resolve().parents[1]
-TEXT = "the quick brown fox jumps over the lazy dog; pack my box with five dozen jugs. " * 30
-SMALL = ["--hidden", "8", "--seq-len", "8", "--batch-size", "3", "--quiet"]
-
 
 @pytest.fixture()
 def text_file(tmp_path):
-    p = tmp_path / "t.txt"
-    p.write_text(TEXT)
-    return p
+    return write_text(tmp_path)
 
 
 def _train(out, text_file, steps, *extra):
@@ -120,8 +115,23 @@ def test_ctrl_c_exits_130_after_saving_and_the_run_resumes_exactly(text_file, tm
     assert proc.returncode == 130, err.decode()
     step = load(out / "model.npz")["step"]
     assert 2 <= step < 100000
-    cfg = CharLMConfig(text=str(text_file), steps=step + 2, hidden=8, seq_len=8, batch_size=3)
+    cfg = CharLMConfig(text=str(text_file), steps=step + 2, hidden=8, seq_len=8, batch_size=2)
     train_charlm(cfg, tmp_path / "ref", quiet=True, plot=False)
     assert main(["train-charlm", "--resume", str(out), "--steps", str(step + 2),
                  "--quiet"]) == 0
     _assert_same_run(tmp_path / "ref", out)
+
+
+def test_interrupted_demo_exits_130(monkeypatch):
+    import tinyclipnn.lab.registry as registry
+    from tinyclipnn.lab.loop import run_loop
+
+    def run_demo(name, **kwargs):  # a demo whose loop is stopped by Ctrl-C
+        def step(i):
+            raise KeyboardInterrupt
+
+        run_loop(step, 3, quiet=True)
+        return object()
+
+    monkeypatch.setattr(registry, "run_demo", run_demo)
+    assert main(["demo", "spirals", "--quick", "--quiet"]) == 130

@@ -301,6 +301,8 @@ def train_charlm(cfg: CharLMConfig, out: str | Path = DEFAULT_OUT, quiet: bool =
     label = run or f"clip={clipper.label}"
     ckpt = out / CHECKPOINT_NAME
     conf = {k: ("" if v is None else v) for k, v in asdict(cfg).items()}
+    if cfg.text is not None:  # a resume from another folder finds the same file
+        conf["text"] = str(Path(cfg.text).resolve())
 
     def save(step: int) -> None:
         checkpoint.write(ckpt, checkpoint.capture(step, conf, objects, rngs,

@@ -7,8 +7,10 @@ from __future__ import annotations
 
 import numpy as np
 from llvmlite import ir
-from numba import njit, types
+from numba import types
 from numba.extending import intrinsic
+
+from .._jit import njit
 
 FP16, BF16 = 1, 2  # kinds of 16-bit arrays (both travel as uint16)
 _2P112 = np.float32(2.0**112)

@@ -6,8 +6,8 @@ in-place work) per element, as for float32."""
 from __future__ import annotations
 
 import numpy as np
-from numba import njit
 
+from .._jit import njit
 from ._halfbits import FP16, decode, encode
 from ._reductions import partial
 from ._segments import segment_view

@@ -5,8 +5,8 @@ plain sum over- or underflowed."""
 from __future__ import annotations
 
 import numpy as np
-from numba import njit
 
+from .._jit import njit
 from .config import TINY
 
 _FM = {"reassoc", "contract"}  # vectorised sums; no nnan/ninf, so inf/NaN stay IEEE

@@ -20,9 +20,10 @@ from collections import OrderedDict
 from collections.abc import Sequence
 
 import numpy as np
-from numba import carray, njit, types
+from numba import carray, types
 from numba.extending import intrinsic
 
+from .._jit import njit
 from .config import CHUNK, TABLE_CACHE_SIZE
 
 

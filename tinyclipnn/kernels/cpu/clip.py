@@ -13,9 +13,9 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 import numpy as np
-from numba import njit
 
 from .. import reference
+from .._jit import njit
 from ._lowp_items import col_sum_lowp, run_items_lowp
 from ._reductions import clamp_chunk, partial, scale_chunk
 from ._segments import SegmentTable, row_table, segment_table, segment_view
