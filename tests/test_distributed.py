@@ -151,3 +151,18 @@ def test_info_without_mpi4py(monkeypatch):
     info = mpi_info()
     assert info == {"mpi4py": "not installed"}
     assert "pip install 'tinyclipnn[mpi]'" in _format_mpi(info)
+
+
+@needs_mpi
+@pytest.mark.parametrize("name", ["data-parallel", "zero"])
+def test_readme_snippet_runs_on_two_ranks(name, tmp_path):
+    """The README's distributed examples run as written under ``mpiexec -n 2``."""
+    import re
+
+    text = (ROOT / "README.md").read_text(encoding="utf-8")
+    blocks = dict(re.findall(r"```python\n# readme-snippet: ([\w-]+)\n(.*?)```", text, re.S))
+    script = tmp_path / f"{name}.py"
+    script.write_text(blocks[name])
+    res = run_mpi(2, [str(script)], timeout=120)
+    assert res.returncode == 0, res.stdout + res.stderr
+    assert "norm" in res.stdout
