@@ -14,10 +14,11 @@ from _mpi import CASES, ROOT, assert_case, needs_mpi, run_mpi, worker_env
 SIZES = (1, 2, 3, 4)
 DP_CHECKS = ["dp_broadcast", "dp_grad_identical_on_ranks", "dp_grad_equals_full_batch",
              "dp_many_buckets", "dp_bucketed_equals_one_allreduce",
-             "dp_attach_matches_one_process", "zero_matches_dp_align1",
+             "dp_attach_matches_one_process", "dp_sync_once_per_step", "zero_matches_dp_align1",
              "zero_matches_dp_align8", "zero_matches_dp_align4096",
              "zero_clipper_object_norm_is_whole_model", "zero_clipper_object_same_report_on_ranks",
              "zero_rejects_clipper_no_group", "zero_nan_on_one_rank_skips_everywhere",
+             "zero_state_dict_round_trip",
              "zero_state_is_one_nth",
              "zero_state_is_one_nth_default_align",
              "shard_counts_aligned", "dpsgd_sum_equals_one_process",

@@ -88,6 +88,19 @@ for step in range(3):
 check("dp_attach_matches_one_process", np.allclose(params(dp_model), params(one), rtol=1e-12)
       and same_on_all_ranks(params(dp_model)), f"{np.abs(params(dp_model) - params(one)).max()}")
 
+# a manual sync_grads() before step() is not repeated by the attached optimizer
+calls = []
+real_sync = opt.clipper.dp.sync_grads
+opt.clipper.dp.sync_grads = lambda: (calls.append(1), real_sync())
+dp_model.zero_grad()
+loss_of(dp_model, *(local(a) for a in batch(5))).backward()
+opt.clipper.dp.sync_grads()
+opt.step()
+n_manual = len(calls)
+loss_of(dp_model, *(local(a) for a in batch(6))).backward()
+opt.step()
+check("dp_sync_once_per_step", n_manual == 1 and len(calls) == 2, f"{calls}")
+
 if size > 1:
     for what, kwargs in (("shape", {"hidden": 16 + (rank == 1)}), ("count", {"extra": rank == 1})):
         try:
@@ -158,6 +171,18 @@ if rank == size - 1:
 z.step()
 check("zero_nan_on_one_rank_skips_everywhere", z.last_clip.skipped and np.array_equal(
     params(zm), before) and z.optimizer.skipped_steps == 1 and not z.optimizer.state)
+
+# state_dict: a fresh ZeroOptimizer that loads this rank's state continues identically
+zm, zm2 = make_model(seed=0), make_model(seed=0)
+z = ZeroOptimizer(optim.Adam, zm.parameters(), clipper=clip.ClipGradNorm(0.05), lr=0.01, align=8)
+train(z, zm, steps=3)
+for p2, p1 in zip(zm2.parameters(), zm.parameters(), strict=True):
+    p2.data[...] = p1.data
+z2 = ZeroOptimizer(optim.Adam, zm2.parameters(), clipper=clip.ClipGradNorm(0.05), lr=0.01,
+                   align=8)
+z2.load_state_dict(z.state_dict())
+check("zero_state_dict_round_trip", np.array_equal(train(z, zm, steps=2),
+                                                    train(z2, zm2, steps=2)))
 
 # memory: this rank keeps Adam state (exp_avg, exp_avg_sq) for its shard only
 z, _, _ = zero_vs_dp(align=1, hidden=64)
