@@ -169,3 +169,16 @@ def test_truncated_zip_member_is_a_clean_error(tmp_path):
     (tmp_path / "b.npz").write_bytes(data[: len(data) // 2])
     with pytest.raises(ValueError, match="b.npz"):
         load(tmp_path / "b.npz")
+
+
+def test_out_of_memory_is_a_message(capsys, monkeypatch, tmp_path):
+    import tinyclipnn.lab.charlm as charlm
+
+    def no_memory(*args, **kwargs):
+        raise MemoryError
+
+    monkeypatch.setattr(charlm, "CharLM", no_memory)
+    assert main(["train-charlm", "--text", str(write_text(tmp_path)), *SMALL, "--out",
+                 str(tmp_path / "o")]) == 1
+    err = capsys.readouterr().err
+    assert "error: out of memory" in err and "--hidden" in err and "Traceback" not in err

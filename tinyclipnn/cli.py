@@ -184,6 +184,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     except (ValueError, OSError, ImportError) as e:  # bad input: a message, not a traceback
         print(f"tinyclipnn {args.command}: error: {e}", file=sys.stderr)
         return 2
+    except MemoryError:
+        print(f"tinyclipnn {args.command}: error: out of memory; use smaller sizes (e.g. "
+              "--hidden, --batch-size, --seq-len, --max-chars)", file=sys.stderr)
+        return 1
     from .lab.loop import stop_requested
 
     return 130 if stop_requested() else code  # Ctrl-C: 130, so `&&` chains stop

@@ -18,7 +18,6 @@ import json
 import os
 import re
 import tempfile
-import zipfile
 from typing import Any
 
 import numpy as np
@@ -85,6 +84,8 @@ class _Writer:
         is_scalar = isinstance(obj, np.generic)
         if hasattr(obj, "requires_grad") and hasattr(obj, "data"):  # a Tensor / Parameter
             obj = obj.data
+        if not isinstance(obj, (np.ndarray, np.generic)) and hasattr(obj, "__array__"):
+            obj = np.asarray(obj)  # e.g. a CPU torch tensor
         if not isinstance(obj, (np.ndarray, np.generic)):
             raise TypeError(f"save: cannot store a {type(obj).__name__} at {_where(path)}; "
                             "values must be arrays, tensors, numbers, strings, bytes, None, or "
@@ -256,7 +257,9 @@ def _read_member(npz: Any, name: str, where: str) -> np.ndarray:
                              "checkpoints hold only plain arrays, and loading pickled objects "
                              "is unsafe, so it is refused") from None
         raise ValueError(f"load: {where} is damaged ({name!r}: {e})") from None
-    except (OSError, EOFError, zipfile.BadZipFile, KeyError) as e:
+    except MemoryError:
+        raise
+    except Exception as e:  # noqa: BLE001 - zip, zlib, header parsing: all mean damaged
         raise ValueError(f"load: {where} is damaged or truncated ({name!r}: "
                          f"{type(e).__name__}: {e})") from None
 
@@ -298,9 +301,11 @@ def _open(path: str) -> Any:
         raise FileNotFoundError(f"load: {path} does not exist") from None
     except PermissionError as e:
         raise PermissionError(f"load: cannot read {path} ({e.strerror})") from None
-    except (ValueError, OSError, EOFError, zipfile.BadZipFile) as e:  # random bytes, pickles
+    except MemoryError:
+        raise
+    except Exception as e:  # noqa: BLE001 - random bytes, pickles, damaged zip directories
         raise ValueError(f"load: {path} is not a tinyclipnn checkpoint (an .npz written by "
-                         f"tinyclipnn.save); it is not a readable .npz file "
+                         "tinyclipnn.save): it is truncated, damaged or in another format "
                          f"({type(e).__name__})") from None
     if isinstance(f, np.ndarray):
         raise ValueError(f"load: {path} holds a single array (a .npy file), not a tinyclipnn "

@@ -3,25 +3,13 @@
 from __future__ import annotations
 
 from collections import OrderedDict
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator
 from typing import Any, NamedTuple
 
 import numpy as np
 
 from ..autograd import zero_grads
 from .parameter import Parameter
-
-
-def _converted(key: str, value: Any, target: np.ndarray) -> np.ndarray:
-    """``value`` as an array of ``target``'s shape and dtype, or ValueError / TypeError."""
-    arr = np.asarray(value.detach().cpu().numpy() if hasattr(value, "detach") else value)
-    if arr.dtype.kind not in "biuf":
-        raise TypeError(f"load_state_dict: '{key}' has dtype {arr.dtype} in the state dict; "
-                        f"the model needs numbers for its {target.dtype} array")
-    if arr.shape != target.shape:
-        raise ValueError(f"load_state_dict: '{key}' has shape {arr.shape} in the state "
-                         f"dict but {target.shape} in the model")
-    return arr.astype(target.dtype, copy=False)
 
 
 class IncompatibleKeys(NamedTuple):
@@ -165,9 +153,21 @@ class Module:
         the parameters in place, keeping each parameter's dtype. Every key, shape and dtype is
         checked (and every array converted) before anything is written, so a bad state dict
         leaves the model untouched."""
-        if not isinstance(state_dict, Mapping):
+        if not isinstance(state_dict, dict):
             raise TypeError(f"load_state_dict: state_dict must be a dict of arrays, got "
                             f"{type(state_dict).__name__}")
+
+        def _converted(key: str, value: Any, target: np.ndarray) -> np.ndarray:
+            """``value`` as an array of ``target``'s shape and dtype, or ValueError / TypeError."""
+            arr = np.asarray(value.detach().cpu().numpy() if hasattr(value, "detach") else value)
+            if arr.dtype.kind not in "biuf":
+                raise TypeError(f"load_state_dict: '{key}' has dtype {arr.dtype} in the state dict; "
+                                f"the model needs numbers for its {target.dtype} array")
+            if arr.shape != target.shape:
+                raise ValueError(f"load_state_dict: '{key}' has shape {arr.shape} in the state "
+                                 f"dict but {target.shape} in the model")
+            return arr.astype(target.dtype, copy=False)
+
         own = dict(self.named_parameters())
         buffers = dict(self.named_buffers())
         missing = [k for k in list(own) + list(buffers) if k not in state_dict]

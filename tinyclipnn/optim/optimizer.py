@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import copy
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable
 from typing import Any
 
 import numpy as np
@@ -122,7 +122,7 @@ class Optimizer:
             raise ValueError(f"load_state_dict: {len(groups)} parameter groups in the state dict "
                              f"but {len(self.param_groups)} in the optimizer")
         for i, (saved, own) in enumerate(zip(groups, self.param_groups, strict=True)):
-            if not isinstance(saved, Mapping) or len(saved.get("params", ())) != len(own["params"]):
+            if not isinstance(saved, dict) or len(saved.get("params", ())) != len(own["params"]):
                 raise ValueError(f"load_state_dict: parameter group {i} has "
                                  f"{len(own['params'])} parameters in the optimizer but not in "
                                  "the state dict")
@@ -130,7 +130,7 @@ class Optimizer:
         state = {}
         for k, s in saved_state.items():
             index = _index(k, len(params))
-            if not isinstance(s, Mapping):
+            if not isinstance(s, dict):
                 raise TypeError(f"load_state_dict: state[{k!r}] must be a dict, got "
                                 f"{type(s).__name__}")
             p = params[index]
@@ -140,14 +140,14 @@ class Optimizer:
         self.state = state
 
 
-def _unpack(state_dict: Any) -> tuple[list, Mapping]:
-    if not isinstance(state_dict, Mapping) or not {"state", "param_groups"} <= set(state_dict):
+def _unpack(state_dict: Any) -> tuple[list, dict]:
+    if not isinstance(state_dict, dict) or not {"state", "param_groups"} <= set(state_dict):
         raise ValueError("load_state_dict: expected a dict with 'state' and 'param_groups' (what "
                          f"Optimizer.state_dict() returns), got {type(state_dict).__name__}"
                          + (f" with keys {sorted(map(str, state_dict))}"
-                            if isinstance(state_dict, Mapping) else ""))
+                            if isinstance(state_dict, dict) else ""))
     groups, state = state_dict["param_groups"], state_dict["state"]
-    if not isinstance(groups, (list, tuple)) or not isinstance(state, Mapping):
+    if not isinstance(groups, (list, tuple)) or not isinstance(state, dict):
         raise TypeError("load_state_dict: 'param_groups' must be a list and 'state' a dict")
     return list(groups), state
 

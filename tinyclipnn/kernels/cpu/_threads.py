@@ -20,6 +20,7 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 _POOL: list = []  # [ThreadPoolExecutor, its size], created on first parallel use
+_NUM_THREADS: list = []  # [numba.get_num_threads (or a CPU count)], found on first use
 
 
 def _forget_pool_in_child() -> None:
@@ -33,11 +34,14 @@ if hasattr(os, "register_at_fork"):
 def max_threads() -> int:
     """Threads a kernel may use: ``numba.get_num_threads()`` (``NUMBA_NUM_THREADS``), or the
     CPU count when numba is not installed (numpy-only paths that split work)."""
-    try:
-        import numba
-    except ImportError:
-        return os.cpu_count() or 1
-    return numba.get_num_threads()
+    if not _NUM_THREADS:
+        try:
+            from numba import get_num_threads
+        except ImportError:
+            def get_num_threads() -> int:
+                return os.cpu_count() or 1
+        _NUM_THREADS.append(get_num_threads)
+    return _NUM_THREADS[0]()
 
 
 def split_run(kernel: Callable[..., Any], n_items: int, n_threads: int, *args: Any) -> None:
