@@ -23,8 +23,9 @@ BACKENDS = ["numpy", "numba"]
 def _table(kind):
     """All finite values of a 16-bit float type, sorted, with their bit patterns."""
     bits = np.arange(1 << 16, dtype=np.uint32).astype(np.uint16)
-    vals = (bits.view(np.float16).astype(np.float64) if kind == "f16"
-            else H.bf16_to_f32(bits).astype(np.float64))
+    with np.errstate(invalid="ignore"):  # the NaN patterns
+        vals = (bits.view(np.float16).astype(np.float64) if kind == "f16"
+                else H.bf16_to_f32(bits).astype(np.float64))
     ok = np.isfinite(vals) & ~((vals == 0) & (np.signbit(vals)))
     order = np.argsort(vals[ok], kind="stable")
     return vals[ok][order], bits[ok][order]
@@ -164,3 +165,18 @@ def test_lowp_norm_is_overflow_safe_and_nonfinite_policies_hold():
     assert all(np.array_equal(a, b) for a, b in zip(g, before, strict=True))
     C.clip_grad_norm_(g, 1.0, nonfinite="zero")
     assert all((a == 0).all() for a in g)
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_scaling_rounds_once_even_at_float32_midpoints(backend):
+    """x * c lands within float32 rounding of a float16 / bfloat16 midpoint: rounding through
+    float32 first would tie to even; rounding once must go to v's side."""
+    for dtype, ulp, kind in ((np.float16, 2.0**-10, "f16"), (BF16, 2.0**-7, "bf16")):
+        for c in (1 + ulp / 2 + 2.0**-40, 1 + ulp / 2 - 2.0**-40, 1 + 1.5 * ulp + 2.0**-40,
+                  1 + 1.5 * ulp - 2.0**-40, 1 + ulp / 2):
+            x = np.array([1.0, -1.0, 2.0**-20, 3.0], dtype)
+            want = _oracle(x.astype(np.float64) * c, kind)
+            g = x.copy()
+            C.get_backend(backend).seg_scale_([g.view(np.uint16) if kind == "bf16" else g],
+                                              np.array([c]))
+            np.testing.assert_array_equal(g.astype(np.float64), want)

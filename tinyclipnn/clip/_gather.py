@@ -144,30 +144,75 @@ def _host(g: Any, writable: bool, layout: str, name: str) -> tuple[np.ndarray, n
     return work, (None if direct else a)
 
 
+_TORCH_TYPES: dict[type, bool] = {}
+
+
+def _grads(ents: list[Any], name: str) -> list[Any]:
+    """``grad_of`` for every entry, with the common cases (arrays, objects with ``.grad``) on
+    a fast path (an optimizer hands over ~1,000 parameters per step)."""
+    out = []
+    for e in ents:
+        tp = type(e)
+        if tp is np.ndarray:
+            out.append(e)
+            continue
+        torch_like = _TORCH_TYPES.get(tp)
+        if torch_like is None:
+            torch_like = _TORCH_TYPES[tp] = is_torch_tensor(e)
+        if torch_like:
+            out.append(e.grad if e.requires_grad else e)
+            continue
+        g = getattr(e, "grad", _MISSING)
+        out.append(grad_of(e, name) if g is _MISSING else g)
+    return out
+
+
+def _distinct(grads: list[Any]) -> tuple[list[Any], list[int], list[tuple[int, int]]]:
+    """(distinct gradients, their positions, (position, same as position) for repeats)."""
+    ids = list(map(id, grads))
+    if len(set(ids)) == len(ids):
+        return grads, list(range(len(grads))), []
+    first: dict[int, int] = {}
+    keep, pos, aliases = [], [], []
+    for i, (g, k) in enumerate(zip(grads, ids, strict=True)):
+        if k in first:
+            aliases.append((i, first[k]))
+        else:
+            first[k] = i
+            keep.append(g)
+            pos.append(i)
+    return keep, pos, aliases
+
+
 def gather(parameters: Any, *, writable: bool, layout: str = FLAT,
            name: str = "parameters") -> Gathered:
     """Collect and validate the gradients of ``parameters`` (nothing is modified here)."""
     if isinstance(parameters, GradBuffer):
         parameters.sync()
-        if layout == FLAT:
-            parameters = [parameters.flat]
-        else:
-            parameters = parameters.views
-    ents = entries(parameters, name)
+        parameters = [parameters.flat] if layout == FLAT else parameters.views
+    grads = _grads(entries(parameters, name), name)
+    kept = [i for i, g in enumerate(grads) if g is not None]
+    if len(kept) != len(grads):
+        grads = [grads[i] for i in kept]
+    grads, positions, aliases = _distinct(grads)
+    out = Gathered([], len(grads), kept=kept, aliases=aliases)
     by: dict[tuple[bool, np.dtype], Group] = {}
-    seen: dict[int, int] = {}
-    out = Gathered([], 0)
-    for i, e in enumerate(ents):
-        g = grad_of(e, name)
-        if g is None:
-            continue
-        out.kept.append(i)
-        same = seen.get(id(g))
-        if same is not None:
-            out.aliases.append((out.count + len(out.aliases), same))
-            continue
-        pos = out.count + len(out.aliases)
-        seen[id(g)] = pos
+    flat_ok = layout in (FLAT, PER_TENSOR)
+    last, grp = None, Group(F32)
+    for pos, g in zip(positions, grads, strict=True):
+        if type(g) is np.ndarray and flat_ok:  # fast path: a plain contiguous float array
+            d = g.dtype
+            if d is F32 or d is F64:
+                f = g.flags
+                if f.c_contiguous or f.f_contiguous:
+                    if writable and not f.writeable:
+                        raise ValueError(f"{name}: gradient {describe(g)} is read-only and "
+                                         "cannot be clipped in place")
+                    if d is not last:  # dtype hashing is slow: only on a change of dtype
+                        last, grp = d, by.setdefault((False, d), Group(d))
+                    grp.arrays.append(g)
+                    grp.positions.append(pos)
+                    continue
         if is_device_array(g):
             dev = True
             work, dtype = D.prepare(g, writable, layout, name), D.dtype_of(g)
@@ -177,15 +222,13 @@ def gather(parameters: Any, *, writable: bool, layout: str = FLAT,
             dtype = work.dtype
             if original is not None and writable:
                 out.copies.append((original, work))
-        if by and dev != out.device:
-            raise TypeError(f"{name}: gradients must be all on the device or all in host "
-                            f"memory; got {describe(g)} among others")
-        out.device = dev
-        grp = by.get((dev, dtype))
-        if grp is None:
-            grp = by[(dev, dtype)] = Group(dtype)
-        grp.arrays.append(work)
-        grp.positions.append(pos)
-        out.count += 1
+        last = None
+        other = by.setdefault((dev, dtype), Group(dtype))
+        other.arrays.append(work)
+        other.positions.append(pos)
+    devices = {dev for dev, _ in by}
+    if len(devices) > 1:
+        raise TypeError(f"{name}: gradients must be all on the device or all in host memory")
     out.groups = list(by.values())
+    out.device = devices == {True}
     return out

@@ -50,8 +50,8 @@ class Clipper:
         return f"{type(self).__name__}({args})"
 
 
-class ClipGradNorm(Clipper):
-    """``clip_grad_norm_(parameters, max_norm, norm_type, nonfinite=..., group=...)``."""
+class _NormThreshold(Clipper):
+    """Shared arguments of the norm clippers."""
 
     def __init__(
         self,
@@ -60,12 +60,21 @@ class ClipGradNorm(Clipper):
         nonfinite: str | None = None,
         backend: str = "auto",
         monitor: GradMonitor | None = None,
-        group: Any = None,
     ) -> None:
         self.max_norm = _checks.threshold("max_norm", max_norm)
         self.norm_type = _checks.norm_type(norm_type)
         self.nonfinite = _checks.nonfinite_policy(nonfinite, False)
-        self.backend, self.monitor, self.group = backend, monitor, group
+        self.backend, self.monitor = backend, monitor
+
+
+class ClipGradNorm(_NormThreshold):
+    """``clip_grad_norm_(parameters, max_norm, norm_type, nonfinite=..., group=...)``:
+    ``ClipGradNorm(max_norm, norm_type=2.0, nonfinite=None, backend="auto", monitor=None,
+    group=None)``."""
+
+    def __init__(self, *args: Any, group: Any = None, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.group = group
 
     def _clip(self, parameters: Any) -> ClipReport:
         total, coef, pt = clip_norm(parameters, self.max_norm, self.norm_type, self.nonfinite,
@@ -89,21 +98,8 @@ class ClipGradValue(Clipper):
                             self.measure_norm or self.monitor is not None, self._per_tensor)
 
 
-class ClipGradNormPerTensor(Clipper):
+class ClipGradNormPerTensor(_NormThreshold):
     """``clip_grad_norm_per_tensor_(parameters, max_norm, norm_type, nonfinite=...)``."""
-
-    def __init__(
-        self,
-        max_norm: float,
-        norm_type: float = 2.0,
-        nonfinite: str | None = None,
-        backend: str = "auto",
-        monitor: GradMonitor | None = None,
-    ) -> None:
-        self.max_norm = _checks.threshold("max_norm", max_norm)
-        self.norm_type = _checks.norm_type(norm_type)
-        self.nonfinite = _checks.nonfinite_policy(nonfinite, False)
-        self.backend, self.monitor = backend, monitor
 
     def _clip(self, parameters: Any) -> ClipReport:
         return clip_norm_per_tensor(parameters, self.max_norm, self.norm_type, self.nonfinite,

@@ -10,7 +10,7 @@ import numpy as np
 
 from . import _checks
 from ._gather import FLAT
-from ._pipeline import EPS, measure, prepare
+from ._pipeline import EPS, clip_norm, measure, prepare, report
 from .clippers import Clipper
 from .monitor import GradMonitor
 from .report import ClipReport
@@ -148,8 +148,6 @@ class LossScaler(Clipper):
 
     def _clip(self, parameters: Any) -> ClipReport:
         if self._found_inf is not None:  # already unscaled this iteration: clip only
-            from ._pipeline import clip_norm, report
-
             if self._found_inf or self.max_norm is None:
                 return ClipReport(math.nan, math.inf, 1.0, False, bool(self._found_inf))
             total, coef, _ = clip_norm(parameters, self.max_norm, self.norm_type, "propagate",

@@ -58,7 +58,7 @@ class ClipSpec:
     _fn: Any = field(default=None, repr=False)
 
     def __post_init__(self) -> None:
-        name, _, stateful = CLIP_METHODS[self.method]
+        name = CLIP_METHODS[self.method][0]
         try:
             clip = importlib.import_module("tinyclipnn.clip")
             cls = clip.ClipGradNorm if name is None else getattr(clip, _CLIPPERS.get(name, name))
@@ -67,7 +67,7 @@ class ClipSpec:
                               f"not available ({e})") from e
         # "none" measures the norm only: a global-norm clip to inf never scales
         kwargs = dict(self.kwargs, measure_norm=True) if self.method == "value" else self.kwargs
-        try:  # bad arguments fail here, not at the first training step
+        try:  # bad arguments fail here (the clipper checks them), not at the first step
             self._fn = cls(math.inf) if name is None else cls(**kwargs)
         except (TypeError, ValueError) as e:
             raise ValueError(f"--clip {self.spec or self.method}: {e}") from None

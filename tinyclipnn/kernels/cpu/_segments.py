@@ -18,6 +18,8 @@ import threading
 import weakref
 from collections import OrderedDict
 from collections.abc import Sequence
+from itertools import repeat
+from operator import attrgetter, is_
 
 import numpy as np
 from numba import carray, types
@@ -66,12 +68,13 @@ def work_items(sizes: np.ndarray, chunk: int) -> tuple[np.ndarray, np.ndarray, n
 class SegmentTable:
     """Addresses, sizes and work items for a list of arrays of one dtype."""
 
-    __slots__ = ("addrs", "sizes", "seg", "start", "stop", "first", "dtype", "proto", "kind",
-                 "total")
+    __slots__ = ("addrs", "sizes", "size_list", "seg", "start", "stop", "first", "dtype", "proto",
+                 "kind", "total")
 
     def __init__(self, addrs: np.ndarray, sizes: np.ndarray, dtype: np.dtype) -> None:
         self.addrs = addrs
         self.sizes = sizes
+        self.size_list = sizes.tolist()
         self.seg, self.start, self.stop = work_items(sizes, CHUNK)
         self.first = np.zeros(sizes.size + 1, np.int64)  # segment s owns items first[s]:first[s+1]
         np.cumsum((sizes + CHUNK - 1) // CHUNK, out=self.first[1:])
@@ -86,11 +89,16 @@ _tables: OrderedDict[tuple[int, int], tuple[list, SegmentTable]] = OrderedDict()
 _lock = threading.Lock()
 
 
+_deref = weakref.ref.__call__
+_dtype, _size = attrgetter("dtype"), attrgetter("size")
+
+
 def _still_valid(refs: list, table: SegmentTable, arrays: Sequence[np.ndarray]) -> bool:
-    dt = table.dtype
-    sizes = table.sizes
-    return all(r() is a and a.dtype == dt and a.size == sizes[i]
-               for i, (r, a) in enumerate(zip(refs, arrays, strict=True)))
+    """Same array objects, each still of the table's dtype and size (an array resized or
+    re-typed in place must not be indexed with stale sizes)."""
+    return (len(refs) == len(arrays) and all(map(is_, map(_deref, refs), arrays))
+            and all(map(is_, map(_dtype, arrays), repeat(table.dtype)))
+            and list(map(_size, arrays)) == table.size_list)
 
 
 def segment_table(arrays: Sequence[np.ndarray]) -> SegmentTable:

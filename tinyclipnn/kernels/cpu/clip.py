@@ -16,6 +16,7 @@ import numpy as np
 
 from .. import reference
 from .._jit import njit
+from ._f16c_items import HAVE_F16C, run_items_f16c
 from ._lowp_items import col_sum_lowp, run_items_lowp
 from ._reductions import clamp_chunk, partial, scale_chunk
 from ._segments import SegmentTable, row_table, segment_table, segment_view
@@ -72,7 +73,9 @@ def _run(t: SegmentTable, op: int, arg: float = 0.0, coefs: np.ndarray = _NO_COE
     out = np.empty(n_items, np.float64)
     threads = max_threads() if t.total >= PARALLEL_MIN else 1
     args = (op, t.addrs, t.sizes, t.seg, t.start, t.stop, float(arg), coefs, t.proto, out, scales)
-    if t.kind:
+    if t.kind == 1 and HAVE_F16C:
+        split_run(run_items_f16c, n_items, threads, *args, t.kind)
+    elif t.kind:
         split_run(run_items_lowp, n_items, threads, *args, t.kind)
     else:
         split_run(_run_items, n_items, threads, *args)
