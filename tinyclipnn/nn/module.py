@@ -177,8 +177,21 @@ class Module:
         return IncompatibleKeys(missing, unexpected)
 
     def to(self, dtype: Any) -> Module:
-        """Cast every parameter (and its gradient) to ``dtype`` (float32 or float64)."""
-        dtype = np.dtype(dtype)
+        """Cast every parameter (and its gradient) to the float ``dtype``, in place; returns self.
+
+        Layers compute in float32 and float64; a float16/bfloat16 model can hold and clip its
+        gradients, but calling a layer then raises a TypeError naming the layer. ``to("cpu")``
+        is accepted and does nothing (there is only the CPU)."""
+        if isinstance(dtype, str) and dtype == "cpu":
+            return self
+        try:
+            dtype = np.dtype(dtype)
+        except TypeError:
+            raise TypeError(f"{type(self).__name__}.to: dtype={dtype!r} is not a dtype; use "
+                            f"np.float32 or np.float64") from None
+        if dtype.kind != "f" and dtype.name != "bfloat16":
+            raise TypeError(f"{type(self).__name__}.to: dtype must be a float dtype (float32, "
+                            f"float64; float16/bfloat16 to store), got {dtype}")
         for p in self.parameters():
             p.data = p.data.astype(dtype)
             if p.grad is not None:
