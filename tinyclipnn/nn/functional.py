@@ -12,7 +12,7 @@ from ..autograd.ops_reduce import log_softmax_array
 _REDUCTIONS = ("mean", "sum", "none")
 
 
-def _check_reduction(reduction: str) -> None:
+def check_reduction(reduction: str) -> None:
     if reduction not in _REDUCTIONS:
         raise ValueError(f"reduction must be one of {_REDUCTIONS}, got {reduction!r}")
 
@@ -75,32 +75,109 @@ class _NLL(Function):
 
 
 def cross_entropy(input: Tensor, target: Any, ignore_index: int = -100,
-                  reduction: str = "mean") -> Tensor:
+                  reduction: str = "mean", label_smoothing: float = 0.0) -> Tensor:
     """Softmax cross-entropy of logits ``input`` (N, C) / (N, C, d1, ...) / (C,) at integer
     class indices ``target`` (N,) / (N, d1, ...) / (); entries equal to ``ignore_index`` count
-    for nothing (and "mean" divides by the number of the others). One fused graph node."""
-    _check_reduction(reduction)
-    return _NLL.apply(input, _targets(target, input.shape), ignore_index=ignore_index,
-                      reduction=reduction, from_logits=True)
+    for nothing (and "mean" divides by the number of the others). One fused graph node.
+
+    ``label_smoothing=eps`` mixes the one-hot target with the uniform distribution, as
+    PyTorch: ``(1 - eps) * nll + eps * mean_c(-log_softmax)`` per entry."""
+    check_reduction(reduction)
+    if isinstance(label_smoothing, bool) or not 0.0 <= label_smoothing <= 1.0:
+        raise ValueError(f"label_smoothing must be in [0, 1], got {label_smoothing!r}")
+    t = _targets(target, input.shape)
+    nll = _NLL.apply(input, t, ignore_index=ignore_index, reduction=reduction, from_logits=True)
+    if not label_smoothing:
+        return nll
+    class_dim = 1 if input.ndim > 1 else 0
+    valid = (t != ignore_index).astype(input.dtype)
+    smooth = -input.log_softmax(class_dim).mean(axis=class_dim) * valid
+    if reduction == "none":
+        pass
+    elif reduction == "sum":
+        smooth = smooth.sum()
+    else:
+        smooth = smooth.sum() / (valid.sum() if valid.sum() else np.nan)
+    return nll * (1.0 - label_smoothing) + smooth * label_smoothing
 
 
 def nll_loss(input: Tensor, target: Any, ignore_index: int = -100,
              reduction: str = "mean") -> Tensor:
     """Negative log-likelihood of log-probabilities ``input`` (N, C, ...) at class indices."""
-    _check_reduction(reduction)
+    check_reduction(reduction)
     return _NLL.apply(input, _targets(target, input.shape), ignore_index=ignore_index,
                       reduction=reduction, from_logits=False)
 
 
 def mse_loss(input: Tensor, target: Any, reduction: str = "mean") -> Tensor:
     """Mean (or summed) squared error; ``target`` broadcasts against ``input``."""
-    _check_reduction(reduction)
+    check_reduction(reduction)
     target = target if isinstance(target, Tensor) else Tensor(np.asarray(target, dtype=input.dtype))
     diff = input - target
     sq = diff * diff
     if reduction == "none":
         return sq
     return sq.sum() if reduction == "sum" else sq.mean()
+
+
+def check_gelu_approximate(approximate: str) -> None:
+    if approximate not in ("none", "tanh"):
+        raise ValueError(f"approximate argument must be either 'none' or 'tanh', got "
+                         f"{approximate!r}")
+
+
+class _Gelu(Function):
+    """``x * Phi(x)``, exact (erf, from scipy, imported on first use) or tanh-approximated."""
+
+    @staticmethod
+    def forward(ctx, x, approximate):
+        ctx.save_for_backward(x)
+        ctx.approximate = approximate
+        if approximate == "tanh":
+            k = np.sqrt(2 / np.pi).astype(x.dtype)
+            inner = np.tanh(k * (x + 0.044715 * x ** 3))
+            ctx.inner = inner
+            return (0.5 * x * (1 + inner)).astype(x.dtype, copy=False)
+        from scipy.special import erf
+
+        return (0.5 * x * (1 + erf(x / np.sqrt(2)))).astype(x.dtype, copy=False)
+
+    @staticmethod
+    def backward(ctx, grad):
+        (x,) = ctx.saved_tensors
+        if ctx.approximate == "tanh":
+            k, inner = np.sqrt(2 / np.pi), ctx.inner
+            d = 0.5 * (1 + inner) + 0.5 * x * (1 - inner ** 2) * k * (1 + 3 * 0.044715 * x ** 2)
+        else:
+            from scipy.special import erf
+
+            d = 0.5 * (1 + erf(x / np.sqrt(2))) + x * np.exp(-0.5 * x * x) / np.sqrt(2 * np.pi)
+        return ((grad * d).astype(x.dtype, copy=False),)
+
+
+def gelu(input: Tensor, approximate: str = "none") -> Tensor:
+    """Gaussian error linear unit ``x * Phi(x)``; ``approximate="tanh"`` for the tanh form."""
+    check_gelu_approximate(approximate)
+    return _Gelu.apply(input, approximate=approximate)
+
+
+def layer_norm(input: Tensor, normalized_shape: Any, weight: Tensor | None = None,
+               bias: Tensor | None = None, eps: float = 1e-5) -> Tensor:
+    """Normalise over the trailing ``normalized_shape`` dims (biased variance), then scale by
+    ``weight`` and shift by ``bias`` (each of shape ``normalized_shape``), as PyTorch."""
+    shape = (normalized_shape,) if isinstance(normalized_shape, int) else tuple(normalized_shape)
+    if tuple(input.shape[input.ndim - len(shape):]) != shape or len(shape) > input.ndim:
+        raise ValueError(f"layer_norm: input of shape {tuple(input.shape)} must end in "
+                         f"normalized_shape={list(shape)}")
+    axes = tuple(range(input.ndim - len(shape), input.ndim))
+    centred = input - input.mean(axes, keepdims=True)
+    var = (centred * centred).mean(axes, keepdims=True)
+    out = centred / (var + eps).sqrt()
+    if weight is not None:
+        out = out * weight
+    if bias is not None:
+        out = out + bias
+    return out
 
 
 def softmax(input: Tensor, dim: int = -1) -> Tensor:

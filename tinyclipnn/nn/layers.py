@@ -1,10 +1,8 @@
-"""Feed-forward layers: Linear, Embedding, Dropout, activations, Sequential, Identity."""
+"""Feed-forward layers: Linear, Embedding, Dropout."""
 
 from __future__ import annotations
 
 import math
-from collections import OrderedDict
-from collections.abc import Iterator
 from typing import Any
 
 import numpy as np
@@ -140,51 +138,4 @@ class Dropout(Module):
         return x * (keep / (1.0 - self.p)).astype(x.dtype)
 
     def extra_repr(self) -> str:
-        return f"p={self.p}"
-
-
-class Tanh(Module):
-    def forward(self, x: Tensor) -> Tensor:
-        return x.tanh()
-
-
-class ReLU(Module):
-    def forward(self, x: Tensor) -> Tensor:
-        return x.relu()
-
-
-class Sigmoid(Module):
-    def forward(self, x: Tensor) -> Tensor:
-        return x.sigmoid()
-
-
-class Identity(Module):
-    def forward(self, x: Tensor) -> Tensor:
-        return x
-
-
-class Sequential(Module):
-    """Modules applied in order; children named "0", "1", ... (or by an OrderedDict)."""
-
-    def __init__(self, *modules: Module | OrderedDict) -> None:
-        super().__init__()
-        if len(modules) == 1 and isinstance(modules[0], OrderedDict):
-            for name, m in modules[0].items():
-                self.add_module(name, m)
-        else:
-            for i, m in enumerate(modules):
-                self.add_module(str(i), m)
-
-    def forward(self, x: Any) -> Any:
-        for m in self._modules.values():
-            x = m(x)
-        return x
-
-    def __getitem__(self, i: int) -> Module:
-        return list(self._modules.values())[i]
-
-    def __len__(self) -> int:
-        return len(self._modules)
-
-    def __iter__(self) -> Iterator[Module]:
-        return iter(self._modules.values())
+        return f"p={self.p}, inplace=False"

@@ -121,8 +121,8 @@ class RNNBase(Module):
             x = x.transpose(0, 1)
         T, B = x.shape[0], x.shape[1]
         h0, c0 = (hx if hx is not None else (None, None)) if lstm else (hx, None)
-        self._check_state(h0, B, "hidden[0]" if lstm else "hidden")
-        self._check_state(c0, B, "hidden[1]")
+        self._check_state(h0, B, "hidden[0]" if lstm else "hidden", "h0")
+        self._check_state(c0, B, "hidden[1]", "c0")
         lens = self._lengths(lengths, T, B)
         D = 2 if self.bidirectional else 1
         h_n: list[Tensor] = []
@@ -158,12 +158,13 @@ class RNNBase(Module):
         elif hx is not None and not isinstance(hx, Tensor):
             raise ValueError(f"{name}: hx must be a Tensor h_0 (or None), got {_describe(hx)}")
 
-    def _check_state(self, s: Tensor | None, B: int, name: str) -> None:
+    def _check_state(self, s: Tensor | None, B: int, label: str, name: str) -> None:
         D = 2 if self.bidirectional else 1
         want = (self.num_layers * D, B, self.hidden_size)
         if s is not None and tuple(s.shape) != want:
-            raise ValueError(f"{type(self).__name__}: Expected {name} size {want}, "
-                             f"got {list(s.shape)}")
+            raise ValueError(f"{type(self).__name__}: Expected {label} size {want}, got "
+                             f"{list(s.shape)} ({name} must have shape (num_layers * "
+                             f"num_directions, batch, hidden_size))")
 
     @staticmethod
     def _lengths(lengths: Any, T: int, B: int) -> np.ndarray | None:

@@ -169,6 +169,10 @@ class RNNCell(_CellBase):
                          mode="RNN_TANH" if nonlinearity == "tanh" else "RNN_RELU")
         self.nonlinearity = nonlinearity
 
+    def extra_repr(self) -> str:
+        s = super().extra_repr()
+        return s if self.nonlinearity == "tanh" else s + f", nonlinearity={self.nonlinearity!r}"
+
     def forward(self, input: Tensor, hx: Tensor | None = None) -> Tensor:
         x, hx, batched = self._prepare(input, hx)
         h = CELL_FUNCTIONS[self.mode](x, self._zeros(x) if hx is None else hx, *self._weights())
