@@ -198,6 +198,7 @@ def test_schedulers_follow_closed_forms(make, closed_form):
     sched = make(opt)
     for epoch in range(12):
         np.testing.assert_allclose(sched.get_last_lr()[0], 0.2 * closed_form(epoch), rtol=1e-12)
+        opt.step()
         sched.step()
 
 
