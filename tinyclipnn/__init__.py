@@ -70,6 +70,24 @@ from .autograd.api import (
     var,
     where,
 )
+from .autograd.dtypes import (  # PyTorch's dtype names, as numpy dtypes
+    bool_ as bool,  # noqa: A004
+)
+from .autograd.dtypes import (
+    double,
+    float16,
+    float32,
+    float64,
+    half,
+    int8,
+    int16,
+    int32,
+    int64,
+    long,
+    uint8,
+)
+from .autograd.dtypes import float32 as float  # noqa: A004
+from .autograd.dtypes import int32 as int  # noqa: A004
 from .serialization import load, save
 
 __version__ = "0.1.0"
@@ -84,6 +102,8 @@ def __getattr__(name: str) -> Any:
 
 
 __all__ = [
+    "bool", "double", "float", "float16", "float32", "float64", "half", "int", "int8", "int16",
+    "int32", "int64", "long", "uint8",
     "amax", "amin", "arange", "argmax", "argmin", "clone", "empty", "eq", "equal", "from_numpy",
     "full", "full_like", "gather", "min", "ne", "numel", "ones_like", "rand", "rand_like", "randn",
     "randn_like", "std", "var", "zeros_like",
