@@ -117,6 +117,10 @@ class TensorMethods:
     def bool(self) -> Any:
         return self.to(np.bool_)
 
+    def cpu(self) -> Any:
+        """Itself (everything lives in host memory); for ``x.detach().cpu().numpy()``."""
+        return self
+
     def is_floating_point(self) -> bool:
         return self.data.dtype.kind == "f"
 

@@ -104,6 +104,10 @@ class Embedding(Module):
                              f"range [{idx.min()}, {idx.max()}]")
         return _EmbeddingFn.apply(self.weight, idx=idx, padding_idx=self.padding_idx)
 
+    def extra_repr(self) -> str:
+        s = f"{self.num_embeddings}, {self.embedding_dim}"
+        return s if self.padding_idx is None else s + f", padding_idx={self.padding_idx}"
+
 
 class _EmbeddingFn(Function):
     @staticmethod

@@ -171,7 +171,7 @@ class RNNCell(_CellBase):
 
     def extra_repr(self) -> str:
         s = super().extra_repr()
-        return s if self.nonlinearity == "tanh" else s + f", nonlinearity={self.nonlinearity!r}"
+        return s if self.nonlinearity == "tanh" else s + f", nonlinearity={self.nonlinearity}"
 
     def forward(self, input: Tensor, hx: Tensor | None = None) -> Tensor:
         x, hx, batched = self._prepare(input, hx)
