@@ -36,7 +36,7 @@ class GELU(Module):
 
     def __init__(self, approximate: str = "none") -> None:
         super().__init__()
-        F.check_gelu_approximate(approximate)
+        F._check_gelu_approximate(approximate)
         self.approximate = approximate
 
     def forward(self, x: Tensor) -> Tensor:

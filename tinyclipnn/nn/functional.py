@@ -12,7 +12,7 @@ from ..autograd.ops_reduce import log_softmax_array
 _REDUCTIONS = ("mean", "sum", "none")
 
 
-def check_reduction(reduction: str) -> None:
+def _check_reduction(reduction: str) -> None:
     if reduction not in _REDUCTIONS:
         raise ValueError(f"reduction must be one of {_REDUCTIONS}, got {reduction!r}")
 
@@ -82,7 +82,7 @@ def cross_entropy(input: Tensor, target: Any, ignore_index: int = -100,
 
     ``label_smoothing=eps`` mixes the one-hot target with the uniform distribution, as
     PyTorch: ``(1 - eps) * nll + eps * mean_c(-log_softmax)`` per entry."""
-    check_reduction(reduction)
+    _check_reduction(reduction)
     if isinstance(label_smoothing, bool) or not 0.0 <= label_smoothing <= 1.0:
         raise ValueError(f"label_smoothing must be in [0, 1], got {label_smoothing!r}")
     t = _targets(target, input.shape)
@@ -104,14 +104,14 @@ def cross_entropy(input: Tensor, target: Any, ignore_index: int = -100,
 def nll_loss(input: Tensor, target: Any, ignore_index: int = -100,
              reduction: str = "mean") -> Tensor:
     """Negative log-likelihood of log-probabilities ``input`` (N, C, ...) at class indices."""
-    check_reduction(reduction)
+    _check_reduction(reduction)
     return _NLL.apply(input, _targets(target, input.shape), ignore_index=ignore_index,
                       reduction=reduction, from_logits=False)
 
 
 def mse_loss(input: Tensor, target: Any, reduction: str = "mean") -> Tensor:
     """Mean (or summed) squared error; ``target`` broadcasts against ``input``."""
-    check_reduction(reduction)
+    _check_reduction(reduction)
     target = target if isinstance(target, Tensor) else Tensor(np.asarray(target, dtype=input.dtype))
     diff = input - target
     sq = diff * diff
@@ -120,7 +120,7 @@ def mse_loss(input: Tensor, target: Any, reduction: str = "mean") -> Tensor:
     return sq.sum() if reduction == "sum" else sq.mean()
 
 
-def check_gelu_approximate(approximate: str) -> None:
+def _check_gelu_approximate(approximate: str) -> None:
     if approximate not in ("none", "tanh"):
         raise ValueError(f"approximate argument must be either 'none' or 'tanh', got "
                          f"{approximate!r}")
@@ -157,7 +157,7 @@ class _Gelu(Function):
 
 def gelu(input: Tensor, approximate: str = "none") -> Tensor:
     """Gaussian error linear unit ``x * Phi(x)``; ``approximate="tanh"`` for the tanh form."""
-    check_gelu_approximate(approximate)
+    _check_gelu_approximate(approximate)
     return _Gelu.apply(input, approximate=approximate)
 
 

@@ -12,7 +12,7 @@ from .module import Module
 class _Loss(Module):
     def __init__(self, reduction: str = "mean") -> None:
         super().__init__()
-        F.check_reduction(reduction)
+        F._check_reduction(reduction)
         self.reduction = reduction
 
 
