@@ -193,6 +193,8 @@ class Tensor(TensorMethods):
         """``(self, other)`` (or reversed) as Tensors, promoted by PyTorch's rules (`promotion`)."""
         a = self
         if isinstance(other, Tensor):
+            if other.data.dtype == self.data.dtype:  # the common case: nothing to promote
+                return (other, self) if reflected else (self, other)
             b = other
         elif isinstance(other, np.ndarray):
             b = Tensor._wrap(other, False)

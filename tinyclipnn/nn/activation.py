@@ -52,32 +52,31 @@ def _implicit_dim(name: str, ndim: int) -> int:
     return 0 if ndim in (0, 1, 3) else 1
 
 
-class Softmax(Module):
-    """``exp(x) / sum(exp(x))`` along ``dim`` (PyTorch's legacy choice, with its warning,
-    when ``dim`` is None)."""
+class _Normaliser(Module):
+    """Shared by `Softmax` / `LogSoftmax`: one op along ``dim`` (PyTorch's legacy choice, with
+    its warning, when ``dim`` is None)."""
+
+    op = "softmax"
 
     def __init__(self, dim: int | None = None) -> None:
         super().__init__()
         self.dim = dim
 
     def forward(self, x: Tensor) -> Tensor:
-        dim = self.dim if self.dim is not None else _implicit_dim("softmax", x.ndim)
-        return x.softmax(dim)
+        dim = self.dim if self.dim is not None else _implicit_dim(self.op, x.ndim)
+        return getattr(x, self.op)(dim)
 
     def extra_repr(self) -> str:
         return f"dim={self.dim}"
 
 
-class LogSoftmax(Module):
+class Softmax(_Normaliser):
+    """``exp(x) / sum(exp(x))`` along ``dim``."""
+
+    op = "softmax"
+
+
+class LogSoftmax(_Normaliser):
     """``log(softmax(x))`` along ``dim``, computed stably."""
 
-    def __init__(self, dim: int | None = None) -> None:
-        super().__init__()
-        self.dim = dim
-
-    def forward(self, x: Tensor) -> Tensor:
-        dim = self.dim if self.dim is not None else _implicit_dim("log_softmax", x.ndim)
-        return x.log_softmax(dim)
-
-    def extra_repr(self) -> str:
-        return f"dim={self.dim}"
+    op = "log_softmax"
