@@ -13,7 +13,7 @@ from tinyclipnn import nn
 from tinyclipnn.autograd import gradcheck
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "golden"))
-from modules_cases import MODULES, TARGET_IGNORE, run_module, structure  # noqa: E402
+from modules_cases import MODULES, TARGET_IGNORE, WEIGHT, run_module, structure  # noqa: E402
 
 GOLDEN = np.load(os.path.join(os.path.dirname(__file__), "golden", "modules.npz"))
 
@@ -71,11 +71,19 @@ def test_layer_norm_gradcheck():
     assert gradcheck(lambda x, w, b: nn.functional.layer_norm(x, 4, w, b), [_x(3, 4), w, b])
 
 
+@pytest.mark.parametrize("weight", [None, WEIGHT])
 @pytest.mark.parametrize("reduction", ["mean", "sum", "none"])
-def test_label_smoothing_gradcheck(reduction):
+def test_label_smoothing_gradcheck(reduction, weight):
     t = TARGET_IGNORE
-    assert gradcheck(lambda z: nn.functional.cross_entropy(z, t, reduction=reduction,
-                                                           label_smoothing=0.2), [_x(6, 5)])
+    assert gradcheck(lambda z: nn.functional.cross_entropy(
+        z, t, weight=weight, reduction=reduction, label_smoothing=0.2), [_x(6, 5)])
+
+
+def test_class_weights_are_a_buffer_in_the_state_dict():
+    loss = nn.CrossEntropyLoss(weight=tc.tensor(WEIGHT))
+    assert list(loss.state_dict()) == ["weight"]
+    np.testing.assert_array_equal(loss.state_dict()["weight"], WEIGHT)
+    assert nn.NLLLoss().state_dict() == {}
 
 
 # ---------------------------------------------------------------------------- containers
@@ -176,6 +184,8 @@ def test_softmax_without_dim_warns_like_pytorch():
     (lambda: nn.LayerNorm("4"), TypeError, "normalized_shape"),
     (lambda: nn.CrossEntropyLoss(label_smoothing=1.5), ValueError, "label_smoothing"),
     (lambda: nn.MSELoss(reduction="avg"), ValueError, "reduction"),
+    (lambda: nn.CrossEntropyLoss(weight=np.ones(3))(tc.zeros(2, 5), np.array([0, 1])), ValueError,
+     "weight should be a 1D tensor of size C = 5"),
     (lambda: nn.LayerNorm(4)(tc.zeros(2, 5)), ValueError, "normalized_shape"),
     (lambda: nn.Linear(3, 2)(tc.zeros(2, 4)), ValueError, "in_features=3"),
 ])

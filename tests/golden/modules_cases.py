@@ -13,6 +13,7 @@ import numpy as np
 TARGET = np.array([0, 4, 2, 1, 3, 4])
 TARGET_IGNORE = np.array([0, 4, -100, 1, 3, -100])
 TARGET_2D = np.array([[0, 2, 1], [2, 2, 0]])
+WEIGHT = np.array([0.5, 2.0, 1.0, 0.25, 3.0])
 
 
 def _p(seed, *shape):
@@ -58,6 +59,22 @@ MODULES = {
                           lambda lib, m, x: m(x, lib.tensor(TARGET_2D)), [(2, 3, 3)]),
     "ce_smooth_unbatched": (lambda lib: lib.nn.CrossEntropyLoss(label_smoothing=0.4), None,
                             lambda lib, m, x: m(x, lib.tensor(np.array(2))), [(5,)]),
+    "ce_weight": (lambda lib: lib.nn.CrossEntropyLoss(weight=lib.tensor(WEIGHT)), None,
+                  lambda lib, m, x: m(x, lib.tensor(TARGET_IGNORE)), [(6, 5)]),
+    "ce_weight_smooth": (lambda lib: lib.nn.CrossEntropyLoss(weight=lib.tensor(WEIGHT),
+                                                             label_smoothing=0.3), None,
+                         lambda lib, m, x: m(x, lib.tensor(TARGET_IGNORE)), [(6, 5)]),
+    "ce_weight_smooth_sum": (lambda lib: lib.nn.CrossEntropyLoss(
+        weight=lib.tensor(WEIGHT), label_smoothing=0.1, reduction="sum"), None,
+        lambda lib, m, x: m(x, lib.tensor(TARGET)), [(6, 5)]),
+    "ce_weight_smooth_spatial": (lambda lib: lib.nn.CrossEntropyLoss(
+        weight=lib.tensor(WEIGHT[:3]), label_smoothing=0.2), None,
+        lambda lib, m, x: m(x, lib.tensor(TARGET_2D)), [(2, 3, 3)]),
+    "nll_weight_none": (lambda lib: lib.nn.NLLLoss(weight=lib.tensor(WEIGHT), reduction="none"),
+                        None, lambda lib, m, x: m(x.log_softmax(1), lib.tensor(TARGET_IGNORE)),
+                        [(6, 5)]),
+    "nll_weight_mean": (lambda lib: lib.nn.NLLLoss(weight=lib.tensor(WEIGHT)), None,
+                        lambda lib, m, x: m(x, lib.tensor(TARGET)), [(6, 5)]),
 }
 
 
