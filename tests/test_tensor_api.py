@@ -120,7 +120,7 @@ def test_sizes_and_conversions():
     assert (x.numel(), x.dim(), x.size(), x.size(-1), x.size(0)) == (24, 3, (2, 3, 4), 4, 2)
     assert x.float() is x and x.double().dtype == np.float64 and x.long().dtype == np.int64
     assert x.to(tc.float64).dtype == tc.float64 and x.half().dtype == np.float16
-    assert x.int().dtype == np.int32 and x.bool().dtype == np.bool_
+    assert x.int().dtype == np.int32 and x.bool().dtype == np.bool_ and x.to("cpu") is x
     c = x.clone()
     c.data[0] = 1
     assert not x.data.any()

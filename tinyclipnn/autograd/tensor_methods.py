@@ -86,9 +86,11 @@ class TensorMethods:
     # ---- dtype conversions (differentiable between float dtypes) --------------------------
     def to(self, dtype: Any) -> Any:
         """This tensor as ``dtype`` (itself when it already is); float -> float keeps the graph,
-        anything else gives a constant tensor."""
+        anything else gives a constant tensor. ``to("cpu")`` is itself."""
         from . import ops_index
 
+        if isinstance(dtype, str) and dtype == "cpu":  # the only device there is
+            return self
         dt = np.dtype(dtype)
         if dt == self.data.dtype:
             return self

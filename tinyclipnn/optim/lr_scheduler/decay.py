@@ -107,6 +107,10 @@ class MultiStepLR(LRScheduler):
             return _lrs(self)
         return [lr * self.gamma ** self.milestones[self.last_epoch] for lr in _lrs(self)]
 
+    def load_state_dict(self, state_dict: Mapping[str, Any]) -> None:
+        super().load_state_dict(state_dict)  # a saved Counter may come back as a plain dict
+        self.milestones = Counter({int(k): int(v) for k, v in self.milestones.items()})
+
     def _get_closed_form_lr(self) -> list[float]:
         ms = sorted(self.milestones.elements())
         return [b * self.gamma ** bisect_right(ms, self.last_epoch) for b in self.base_lrs]
