@@ -12,7 +12,14 @@ import tinyclipnn as tc
 from tinyclipnn.autograd import gradcheck
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "golden"))
-from tensor_api_cases import COMPOSITIONS, IDX, VALUES, dtype_name, inputs  # noqa: E402
+from tensor_api_cases import (  # noqa: E402
+    COMPOSITIONS,
+    IDX,
+    VALUES,
+    dtype_name,
+    inputs,
+    promotion_table,
+)
 
 GOLDEN = np.load(os.path.join(os.path.dirname(__file__), "golden", "tensor_api.npz"))
 
@@ -74,6 +81,15 @@ def test_values_and_dtypes_match_pytorch_live(name):
     theirs = VALUES[name](torch)
     assert dtype == dtype_name(theirs.dtype), name
     np.testing.assert_allclose(value, theirs.numpy(), rtol=1e-6, err_msg=name)
+
+
+def test_type_promotion_table_matches_pytorch_golden():
+    assert promotion_table(tc) == list(GOLDEN["promotion_table"])
+
+
+def test_type_promotion_table_matches_pytorch_live():
+    torch = pytest.importorskip("torch")
+    assert promotion_table(tc) == promotion_table(torch)
 
 
 # ---------------------------------------------------------------------------- gradcheck (float64)

@@ -11,7 +11,7 @@ import numpy as np
 import torch
 
 sys.path.insert(0, os.path.dirname(__file__))
-from tensor_api_cases import COMPOSITIONS, VALUES, dtype_name, inputs  # noqa: E402
+from tensor_api_cases import COMPOSITIONS, VALUES, dtype_name, inputs, promotion_table  # noqa: E402
 
 
 def main() -> None:
@@ -27,6 +27,7 @@ def main() -> None:
         y = fn(torch)
         out[f"{name}/value"] = y.numpy()
         out[f"{name}/dtype"] = np.array(dtype_name(y.dtype))
+    out["promotion_table"] = np.array(promotion_table(torch))
     path = os.path.join(os.path.dirname(__file__), "tensor_api.npz")
     np.savez_compressed(path, **out)
     print(f"wrote {path} ({len(out)} arrays, torch {torch.__version__})")

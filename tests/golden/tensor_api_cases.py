@@ -81,3 +81,26 @@ def inputs(name, shapes):
 
 def dtype_name(dtype) -> str:
     return str(dtype).replace("torch.", "")
+
+
+PROMOTION_DTYPES = ["bool", "uint8", "int8", "int32", "int64", "float16", "float32", "float64"]
+PROMOTION_SCALARS = [True, 2, 0.5]
+PROMOTION_OPS = ["add", "mul", "sub", "truediv"]
+
+
+def promotion_table(lib):
+    """Result dtype names of ``tensor op tensor`` and ``tensor op scalar`` over every pair of
+    PROMOTION_DTYPES / PROMOTION_SCALARS and op (bool subtraction, an error in both, skipped)."""
+    import operator
+
+    out = []
+    for op_name in PROMOTION_OPS:
+        op = getattr(operator, op_name)
+        for a in PROMOTION_DTYPES:
+            x = lib.tensor(np.ones(3, dtype=a))
+            for b in PROMOTION_DTYPES + PROMOTION_SCALARS:
+                if op_name == "sub" and (a == "bool" or b == "bool" or b is True):
+                    continue
+                y = lib.tensor(np.ones(3, dtype=b)) if isinstance(b, str) else b
+                out.append(f"{a} {op_name} {b!r}: {dtype_name(op(x, y).dtype)}")
+    return out
