@@ -165,16 +165,34 @@ def test_forward_arguments_name_the_argument():
         nn.GRU(3, 4)(x, _randn(1, 3, 4))
 
 
+def _half_dtypes():
+    out = [np.float16]
+    try:
+        import ml_dtypes
+
+        out.append(ml_dtypes.bfloat16)
+    except ImportError:  # the bf16 extra is optional
+        pass
+    return out
+
+
+@pytest.mark.parametrize("dtype", _half_dtypes())
 @pytest.mark.parametrize("make, call", [
-    (lambda: nn.Linear(3, 4), lambda m: m(tc.Tensor(np.zeros((2, 3), np.float16)))),
+    (lambda: nn.Linear(3, 4), lambda m: m(tc.Tensor(np.zeros((2, 3), np.float32)))),
     (lambda: nn.Embedding(5, 3), lambda m: m(np.array([1, 2]))),
-    (lambda: nn.LSTM(3, 4), lambda m: m(tc.Tensor(np.zeros((2, 1, 3), np.float16)))),
-    (lambda: nn.GRUCell(3, 4), lambda m: m(tc.Tensor(np.zeros((2, 3), np.float16)))),
-])
-def test_half_precision_layers_give_a_clear_error(make, call):
-    m = make().to(np.float16)
-    name = type(m).__name__
-    with pytest.raises(TypeError, match=rf"{name}: parameters are float16; .*float32, float64"):
+    (lambda: nn.LSTM(3, 4), lambda m: m(tc.Tensor(np.zeros((2, 1, 3), np.float32)))),
+    (lambda: nn.RNN(3, 4, fused=False), lambda m: m(tc.Tensor(np.zeros((2, 1, 3), np.float32)))),
+    (lambda: nn.GRU(3, 4), lambda m: m(tc.Tensor(np.zeros((2, 1, 3), np.float32)))),
+    (lambda: nn.RNNCell(3, 4), lambda m: m(tc.Tensor(np.zeros((2, 3), np.float32)))),
+    (lambda: nn.LSTMCell(3, 4), lambda m: m(tc.Tensor(np.zeros((2, 3), np.float32)))),
+    (lambda: nn.GRUCell(3, 4), lambda m: m(tc.Tensor(np.zeros((2, 3), np.float32)))),
+    (lambda: nn.LayerNorm(3), lambda m: m(tc.Tensor(np.zeros((2, 3), np.float32)))),
+], ids=["Linear", "Embedding", "LSTM", "RNN", "GRU", "RNNCell", "LSTMCell", "GRUCell",
+        "LayerNorm"])
+def test_half_precision_layers_give_a_clear_error(make, call, dtype):
+    m = make().to(dtype)
+    name, dt = type(m).__name__, np.dtype(dtype)
+    with pytest.raises(TypeError, match=rf"{name}: parameters are {dt}; .*float32, float64"):
         call(m)
 
 
