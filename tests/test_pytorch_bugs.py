@@ -205,3 +205,47 @@ def test_no_warning_for_distinct_parameters():
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         optim.SGD([nn.Parameter(np.zeros(2)), nn.Parameter(np.zeros(2))], lr=0.1)
+
+
+# ---------------------------------------------------------------------------- ported from PyTorch
+def test_rnn_args_check_ported():
+    """PyTorch's test_nn.test_rnn_args_check (RuntimeError there, ValueError here)."""
+    input_size, hidden_size, num_layers, batch_size, seq_len, bad = 3, 5, 2, 4, 6, 7
+    good_in, good_h = (seq_len, batch_size, input_size), (num_layers, batch_size, hidden_size)
+
+    def update(shape, dim, size):
+        return tuple(size if i == dim else s for i, s in enumerate(shape))
+
+    def inputs(in_shape, h_shape, mode):
+        x, h = _randn(*in_shape), _randn(*h_shape)
+        if mode != "LSTM":
+            return [(x, h)]
+        if h_shape == good_h:
+            return [(x, (h, h))]
+        ok = _randn(*good_h)
+        return [(x, (h, ok)), (x, (ok, h))]
+
+    for mode in ("RNN", "GRU", "LSTM"):
+        for in_shape, h_shape in [(update(good_in, 1, bad), good_h), (good_in, update(good_h, 1, bad)),
+                                  (update(good_in, 2, bad), good_h), (good_in, update(good_h, 2, bad)),
+                                  (good_in, update(good_h, 0, bad))]:
+            for x, hx in inputs(in_shape, h_shape, mode):
+                model = getattr(nn, mode)(input_size, hidden_size, num_layers)
+                with pytest.raises(ValueError):
+                    model(x, hx)
+
+
+def test_rnn_cell_no_broadcasting_ported():
+    """PyTorch's test_nn.test_RNN_cell_no_broadcasting."""
+    hidden_size, input_size = 20, 10
+
+    def check_all(bad_hx, good_hx, x):
+        for cell, hx in [(nn.RNNCell, bad_hx), (nn.GRUCell, bad_hx),
+                         (nn.LSTMCell, (bad_hx, good_hx)), (nn.LSTMCell, (good_hx, bad_hx))]:
+            with pytest.raises(ValueError):
+                cell(input_size, hidden_size)(x, hx)
+
+    x, good_hx = _randn(3, input_size), _randn(3, hidden_size)
+    check_all(_randn(1, hidden_size), good_hx, x)  # hidden/input batch size
+    check_all(_randn(3, 1), good_hx, x)  # hx's hidden_size vs the module's
+    check_all(good_hx, good_hx, _randn(3, 1))  # input's input_size vs the module's
