@@ -51,3 +51,10 @@ def check_float(owner: str, name: str, value: Any, low: float, high: float) -> f
     if not low <= value <= high:
         raise ValueError(f"{owner}: {name} must be in [{low}, {high}], got {value}")
     return float(value)
+
+
+def describe(value: Any) -> str:
+    """What was given, for an error message: ``"a tuple of 1"``, ``"ndarray"``."""
+    if isinstance(value, (tuple, list)):
+        return f"a {type(value).__name__} of {len(value)}"
+    return type(value).__name__

@@ -29,7 +29,7 @@ import numpy as np
 from ..autograd import Tensor
 from ..autograd.api import concat, stack, where
 from . import functional as F
-from ._checks import check_compute_dtype, check_dtype, check_float, check_size
+from ._checks import check_compute_dtype, check_dtype, check_float, check_size, describe
 from ._rnn_fused import FusedRecurrentLayer
 from .module import Module
 from .parameter import Parameter
@@ -154,9 +154,9 @@ class RNNBase(Module):
             if hx is not None and not (isinstance(hx, (tuple, list)) and len(hx) == 2
                                        and all(isinstance(h, Tensor) for h in hx)):
                 raise ValueError(f"{name}: hx must be a tuple (h_0, c_0) of two Tensors, got "
-                                 f"{_describe(hx)}")
+                                 f"{describe(hx)}")
         elif hx is not None and not isinstance(hx, Tensor):
-            raise ValueError(f"{name}: hx must be a Tensor h_0 (or None), got {_describe(hx)}")
+            raise ValueError(f"{name}: hx must be a Tensor h_0 (or None), got {describe(hx)}")
 
     def _check_state(self, s: Tensor | None, B: int, label: str, name: str) -> None:
         D = 2 if self.bidirectional else 1
@@ -218,12 +218,6 @@ class RNNBase(Module):
             if getattr(self, name) != default:
                 s += f", {name}={getattr(self, name)}"
         return s
-
-
-def _describe(value: Any) -> str:
-    if isinstance(value, (tuple, list)):
-        return f"a {type(value).__name__} of {len(value)}"
-    return type(value).__name__
 
 
 def _clip_hook(t: int, clip_mode: str | None, clip_value: float, norms: np.ndarray | None):

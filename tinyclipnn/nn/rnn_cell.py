@@ -19,7 +19,7 @@ import numpy as np
 
 from ..autograd import Tensor
 from . import init
-from ._checks import check_compute_dtype, check_dtype, check_size
+from ._checks import check_compute_dtype, check_dtype, check_size, describe
 from .functional import linear
 from .module import Module
 from .parameter import Parameter
@@ -142,10 +142,8 @@ class _CellBase(Module):
             return []
         if self.mode == "LSTM":
             if not (isinstance(hx, (tuple, list)) and len(hx) == 2):
-                got = f"a {type(hx).__name__} of {len(hx)}" if isinstance(
-                    hx, (tuple, list)) else type(hx).__name__
                 raise ValueError(f"{type(self).__name__}: hx must be a tuple (h, c) of two "
-                                 f"Tensors, got {got}")
+                                 f"Tensors, got {describe(hx)}")
             return [h if isinstance(h, Tensor) else Tensor(np.asarray(h)) for h in hx]
         return [hx if isinstance(hx, Tensor) else Tensor(np.asarray(hx))]
 
