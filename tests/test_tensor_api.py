@@ -7,6 +7,9 @@ import sys
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from hypothesis.extra import numpy as hnp
 
 import tinyclipnn as tc
 from tinyclipnn.autograd import gradcheck
@@ -183,3 +186,35 @@ def test_hash_by_identity_keeps_dicts_and_optimizer_state_working():
     assert len(opt.state) == 3 and all(p in opt.state for p in params)
     with pytest.raises(ValueError, match="ambiguous"):
         bool(params[0] == params[1])
+
+
+# ---------------------------------------------------------------------------- hypothesis shapes
+@settings(max_examples=40, deadline=None)
+@given(shape=hnp.array_shapes(min_dims=1, max_dims=3, min_side=1, max_side=4), data=st.data())
+def test_hypothesis_selection_ops_match_numpy(shape, data):
+    """max/min(dim), argmax/argmin, var/std and gather against numpy on random shapes
+    (size-1 dims included), with gradcheck of the differentiable ones."""
+    dim = data.draw(st.integers(-len(shape), len(shape) - 1))
+    keepdim = data.draw(st.booleans())
+    x = tc.Tensor(np.random.default_rng(len(shape)).standard_normal(shape), requires_grad=True)
+    values, indices = x.max(dim=dim, keepdim=keepdim)
+    np.testing.assert_array_equal(values.data, x.data.max(dim, keepdims=keepdim))
+    np.testing.assert_array_equal(indices.data, x.data.argmax(dim, keepdims=keepdim))
+    np.testing.assert_array_equal(x.min(dim).indices.data, x.data.argmin(dim))
+    np.testing.assert_array_equal(x.argmin(dim=dim).data, x.data.argmin(dim))
+    correction = data.draw(st.sampled_from([0, 1]))
+    if shape[dim] > correction:
+        np.testing.assert_allclose(x.var(dim, correction=correction).data,
+                                   x.data.var(dim, ddof=correction), rtol=1e-12, atol=1e-14)
+        np.testing.assert_allclose(x.std(dim, correction=correction, keepdim=keepdim).data,
+                                   x.data.std(dim, ddof=correction, keepdims=keepdim),
+                                   rtol=1e-12, atol=1e-14)
+    idx_shape = tuple(data.draw(st.integers(1, s)) for s in shape)
+    idx = np.random.default_rng(1).integers(0, shape[dim], idx_shape)
+    np.testing.assert_array_equal(x.gather(dim, idx).data,
+                                  np.take_along_axis(x.data[tuple(slice(0, s) if d != dim % len(shape)
+                                                                  else slice(None)
+                                                                  for d, s in enumerate(idx_shape))],
+                                                     idx, dim))
+    assert gradcheck(lambda a: a.max(dim=dim, keepdim=keepdim).values, [x])
+    assert gradcheck(lambda a: a.gather(dim, idx), [x])
