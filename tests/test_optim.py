@@ -211,5 +211,6 @@ def test_scheduler_matches_torch():
     for _ in range(7):
         np.testing.assert_allclose(ours.get_last_lr(), theirs.get_last_lr(), rtol=1e-10)
         topt.step()
+        opt.step()
         ours.step()
         theirs.step()
