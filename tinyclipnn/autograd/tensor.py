@@ -198,6 +198,9 @@ class Tensor(TensorMethods):
             b = other
         elif isinstance(other, np.ndarray):
             b = Tensor._wrap(other, False)
+        elif self.data.dtype.kind == "f" and type(other) in (float, int):  # fast: adopts dtype
+            b = Tensor._wrap(np.asarray(other, dtype=self.data.dtype), False)
+            return (b, self) if reflected else (self, b)
         else:
             dt = promotion.with_scalar(self.data.dtype, other)
             b = Tensor._wrap(np.asarray(other, dtype=dt), False)
