@@ -101,6 +101,7 @@ def test_multistep_state_survives_save_and_load(tmp_path):
     fresh = S.MultiStepLR(make_optimizer(tc), [1])
     fresh.load_state_dict(tc.load(tmp_path / "m.npz")["sched"])
     assert fresh.milestones == {3: 1, 5: 2}
+    fresh.optimizer.step()
     with pytest.warns(UserWarning, match="epoch parameter"):
         fresh.step(6)  # the closed form needs the Counter back
     assert fresh.get_last_lr() == [0.1 * 0.125, 0.05 * 0.125]
