@@ -92,7 +92,7 @@ from .serialization import load, save
 
 __version__ = "0.1.0"
 
-_LAZY = ("clip", "data", "lab", "kernels")
+_LAZY = ("clip", "data", "lab", "kernels", "distributed")
 
 
 def __getattr__(name: str) -> Any:

@@ -67,17 +67,29 @@ class Optimizer:
     def _params_with_grad(self) -> list[Tensor]:
         return [p for g in self.param_groups for p in g["params"] if p.grad is not None]
 
-    def _clip(self) -> None:
-        if self.clipper is not None:
-            self.last_clip = self.clipper(self._params_with_grad())
+    skipped_steps: int = 0  # steps a clipper reported as ``skipped`` (nothing was updated)
+
+    def _clip(self) -> bool:
+        """Run the clipper; True when its report says to skip this step."""
+        if self.clipper is None:
+            return False
+        self.last_clip = self.clipper(self._params_with_grad())
+        return getattr(self.last_clip, "skipped", False) is True
 
     def zero_grad(self, set_to_none: bool = True) -> None:
         """Clear gradients (views into a ``GradBuffer`` are zeroed in place, never dropped)."""
         zero_grads((p for g in self.param_groups for p in g["params"]), set_to_none)
 
     def step(self) -> None:
-        """Clip (when a ``clipper`` is set), then update every parameter that has a gradient."""
-        self._clip()
+        """Clip (when a ``clipper`` is set), then update every parameter that has a gradient.
+
+        When the clipper's report (``self.last_clip``) says ``skipped`` (a non-finite norm with
+        ``nonfinite="skip"``, a loss-scale overflow, a ZClip spike), nothing is updated:
+        parameters and optimizer state (momentum, moments, step counts) stay as they were, as
+        Optax's ``apply_if_finite``; ``self.skipped_steps`` counts such steps."""
+        if self._clip():
+            self.skipped_steps += 1
+            return
         for group in self.param_groups:
             for p in group["params"]:
                 if p.grad is None:
