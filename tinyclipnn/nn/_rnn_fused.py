@@ -104,7 +104,7 @@ class FusedRecurrentLayer(Function):
             if record is not None:
                 record(norms)
             T, B, I = x.shape
-            d2 = dxw.reshape(T * B, -1)
+            d2 = dxw.reshape(T * B, dxw.shape[-1])  # not -1: B may be 0 (empty batch)
             n = ctx.needs_input_grad
             dx = K.matmul(d2, w_ih).reshape(T, B, I) if n[0] else None
             dw_ih = K.matmul(d2.T, x.reshape(T * B, I)) if n[1] else None
