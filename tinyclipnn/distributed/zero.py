@@ -217,12 +217,12 @@ class ZeroOptimizer:
         """This rank's shard of the optimizer state (save one file per rank)."""
         return {"shard": (self.lo, self.hi), "optimizer": self.optimizer.state_dict()}
 
-    def load_state_dict(self, state: dict[str, Any]) -> None:
-        if tuple(state["shard"]) != (self.lo, self.hi):
+    def load_state_dict(self, state_dict: dict[str, Any]) -> None:
+        if tuple(state_dict["shard"]) != (self.lo, self.hi):
             raise ValueError(f"ZeroOptimizer.load_state_dict: the state is for shard "
-                             f"{tuple(state['shard'])}, this rank holds ({self.lo}, {self.hi}); "
+                             f"{tuple(state_dict['shard'])}, this rank holds ({self.lo}, {self.hi}); "
                              "load each rank's own file with the same world size and align")
-        self.optimizer.load_state_dict(state["optimizer"])
+        self.optimizer.load_state_dict(state_dict["optimizer"])
 
     def __repr__(self) -> str:
         return (f"ZeroOptimizer({type(self.optimizer).__name__}, shard [{self.lo}, {self.hi}) "
