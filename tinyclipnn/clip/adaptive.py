@@ -79,9 +79,10 @@ class AutoClip(_NormClipper):
     def state_dict(self) -> dict[str, Any]:
         return {"norms": list(self.norms)}
 
-    def load_state_dict(self, state: dict[str, Any]) -> None:
+    def load_state_dict(self, state_dict: dict[str, Any]) -> None:
+        norms = [float(v) for v in state_dict["norms"]]  # parse all before changing anything
         self.norms.clear()
-        self.norms.extend(float(v) for v in state["norms"])
+        self.norms.extend(norms)
 
 
 class ZClip(_NormClipper):
@@ -156,6 +157,7 @@ class ZClip(_NormClipper):
     def state_dict(self) -> dict[str, Any]:
         return {"mean": self.mean, "var": self.var, "warmup": list(self._warmup)}
 
-    def load_state_dict(self, state: dict[str, Any]) -> None:
-        self.mean, self.var = state["mean"], state["var"]
-        self._warmup = [float(v) for v in state["warmup"]]
+    def load_state_dict(self, state_dict: dict[str, Any]) -> None:
+        warmup = [float(v) for v in state_dict["warmup"]]  # parse all before changing anything
+        self.mean, self.var = state_dict["mean"], state_dict["var"]
+        self._warmup = warmup

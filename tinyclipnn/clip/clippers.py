@@ -42,7 +42,7 @@ class Clipper:
         """State to checkpoint (stateless clippers have none)."""
         return {}
 
-    def load_state_dict(self, state: dict[str, Any]) -> None:
+    def load_state_dict(self, state_dict: dict[str, Any]) -> None:
         """Restore ``state_dict()`` output."""
 
     def __repr__(self) -> str:

@@ -137,12 +137,12 @@ class LossScaler(Clipper):
                 "backoff_factor": self.backoff_factor, "growth_interval": self.growth_interval,
                 "_growth_tracker": self._growth_tracker}
 
-    def load_state_dict(self, state: dict[str, Any]) -> None:
-        self._scale = float(state["scale"])
-        self.growth_factor = float(state["growth_factor"])
-        self.backoff_factor = float(state["backoff_factor"])
-        self.growth_interval = int(state["growth_interval"])
-        self._growth_tracker = int(state["_growth_tracker"])
+    def load_state_dict(self, state_dict: dict[str, Any]) -> None:
+        values = (float(state_dict["scale"]), float(state_dict["growth_factor"]),
+                  float(state_dict["backoff_factor"]), int(state_dict["growth_interval"]),
+                  int(state_dict["_growth_tracker"]))  # parse all before changing anything
+        (self._scale, self.growth_factor, self.backoff_factor, self.growth_interval,
+         self._growth_tracker) = values
 
     # --- as a clipper ------------------------------------------------------------------------
 

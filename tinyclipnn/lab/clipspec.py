@@ -76,10 +76,10 @@ class ClipSpec:
         """The stateful clipper's state (AutoClip's history, ZClip's EMA), for checkpoints."""
         return self._fn.state_dict() if hasattr(self._fn, "state_dict") else {}
 
-    def load_state_dict(self, state: dict[str, Any]) -> None:
+    def load_state_dict(self, state_dict: dict[str, Any]) -> None:
         """Restore `state_dict` output."""
         if hasattr(self._fn, "load_state_dict"):
-            self._fn.load_state_dict(state)
+            self._fn.load_state_dict(state_dict)
 
     @property
     def label(self) -> str:
