@@ -57,7 +57,7 @@ def grid(budget: str = "quick", tasks: list[str] | None = None, lengths: list[in
     lengths = [int(T) for T in (lengths or b["lengths"])]
     if any(T < 10 for T in lengths):
         raise ValueError(f"lengths must be >= 10, got {lengths}")
-    n_seeds = int(seeds or b["seeds"])
+    n_seeds = int(b["seeds"] if seeds is None else seeds)
     if n_seeds < 1:
         raise ValueError(f"seeds must be >= 1, got {seeds}")
     cell = dict(b["cell"])

@@ -68,7 +68,7 @@ def open_pool(workers: int | None = None, scheduler: str | None = None,
     if scheduler is not None and dask_local is not None:
         raise ValueError("give scheduler= or dask_local=, not both")
     if workers is not None and int(workers) < 1:
-        raise ValueError(f"workers must be >= 1, got {workers!r}")
+        raise ValueError(f"workers must be >= 1 for a pool (0 runs inline), got {workers!r}")
     if dask_local is not None and int(dask_local) < 1:
         raise ValueError(f"dask_local must be >= 1 worker, got {dask_local!r}")
     if scheduler is None and dask_local is None:

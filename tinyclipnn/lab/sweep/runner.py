@@ -62,8 +62,10 @@ def _limit_threads(n: int) -> None:
 
 
 def run_cell(fn: CellFn, config: dict, out: str, key: str, every: int, threads: int) -> dict:
-    """Run one cell in a worker: resume from its checkpoint, write its result atomically."""
-    _limit_threads(threads)
+    """Run one cell in a worker: resume from its checkpoint, write its result atomically.
+    ``threads``: BLAS / Numba threads it may use (0: leave them alone)."""
+    if threads:
+        _limit_threads(threads)
     folder = cell_dir(Path(out), key)
     folder.mkdir(parents=True, exist_ok=True)
     ckpt = Checkpoint(folder, every)
@@ -89,6 +91,27 @@ def _write_tables(out: Path, rows: list[dict], meta: dict) -> list[Path]:
     return paths
 
 
+def _run_inline(fn: CellFn, configs: list, keys: list, todo: list, out: Path, every: int,
+                attempts: int, results: dict, errors: dict, quiet: bool) -> bool:
+    """``workers=0``: run the cells one after another in this process (no pool; for tests,
+    debugging, one-core machines). Returns True when Ctrl-C stopped it."""
+    display = SweepDisplay(len(keys), len(results), 1, quiet)
+    for i in todo:
+        for attempt in range(attempts):
+            try:
+                results[keys[i]] = run_cell(fn, configs[i], str(out), keys[i], every, 0)
+                break
+            except KeyboardInterrupt:
+                display.close()
+                return True
+            except Exception as e:  # noqa: BLE001 - a cell's failure is reported
+                if attempt == attempts - 1:
+                    errors[keys[i]] = f"{type(e).__name__}: {e}"
+        display.update(len(results), [], len(errors), force=True)
+    display.close()
+    return False
+
+
 def run_sweep(fn: CellFn, configs: Sequence[dict], out: Path | str, *,
               workers: int | None = None, scheduler: str | None = None,
               dask_local: int | None = None, checkpoint_every: int = 100,
@@ -96,7 +119,8 @@ def run_sweep(fn: CellFn, configs: Sequence[dict], out: Path | str, *,
               pool: Pool | None = None) -> SweepResult:
     """Run ``fn`` on every configuration (see the module docstring); returns a `SweepResult`.
 
-    Executor: local 'spawn' processes (``workers``, default one per core), or Dask
+    Executor: local 'spawn' processes (``workers``, default one per core; 0 runs the cells one
+    after another in this process), or Dask
     (``scheduler="tcp://HOST:PORT"``, or ``dask_local=N`` workers on this machine); cell folders
     must then be on a filesystem the workers share. A cell that raises is retried (from its
     checkpoint) up to ``max_attempts`` times, then marked failed. Ctrl-C stops the sweep: cells
@@ -119,6 +143,10 @@ def run_sweep(fn: CellFn, configs: Sequence[dict], out: Path | str, *,
     todo = [i for i, k in enumerate(keys) if k not in results]
     errors: dict[str, str] = {}
     interrupted = False
+    if todo and workers == 0 and pool is None and scheduler is None and dask_local is None:
+        interrupted = _run_inline(fn, configs, keys, todo, out, int(checkpoint_every),
+                                  max_attempts, results, errors, quiet)
+        todo = []
     if todo:
         own = pool is None
         pool = pool or open_pool(workers, scheduler, dask_local)
