@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from tinyclipnn.lab import MetricsRecorder, run_demo
+from tinyclipnn.lab import run_demo
 
 
 def test_exploding_clipping_makes_the_rnn_learn_at_the_same_lr():
