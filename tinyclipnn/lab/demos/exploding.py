@@ -16,7 +16,6 @@ of the paper.
 from __future__ import annotations
 
 import math
-import shutil
 from pathlib import Path
 from typing import Any
 
@@ -25,8 +24,7 @@ import numpy as np
 from ..loop import request_stop
 from ..plotting import COLORS, get_pyplot, safe_plot, save_figure
 from ..registry import DemoResult
-from ..sweep import default_workers, run_sweep
-from ._common import finish, table
+from ._common import finish, fresh_sweep, table
 
 TASK, LENGTH, HIDDEN, RHO, LR, BATCH, MAX_NORM = "temporal_order", 20, 50, 1.2, 0.2, 32, 1.0
 DIVERGE_FACTOR = 1000.0
@@ -154,11 +152,7 @@ def run(quick: bool = False, seed: int = 0, out: Path = Path("runs/exploding"),
     seeds = list(range(seed, seed + n_seeds))
     configs = [{"seed": s, "method": name, "steps": steps, "n_eval": n_eval}
                for s in seeds for name in METHODS]
-    sweep_dir = Path(out) / "sweep"
-    shutil.rmtree(sweep_dir, ignore_errors=True)  # a demo starts fresh (a sweep would resume)
-    res = run_sweep(train_cell, configs, sweep_dir, quiet=quiet,
-                    workers=min(default_workers(), len(configs)) if workers is None else workers,
-                    meta={"demo": "exploding"})
+    res = fresh_sweep(train_cell, configs, Path(out), workers, quiet)
     if res.interrupted:
         request_stop()
     rows_by = {(r["seed"], r["method"]): r for r in res.rows}
