@@ -33,7 +33,8 @@ def omega_reference(g: np.ndarray, h: np.ndarray, w_hh: np.ndarray, valid: np.nd
     """
     g64, h64, w64 = (np.asarray(a, np.float64) for a in (g, h, w_hh))
     v = g64 * ((h64 > 0) if relu else 1.0 - h64 * h64)
-    u = v @ w64
+    H = w64.shape[0]
+    u = (v.reshape(-1, H) @ w64).reshape(v.shape)
     x, y = (u * u).sum(axis=-1), (g64 * g64).sum(axis=-1)
     keep = y >= bound
     if valid is not None:
@@ -43,6 +44,5 @@ def omega_reference(g: np.ndarray, h: np.ndarray, w_hh: np.ndarray, valid: np.nd
         return 0.0, np.zeros(w_hh.shape, w_hh.dtype), 0
     r = np.where(keep, x / np.where(keep, y, 1.0), 1.0)
     c = np.where(keep, 4.0 * (r - 1.0) / (np.where(keep, y, 1.0) * n), 0.0)
-    H = w64.shape[0]
     dw = v.reshape(-1, H).T @ (c[..., None] * u).reshape(-1, H)
     return float(((r - 1.0) ** 2).sum() / n), dw.astype(w_hh.dtype), n

@@ -121,7 +121,8 @@ def run(quick: bool = False, seed: int = 0, out: Path = Path("runs/dp"),
             acc[norms.index(r["C"]), sigmas.index(r["sigma"])] = r["accuracy"]
             record_traces(rec, f"C={r['C']:g} sigma={r['sigma']:g}",
                           {k: r[k] for k in ("loss", "total_norm", "clipped")})
-    rows = [[f"{c:g}", *[f"{100 * a:.0f}%" for a in acc[i]]] for i, c in enumerate(norms)]
+    rows = [[f"{c:g}", *[f"{100 * a:.0f}%" if np.isfinite(a) else "not run" for a in acc[i]]]
+            for i, c in enumerate(norms)]
     summary = {"clip_norms": norms, "noise_multipliers": sigmas, "test_accuracy": acc.tolist(),
                "steps": steps}
     lines = [f"dp: test accuracy after {steps} DP-SGD steps (rows: clip norm C, columns: noise "
