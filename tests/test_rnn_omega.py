@@ -4,6 +4,8 @@ path, and the gradient it adds to ``weight_hh``."""
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 import tinyclipnn as tc
 from tinyclipnn import nn
@@ -127,3 +129,68 @@ def test_zero_penalty_reports_nothing_and_bad_values_raise():
     for bad in (-1.0, float("nan"), float("inf"), "0.1", None):
         with pytest.raises(ValueError, match="vanishing_penalty"):
             nn.RNN(2, 3, vanishing_penalty=bad)
+
+
+def _consistent_bptt(rng, T, B, H, lengths, reverse, clip, dtype):
+    """States h_t and the BPTT quantities the fused kernel sees (dxw, dy, dh_n), built by
+    running the backward recurrence in plain numpy: g_t = clip(dy_t + v_{next} W), v_t = g_t
+    act'(h_t). Returns (kernel inputs, g for the reference, valid mask)."""
+    h = np.tanh(rng.standard_normal((T, B, H)) * 1.5).astype(dtype)
+    w = (rng.standard_normal((H, H)) * 0.8).astype(dtype)
+    dy, dh_n = (rng.standard_normal((T, B, H)).astype(dtype),
+                rng.standard_normal((B, H)).astype(dtype))
+    lens = np.full(B, T) if lengths is None else lengths
+    g, v = np.zeros((T, B, H), dtype), np.zeros((T, B, H), dtype)
+    for b in range(B):
+        inc = dh_n[b]
+        order = range(lens[b]) if reverse else range(lens[b] - 1, -1, -1)
+        for t in order:
+            gt = dy[t, b] + inc
+            if clip[0] == "value":
+                gt = np.clip(gt, -clip[1], clip[1])
+            elif clip[0] == "norm" and np.linalg.norm(gt) > clip[1]:
+                gt = gt * (clip[1] / np.linalg.norm(gt.astype(np.float64)))
+            g[t, b], v[t, b] = gt, gt * (1 - h[t, b] ** 2)
+            inc = v[t, b] @ w
+    valid = np.arange(T)[:, None] < lens[None, :]
+    return (v, dy, dh_n, w), g, h, valid
+
+
+@settings(max_examples=60, deadline=None)
+@given(T=st.integers(0, 4), B=st.integers(0, 3), H=st.integers(1, 4), reverse=st.booleans(),
+       clip=st.sampled_from([(None, 0.0), ("value", 0.3), ("norm", 0.5)]),
+       dtype=st.sampled_from([np.float64, np.float32]), seed=st.integers(0, 2**16),
+       ragged=st.booleans(), strided=st.booleans())
+def test_kernel_matches_reference(T, B, H, reverse, clip, dtype, seed, ragged, strided):
+    """omega_fused (Numba, from BPTT outputs) == omega_reference (from g_t, h_t): empty, size-1,
+    ragged lengths, both directions, clipping, float32/64, non-contiguous inputs."""
+    rng = np.random.default_rng(seed)
+    lengths = rng.integers(0, T + 1, B) if ragged else None
+    (v, dy, dh_n, w), g, h, valid = _consistent_bptt(rng, T, B, H, lengths, reverse, clip, dtype)
+    if strided:  # same values, non-contiguous views
+        v, dy = (np.asfortranarray(a) for a in (v, dy))
+        w = np.ascontiguousarray(w.T).T
+    om_k, dw_k, n_k = omega_fused(v, dy, dh_n, w, lengths, reverse, *clip)
+    om_r, dw_r, n_r = omega_reference(g, h, w, valid)
+    tol = 1e-10 if dtype == np.float64 else 2e-3
+    assert n_k == n_r
+    assert om_k == pytest.approx(om_r, rel=tol, abs=tol)
+    assert dw_k.dtype == dtype and dw_k.shape == (H, H)
+    np.testing.assert_allclose(dw_k, dw_r, rtol=tol, atol=tol * max(1.0, np.abs(dw_r).max()))
+
+
+@pytest.mark.filterwarnings("ignore:invalid value encountered:RuntimeWarning")
+def test_nonfinite_and_huge_gradients():
+    """A non-finite state gradient makes Ω nan in both (no silent 0); huge finite ones stay finite
+    (sums in float64)."""
+    g = np.full((2, 1, 3), 1e30, np.float32)
+    h = np.zeros_like(g)
+    w = np.eye(3, dtype=np.float32) * 0.5
+    om, dw, n = omega_reference(g, h, w)
+    om_k, dw_k, n_k = omega_fused(g, g, np.zeros((1, 3), np.float32), w,
+                                  lengths=np.array([1]))
+    assert n == 2 and om == pytest.approx(0.5625) and n_k == 1 and om_k == pytest.approx(0.5625)
+    g[0, 0, 1] = np.inf
+    assert np.isnan(omega_reference(g, h, w)[0])
+    assert np.isnan(omega_fused(g[:1], g[:1], np.zeros((1, 3), np.float32), w,
+                                lengths=np.array([1]))[0])
