@@ -90,3 +90,16 @@ def test_cli_reproduce_quick_inline(tmp_path, capsys):
     assert all(r["runs"] == 1 and r["steps_per_run"] == 6 for r in doc["results"])
     assert (out / "results.csv").exists()
     assert main(["reproduce", "pascanu", "--methods", "adam", "--out", str(out)]) == 2
+
+
+def test_report_only_runs_nothing_and_marks_unfinished(tmp_path, capsys):
+    out = tmp_path / "p"
+    args = ["reproduce", "pascanu", "--tasks", "addition", "--methods", "sgd,sgd-c",
+            "--max-steps", "4", "--workers", "0", "--quiet", "--out", str(out)]
+    assert main(args[:5] + ["sgd"] + args[6:]) == 0  # only sgd runs
+    assert main(args + ["--report-only"]) == 0
+    doc = json.loads((out / "summary.json").read_text())
+    by = {r["method"]: r for r in doc["results"]}
+    assert by["sgd"]["runs"] == 1 and by["sgd-c"]["runs"] == 0
+    assert by["sgd-c"]["not_finished"] == 1
+    assert not any((out / "cells").glob("*sgd-c*"))  # nothing was started

@@ -20,7 +20,7 @@ def _cmd_demo(args: argparse.Namespace) -> int:
             print(f"  {d.name:<10} {d.summary}{star}")
         return 0
     result = run_demo(args.name or FLAGSHIP, quick=args.quick, seed=args.seed, out=args.out,
-                      quiet=args.quiet)
+                      quiet=args.quiet, run=not args.report_only)
     return 0 if result is not None else 1
 
 
@@ -61,7 +61,7 @@ def _cmd_reproduce(args: argparse.Namespace) -> int:
     reproduce_pascanu(args.out, args.budget, tasks=split(args.tasks), lengths=split(args.lengths, int),
                       methods=split(args.methods), seeds=args.seeds, max_steps=args.max_steps,
                       workers=args.workers, scheduler=args.scheduler, dask_local=args.dask_local,
-                      quiet=args.quiet)
+                      quiet=args.quiet, run=not args.report_only)
     return 0
 
 
@@ -135,6 +135,8 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("--dask-local", type=int, metavar="N", help="start a Dask LocalCluster of N")
     r.add_argument("--out", default="runs/pascanu", help="output folder (default: runs/pascanu)")
     r.add_argument("--quiet", action="store_true", help="no progress line")
+    r.add_argument("--report-only", action="store_true",
+                   help="run nothing: tables, summary and figure from the runs finished so far")
     r.set_defaults(func=_cmd_reproduce)
     return p
 

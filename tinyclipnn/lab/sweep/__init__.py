@@ -5,7 +5,7 @@
 
 from .cellio import Checkpoint, atomic_write, cell_key
 from .executors import default_workers, open_pool
-from .runner import SweepResult, run_sweep
+from .runner import SweepResult, collect_sweep, run_sweep
 
-__all__ = ["Checkpoint", "SweepResult", "atomic_write", "cell_key", "default_workers",
-           "open_pool", "run_sweep"]
+__all__ = ["Checkpoint", "SweepResult", "atomic_write", "cell_key", "collect_sweep",
+           "default_workers", "open_pool", "run_sweep"]

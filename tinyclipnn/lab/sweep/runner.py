@@ -208,3 +208,15 @@ def run_sweep(fn: CellFn, configs: Sequence[dict], out: Path | str, *,
     files = _write_tables(out, rows, {**(meta or {}), "cells": len(keys)})
     return SweepResult(rows, len(results), len(errors), skipped, interrupted,
                        time.monotonic() - t0, files)
+
+
+def collect_sweep(configs: Sequence[dict], out: Path | str) -> SweepResult:
+    """The rows of a sweep from what is on disk, running nothing (unfinished: "not run")."""
+    out = Path(out)
+    rows, done = [], 0
+    for c in configs:
+        r = read_result(out, cell_key(c))
+        done += r is not None
+        rows.append({**c, "status": "done" if r is not None else "not run", **(r or {})})
+    files = _write_tables(out, rows, {"cells": len(rows), "collected": True})
+    return SweepResult(rows, done, 0, done, False, 0.0, files)
