@@ -103,3 +103,19 @@ def test_report_only_runs_nothing_and_marks_unfinished(tmp_path, capsys):
     assert by["sgd"]["runs"] == 1 and by["sgd-c"]["runs"] == 0
     assert by["sgd-c"]["not_finished"] == 1
     assert not any((out / "cells").glob("*sgd-c*"))  # nothing was started
+
+
+def test_length_sampling_option(tmp_path, monkeypatch):
+    assert grid("quick", max_length=60)[0]["max_length"] == 60
+    with pytest.raises(ValueError, match="max_length"):
+        grid("quick", max_length=50)
+    seen = []
+    task = get_task("temporal_order")
+    real = task.generate
+
+    monkeypatch.setattr(type(task), "__call__",
+                        lambda self, b, T, rng: (seen.append(T), real(b, T, rng))[1])
+    cfg = {"task": "temporal_order", "length": 12, "max_length": 20, "method": "sgd-c",
+           "seed": 0, "max_steps": 30, "check_every": 100, "n_check": 10}
+    pascanu.train_cell(cfg, Checkpoint(tmp_path, every=100))
+    assert min(seen) >= 12 and max(seen) < 20 and len(set(seen)) > 3

@@ -60,6 +60,7 @@ def _cmd_reproduce(args: argparse.Namespace) -> int:
     split = lambda v, f=str: [f(x) for x in v.split(",")] if v else None  # noqa: E731
     reproduce_pascanu(args.out, args.budget, tasks=split(args.tasks), lengths=split(args.lengths, int),
                       methods=split(args.methods), seeds=args.seeds, max_steps=args.max_steps,
+                      max_length=args.max_length,
                       workers=args.workers, scheduler=args.scheduler, dask_local=args.dask_local,
                       quiet=args.quiet, run=not args.report_only)
     return 0
@@ -130,6 +131,8 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("--methods", help="comma-separated methods (default: all four)")
     r.add_argument("--seeds", type=int, help="runs per task, length and method")
     r.add_argument("--max-steps", type=int, help="step cap per run (default: from --budget)")
+    r.add_argument("--max-length", type=int,
+                   help="train on lengths drawn from [T, MAX_LENGTH) (their code's sampling)")
     r.add_argument("--workers", type=int, help="local worker processes (default: one per core)")
     r.add_argument("--scheduler", help="Dask scheduler address tcp://HOST:PORT")
     r.add_argument("--dask-local", type=int, metavar="N", help="start a Dask LocalCluster of N")

@@ -122,12 +122,19 @@ def _error(task: Any, model: Any, length: int, rng: np.random.Generator, n: int)
 
 def train_cell(config: dict, ckpt: Any) -> dict:
     """Sweep cell: train ``config`` = {task, length, method, seed, max_steps, ...overrides of
-    PAPER} until solved, diverged or ``max_steps``; resumes from ``ckpt``. Returns the result."""
+    PAPER} until solved, diverged or ``max_steps``; resumes from ``ckpt``. Returns the result.
+    Optional ``max_length``: each batch (and each test) at a length drawn from
+    [length, max_length), as the authors' code does; without it every sequence has ``length``."""
     from .. import manual_seed
     from ..data import get_task, is_solved
 
     s = {**PAPER, **{k: v for k, v in config.items() if k in PAPER}}
     task, T, method = get_task(config["task"]), int(config["length"]), config["method"]
+    t_hi = int(config.get("max_length") or T)  # their length sampling: U{T, ..., max_length-1}
+
+    def length(rng: np.random.Generator) -> int:
+        return T + int(rng.integers(t_hi - T)) if t_hi > T else T
+
     if method not in METHODS:
         raise ValueError(f"method must be one of {', '.join(METHODS)}; got {method!r}")
     manual_seed(config["seed"])
@@ -144,7 +151,7 @@ def train_cell(config: dict, ckpt: Any) -> dict:
     resumed_from, t0 = state["step"], time.perf_counter()
     max_steps = int(s["max_steps"])
     while state["done"] is None and state["step"] < max_steps:
-        x, y = task(s["batch"], T, state["data_rng"])
+        x, y = task(s["batch"], length(state["data_rng"]), state["data_rng"])
         with np.errstate(over="ignore", invalid="ignore"):
             loss = _loss(task, model(_tensor(x)), y)
             for p in params:
@@ -159,9 +166,10 @@ def train_cell(config: dict, ckpt: Any) -> dict:
         state["step"] += 1
         k = state["step"]
         if k % s["check_every"] == 0:
-            err = _error(task, model, T, state["eval_rng"], s["n_check"])
+            T_eval = length(state["eval_rng"])
+            err = _error(task, model, T_eval, state["eval_rng"], s["n_check"])
             if is_solved(err) and s["n_check"] < s["n_eval"]:  # confirm on the full test set
-                err = _error(task, model, T, state["eval_rng"], s["n_eval"])
+                err = _error(task, model, T_eval, state["eval_rng"], s["n_eval"])
             state["history"].append((k, err, lv))
             state["best"] = min(state["best"], err)
             if is_solved(err):

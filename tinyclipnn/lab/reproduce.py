@@ -41,8 +41,9 @@ PAPER_FIGURE7 = ("Pascanu et al. 2013, Fig. 7: SGD-CR solved these tasks at leng
 
 def grid(budget: str = "quick", tasks: list[str] | None = None, lengths: list[int] | None = None,
          methods: list[str] | None = None, seeds: int | None = None,
-         max_steps: int | None = None) -> list[dict]:
-    """The run configurations of a reproduction (defaults from ``budget``)."""
+         max_steps: int | None = None, max_length: int | None = None) -> list[dict]:
+    """The run configurations of a reproduction (defaults from ``budget``); ``max_length``:
+    train each run on lengths drawn from [T, max_length) instead of T alone."""
     if budget not in BUDGETS:
         raise ValueError(f"budget must be one of {', '.join(BUDGETS)}; got {budget!r}")
     b = BUDGETS[budget]
@@ -64,6 +65,11 @@ def grid(budget: str = "quick", tasks: list[str] | None = None, lengths: list[in
         if int(max_steps) < 1:
             raise ValueError(f"max_steps must be >= 1, got {max_steps}")
         cell["max_steps"] = int(max_steps)
+    if max_length is not None:
+        if any(int(max_length) <= T for T in lengths):
+            raise ValueError(f"max_length must exceed every length, got {max_length} for "
+                             f"lengths {lengths}")
+        cell["max_length"] = int(max_length)
     # seeds vary slowest: a partial run has every (task, length, method) at equal depth
     return [{"task": t, "length": T, "method": m, "seed": s, **cell}
             for s in range(n_seeds) for t in tasks for T in lengths for m in methods]
@@ -105,7 +111,7 @@ def table_lines(summary: dict) -> list[str]:
                      f"{100 * min(e['best_error']):.1f}%" if e["best_error"] else "-",
                      f"{e['seconds'] / 3600:.2f}"])
     return table(["task", "T", "method", "solved", "diverged", "not run", "steps/run",
-                  "best err", "CPU h"], rows)
+                  "best err", "hours"], rows)
 
 
 @safe_plot
@@ -157,7 +163,8 @@ def plot(out: Path, summary: dict) -> Path | None:
 def reproduce_pascanu(out: Path | str = "runs/pascanu", budget: str = "quick", *,
                       tasks: list[str] | None = None, lengths: list[int] | None = None,
                       methods: list[str] | None = None, seeds: int | None = None,
-                      max_steps: int | None = None, workers: int | None = None,
+                      max_steps: int | None = None, max_length: int | None = None,
+                      workers: int | None = None,
                       scheduler: str | None = None, dask_local: int | None = None,
                       checkpoint_every: int = 500, quiet: bool = False,
                       run: bool = True) -> dict:
@@ -166,7 +173,7 @@ def reproduce_pascanu(out: Path | str = "runs/pascanu", budget: str = "quick", *
     from . import pascanu
 
     out = Path(out)
-    configs = grid(budget, tasks, lengths, methods, seeds, max_steps)
+    configs = grid(budget, tasks, lengths, methods, seeds, max_steps, max_length)
     if run:
         res = run_sweep(pascanu.train_cell, configs, out, workers=workers, scheduler=scheduler,
                         dask_local=dask_local, checkpoint_every=checkpoint_every, quiet=quiet,
