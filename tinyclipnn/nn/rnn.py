@@ -295,7 +295,8 @@ class RNN(RNNBase):
                  vanishing_penalty: float = 0.0, **kwargs: Any) -> None:
         if nonlinearity not in ("tanh", "relu"):
             raise ValueError(f"nonlinearity must be 'tanh' or 'relu', got {nonlinearity!r}")
-        if not (isinstance(vanishing_penalty, int | float) and 0 <= vanishing_penalty < np.inf):
+        if not (isinstance(vanishing_penalty, (int, float, np.integer, np.floating))
+                and 0 <= vanishing_penalty < np.inf):
             raise ValueError(f"vanishing_penalty must be a finite number >= 0 (0: off), got "
                              f"{vanishing_penalty!r}")
         super().__init__("RNN_TANH" if nonlinearity == "tanh" else "RNN_RELU", input_size,
