@@ -48,6 +48,10 @@ def test_cli_train_and_sample(text_file, tmp_path, capsys):
 
 
 def test_ctrl_c_keeps_checkpoint(text_file, tmp_path, monkeypatch):
+    """A Ctrl-C during step 2 lets that step finish, stops before step 3, and saves 3 steps."""
+    import os
+    import signal
+
     import tinyclipnn.lab.charlm as charlm
 
     real = charlm.random_windows
@@ -55,13 +59,15 @@ def test_ctrl_c_keeps_checkpoint(text_file, tmp_path, monkeypatch):
 
     def windows(*a, **k):
         calls["n"] += 1
-        if calls["n"] == 4:  # 1st call: validation windows; then steps 0, 1; interrupt in 2
-            raise KeyboardInterrupt
+        if calls["n"] == 4:  # 1st call: validation windows; then steps 0, 1; Ctrl-C in 2
+            os.kill(os.getpid(), signal.SIGINT)
         return real(*a, **k)
 
     monkeypatch.setattr(charlm, "random_windows", windows)
     cfg = CharLMConfig(text=str(text_file), steps=50, hidden=8, seq_len=8, batch_size=2,
                        eval_windows=2)
     r = train_charlm(cfg, tmp_path / "int", quiet=True, plot=False)
-    assert r["interrupted"] and r["steps"] == 2
-    assert (tmp_path / "int" / "model.npz").exists()
+    assert r["interrupted"] and r["steps"] == 3
+    from tinyclipnn import load
+
+    assert load(tmp_path / "int" / "model.npz")["step"] == 3

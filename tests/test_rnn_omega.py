@@ -194,3 +194,13 @@ def test_nonfinite_and_huge_gradients():
     assert np.isnan(omega_reference(g, h, w)[0])
     assert np.isnan(omega_fused(g[:1], g[:1], np.zeros((1, 3), np.float32), w,
                                 lengths=np.array([1]))[0])
+
+
+def test_without_numba_the_fused_layer_falls_back_with_omega(monkeypatch):
+    from tinyclipnn.nn import _rnn_fused
+
+    lf, gf = _run(True, np.float64, 0.7, bidirectional=True)
+    monkeypatch.setattr(_rnn_fused, "kernels_available", lambda: False)
+    lc, gc = _run(True, np.float64, 0.7, bidirectional=True)
+    assert lc.omega == pytest.approx(lf.omega, rel=1e-9)
+    np.testing.assert_allclose(gc["weight_hh_l0"], gf["weight_hh_l0"], rtol=1e-9, atol=1e-12)

@@ -1,11 +1,18 @@
 """``tinyclipnn`` command line (also ``python -m tinyclipnn``): demos, info, char-LM training
-and sampling.  A thin caller of :mod:`tinyclipnn.lab`; heavy imports happen inside commands."""
+and sampling.  A thin caller of :mod:`tinyclipnn.lab`; heavy imports happen inside commands.
+
+Each command is a ``_add_NAME(sub)`` function that registers its parser and sets ``func``; a
+new command is one such function plus one entry in `_COMMANDS`. Bad input is a ``ValueError`` /
+``OSError`` from the lab code, printed as ``tinyclipnn CMD: error: ...`` with exit status 2;
+Ctrl-C exits 130 (after the command saved what it had).
+"""
 
 from __future__ import annotations
 
 import argparse
 import sys
 from collections.abc import Sequence
+from typing import Any
 
 CLIP_HELP = ("clipping method: none, value:C, norm:C[,p], pertensor:C, agc:LAMBDA, "
              "autoclip:PERCENTILE, zclip[:key=value,...]  (default: %(default)s)")
@@ -20,62 +27,11 @@ def _cmd_demo(args: argparse.Namespace) -> int:
             print(f"  {d.name:<10} {d.summary}{star}")
         return 0
     result = run_demo(args.name or FLAGSHIP, quick=args.quick, seed=args.seed, out=args.out,
-                      quiet=args.quiet, run=not args.report_only)
+                      quiet=args.quiet)
     return 0 if result is not None else 1
 
 
-def _cmd_info(args: argparse.Namespace) -> int:
-    from .lab.info import collect_info, format_info
-
-    print(format_info(collect_info()))
-    return 0
-
-
-def _cmd_train_charlm(args: argparse.Namespace) -> int:
-    from .lab.clipspec import parse_clip
-
-    parse_clip(args.clip)  # reject a malformed --clip before any work
-    from .lab.charlm import CharLMConfig, train_charlm
-
-    cfg = CharLMConfig(text=args.text, clip=args.clip, steps=args.steps, hidden=args.hidden,
-                       layers=args.layers, seq_len=args.seq_len, batch_size=args.batch_size,
-                       lr=args.lr, optimizer=args.optimizer, seed=args.seed,
-                       max_chars=args.max_chars)
-    train_charlm(cfg, out=args.out, quiet=args.quiet)
-    return 0
-
-
-def _cmd_sample(args: argparse.Namespace) -> int:
-    from .lab.charlm import sample_checkpoint
-
-    text = sample_checkpoint(args.checkpoint, n_chars=args.length, prompt=args.prompt,
-                             temperature=args.temperature, seed=args.seed)
-    print(text)
-    return 0
-
-
-def _cmd_reproduce(args: argparse.Namespace) -> int:
-    from .lab.reproduce import reproduce_pascanu
-
-    split = lambda v, f=str: [f(x) for x in v.split(",")] if v else None  # noqa: E731
-    reproduce_pascanu(args.out, args.budget, tasks=split(args.tasks), lengths=split(args.lengths, int),
-                      methods=split(args.methods), seeds=args.seeds, max_steps=args.max_steps,
-                      max_length=args.max_length,
-                      workers=args.workers, scheduler=args.scheduler, dask_local=args.dask_local,
-                      quiet=args.quiet, run=not args.report_only)
-    return 0
-
-
-def build_parser() -> argparse.ArgumentParser:
-    """The argument parser (exposed for tests and docs)."""
-    from . import __version__
-
-    p = argparse.ArgumentParser(
-        prog="tinyclipnn",
-        description="See exploding gradients and what gradient clipping does about them.")
-    p.add_argument("--version", action="version", version=f"tinyclipnn {__version__}")
-    sub = p.add_subparsers(dest="command", metavar="COMMAND")
-
+def _add_demo(sub: Any) -> None:
     d = sub.add_parser("demo", help="run a demo (default: the flagship 'exploding')",
                        description="Run a demo; writes metrics.csv/json, summary.json and PNG "
                                    "plots into --out.")
@@ -87,38 +43,114 @@ def build_parser() -> argparse.ArgumentParser:
     d.add_argument("--quiet", action="store_true", help="no progress lines")
     d.set_defaults(func=_cmd_demo)
 
+
+def _cmd_info(args: argparse.Namespace) -> int:
+    from .lab.info import collect_info, format_info
+
+    print(format_info(collect_info()))
+    return 0
+
+
+def _add_info(sub: Any) -> None:
     i = sub.add_parser("info", help="versions, backends, threads, kernel cache")
     i.set_defaults(func=_cmd_info)
 
+
+# train-charlm options that are CharLMConfig fields (None when not given: with --resume, the
+# checkpoint's value is used)
+_CONFIG_OPTIONS = ("text", "clip", "steps", "hidden", "layers", "seq_len", "batch_size", "lr",
+                   "optimizer", "seed", "max_chars", "encoding", "save_every")
+
+
+def _cmd_train_charlm(args: argparse.Namespace) -> int:
+    from .lab.charlm import DEFAULT_OUT, CharLMConfig, checkpoint_path, resume_config, train_charlm
+
+    given = {k: getattr(args, k) for k in _CONFIG_OPTIONS if getattr(args, k) is not None}
+    if args.resume is not None:
+        cfg = resume_config(args.resume, **given)
+        out = args.out or checkpoint_path(args.resume).parent
+    else:
+        cfg = CharLMConfig(**given)
+        out = args.out or DEFAULT_OUT
+    result = train_charlm(cfg, out=out, quiet=args.quiet, resume=args.resume,
+                          overwrite=args.overwrite)
+    return 130 if result["interrupted"] else 0
+
+
+def _add_train_charlm(sub: Any) -> None:
+    from .lab.charlm import DEFAULT_OUT, CharLMConfig
+
+    d = CharLMConfig()
     t = sub.add_parser("train-charlm", help="train a character LSTM on a text file",
-                       description="Train a character-level LSTM language model and save a "
-                                   "checkpoint (model.npz) plus metrics into --out.")
-    t.add_argument("--text", default=None,
-                   help="UTF-8 text file (default: a corpus built from the Python standard "
-                        "library's source files; no download)")
-    t.add_argument("--clip", default="norm:1.0", help=CLIP_HELP)
-    t.add_argument("--steps", type=int, default=500, help="training steps (default: 500)")
-    t.add_argument("--hidden", type=int, default=128, help="LSTM hidden size (default: 128)")
-    t.add_argument("--layers", type=int, default=1, help="LSTM layers (default: 1)")
-    t.add_argument("--seq-len", type=int, default=64, help="BPTT length (default: 64)")
-    t.add_argument("--batch-size", type=int, default=32, help="batch size (default: 32)")
-    t.add_argument("--lr", type=float, default=2e-3, help="learning rate (default: 2e-3)")
-    t.add_argument("--optimizer", choices=("adam", "sgd"), default="adam",
-                   help="optimizer (default: adam)")
-    t.add_argument("--max-chars", type=int, default=1_000_000,
-                   help="use at most this many characters of text (default: 1e6)")
-    t.add_argument("--seed", type=int, default=0, help="random seed (default: 0)")
-    t.add_argument("--out", default="runs/charlm", help="output folder (default: runs/charlm)")
+                       description="Train a character-level LSTM language model; writes a "
+                                   "checkpoint (model.npz: model, optimizer, clipper and random "
+                                   "state) plus metrics into --out. --resume continues a run "
+                                   "exactly where it stopped.")
+    t.add_argument("--text", help="text file (default: a corpus built from the Python standard "
+                                  "library's source files; no download)")
+    t.add_argument("--encoding", help=f"encoding of --text (default: {d.encoding})")
+    t.add_argument("--clip", help=CLIP_HELP.replace("%(default)s", d.clip))
+    t.add_argument("--steps", type=int, help=f"total training steps (default: {d.steps})")
+    t.add_argument("--hidden", type=int, help=f"LSTM hidden size (default: {d.hidden})")
+    t.add_argument("--layers", type=int, help=f"LSTM layers (default: {d.layers})")
+    t.add_argument("--seq-len", type=int, help=f"BPTT length (default: {d.seq_len})")
+    t.add_argument("--batch-size", type=int, help=f"batch size (default: {d.batch_size})")
+    t.add_argument("--lr", type=float, help=f"learning rate (default: {d.lr})")
+    t.add_argument("--optimizer", choices=("adam", "sgd"),
+                   help=f"optimizer (default: {d.optimizer})")
+    t.add_argument("--max-chars", type=int,
+                   help=f"read at most this many characters of text (default: {d.max_chars:,})")
+    t.add_argument("--seed", type=int, help=f"random seed (default: {d.seed})")
+    t.add_argument("--save-every", type=int,
+                   help=f"write the checkpoint every N steps (default: {d.save_every})")
+    t.add_argument("--out", help=f"output folder (default: {DEFAULT_OUT}; with --resume, the "
+                                 "resumed run's folder)")
+    t.add_argument("--resume", metavar="DIR",
+                   help="continue the run saved in DIR (or its model.npz) exactly where it "
+                        "stopped; its options are used unless given again, --steps sets the "
+                        "new total")
+    t.add_argument("--overwrite", action="store_true",
+                   help="replace a checkpoint already in --out (default: refuse)")
     t.add_argument("--quiet", action="store_true", help="no progress lines")
     t.set_defaults(func=_cmd_train_charlm)
 
+
+def _cmd_sample(args: argparse.Namespace) -> int:
+    from .lab.charlm import sample_checkpoint
+
+    text = sample_checkpoint(args.checkpoint, n_chars=args.length, prompt=args.prompt,
+                             temperature=args.temperature, seed=args.seed)
+    print(text)
+    return 0
+
+
+def _add_sample(sub: Any) -> None:
     s = sub.add_parser("sample", help="generate text from a train-charlm checkpoint")
-    s.add_argument("checkpoint", help="checkpoint file written by train-charlm (model.npz)")
-    s.add_argument("--length", type=int, default=400, help="characters to generate")
+    s.add_argument("checkpoint", help="checkpoint written by train-charlm (model.npz or its "
+                                      "folder)")
+    s.add_argument("--length", type=int, default=400,
+                   help="characters to generate (default: 400)")
     s.add_argument("--prompt", default="", help="text to start from")
-    s.add_argument("--temperature", type=float, default=0.8, help="sampling temperature")
-    s.add_argument("--seed", type=int, default=0, help="random seed")
+    s.add_argument("--temperature", type=float, default=0.8,
+                   help="sampling temperature; 0 always picks the most likely character "
+                        "(default: 0.8)")
+    s.add_argument("--seed", type=int, default=0, help="random seed (default: 0)")
     s.set_defaults(func=_cmd_sample)
+
+
+def _cmd_reproduce(args: argparse.Namespace) -> int:
+    from .lab.reproduce import reproduce_pascanu
+
+    split = lambda v, f=str: [f(x) for x in v.split(",")] if v else None  # noqa: E731
+    reproduce_pascanu(args.out, args.budget, tasks=split(args.tasks),
+                      lengths=split(args.lengths, int), methods=split(args.methods),
+                      seeds=args.seeds, max_steps=args.max_steps, max_length=args.max_length,
+                      workers=args.workers, scheduler=args.scheduler, dask_local=args.dask_local,
+                      quiet=args.quiet, run=not args.report_only)
+    return 0
+
+
+def _add_reproduce(sub: Any) -> None:
     r = sub.add_parser("reproduce", help="reproduce a paper's experiment (pascanu: Fig. 7)",
                        description="Pascanu et al. (2013) pathological tasks x lengths x methods "
                                    "(sgd, sgd-c, sgd-cr, sgd-cr-bptt) x seeds as a resumable "
@@ -141,6 +173,22 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("--report-only", action="store_true",
                    help="run nothing: tables, summary and figure from the runs finished so far")
     r.set_defaults(func=_cmd_reproduce)
+
+
+_COMMANDS = (_add_demo, _add_info, _add_train_charlm, _add_sample, _add_reproduce)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The argument parser (exposed for tests and docs)."""
+    from . import __version__
+
+    p = argparse.ArgumentParser(
+        prog="tinyclipnn",
+        description="See exploding gradients and what gradient clipping does about them.")
+    p.add_argument("--version", action="version", version=f"tinyclipnn {__version__}")
+    sub = p.add_subparsers(dest="command", metavar="COMMAND")
+    for add in _COMMANDS:
+        add(sub)
     return p
 
 
@@ -152,13 +200,20 @@ def main(argv: Sequence[str] | None = None) -> int:
         parser.print_help()
         return 0
     try:
-        return int(args.func(args) or 0)
+        code = int(args.func(args) or 0)
     except KeyboardInterrupt:
         print("\ninterrupted", file=sys.stderr)
         return 130
-    except (ValueError, FileNotFoundError, ImportError) as e:
+    except (ValueError, OSError, ImportError) as e:  # bad input: a message, not a traceback
         print(f"tinyclipnn {args.command}: error: {e}", file=sys.stderr)
         return 2
+    except MemoryError:
+        print(f"tinyclipnn {args.command}: error: out of memory; use smaller sizes (e.g. "
+              "--hidden, --batch-size, --seq-len, --max-chars)", file=sys.stderr)
+        return 1
+    from .lab.loop import stop_requested
+
+    return 130 if stop_requested() else code  # Ctrl-C: 130, so `&&` chains stop
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -1,11 +1,20 @@
-"""Character-level LSTM language model: training (``tinyclipnn train-charlm``), checkpoints and
-sampling (``tinyclipnn sample``).  Also used by the ``charlm`` demo."""
+"""Character-level LSTM language model: training (``tinyclipnn train-charlm``) with checkpoints
+you can resume bit for bit.  Also used by the ``charlm`` demo; sampling is in `charlm_sample`.
+
+A checkpoint (``OUT/model.npz``, see `lab.checkpoint`) holds the model, the vocabulary, the
+optimizer, the clipper's state, both random generators (batches and the global one), the step
+and the config. It is written every ``save_every`` steps, at the end, and after Ctrl-C (which
+takes effect between steps, see `lab.interrupt`), so ``train_charlm(..., resume=OUT)`` continues
+exactly where the run stopped: the same batches, the same updates, the same result as a run that
+was never interrupted.
+"""
 
 from __future__ import annotations
 
+import json
 import math
 import sys
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, fields
 from pathlib import Path
 from typing import Any
 
@@ -13,15 +22,26 @@ import numpy as np
 
 from .. import nn
 from ..autograd import Tensor
-from ..data import CharVocab, load_text, random_windows, train_val_split
+from ..data import CharVocab, random_windows, stdlib_corpus, train_val_split
+from . import checkpoint
 from .clipspec import parse_clip
+from .interrupt import InterruptGuard
 from .loop import LoopResult, reset_stop, run_loop
 from .metrics import MetricsRecorder
 from .plotting import plot_traces
+from .textfile import check_encoding, read_text_file
 
-__all__ = ["CharLMConfig", "CharLM", "train_charlm", "sample_checkpoint", "load_checkpoint"]
+__all__ = ["CharLMConfig", "CharLM", "DEFAULT_OUT", "CHECKPOINT_NAME", "train_charlm",
+           "resume_config", "checkpoint_path", "sample_checkpoint", "load_checkpoint",
+           "generate"]
 
 LN2 = math.log(2.0)
+DEFAULT_OUT = "runs/train-charlm"  # its own folder: `demo charlm` writes runs/charlm
+CHECKPOINT_NAME = "model.npz"
+VAL_FRACTION = 0.1
+_INT_FIELDS = ("steps", "hidden", "layers", "seq_len", "batch_size", "max_chars", "eval_every",
+               "eval_windows", "save_every")
+_RESUMABLE_CHANGES = ("steps", "save_every", "text")  # may differ on resume (text: path only)
 
 
 @dataclass
@@ -41,6 +61,37 @@ class CharLMConfig:
     max_chars: int = 1_000_000
     eval_every: int = 50
     eval_windows: int = 64
+    encoding: str = "utf-8"
+    save_every: int = 100
+
+    def validate(self) -> None:
+        """``ValueError`` naming the option (``--steps`` ...) for any value out of range."""
+        for name in _INT_FIELDS:
+            v = getattr(self, name)
+            if isinstance(v, bool) or not isinstance(v, (int, np.integer)) or v < 1:
+                raise ValueError(f"{_option(name)} must be an integer >= 1, got {v!r}")
+        if isinstance(self.seed, bool) or not isinstance(self.seed, (int, np.integer)) \
+                or self.seed < 0:
+            raise ValueError(f"--seed must be an integer >= 0, got {self.seed!r}")
+        if not isinstance(self.lr, (int, float)) or not math.isfinite(self.lr) or self.lr <= 0:
+            raise ValueError(f"--lr must be a finite number > 0, got {self.lr!r}")
+        if self.optimizer not in ("adam", "sgd"):
+            raise ValueError(f"--optimizer must be 'adam' or 'sgd', got {self.optimizer!r}")
+        check_encoding(self.encoding)
+        parse_clip(self.clip)
+
+    @classmethod
+    def from_saved(cls, saved: dict[str, Any]) -> CharLMConfig:
+        """The config stored in a checkpoint (older checkpoints lack newer fields)."""
+        known = {f.name for f in fields(cls)}
+        values = {k: v for k, v in saved.items() if k in known}
+        if values.get("text") == "":
+            values["text"] = None
+        return cls(**values)
+
+
+def _option(name: str) -> str:
+    return "--" + name.replace("_", "-")
 
 
 class CharLM(nn.Module):
@@ -52,6 +103,19 @@ class CharLM(nn.Module):
         self.embed = nn.Embedding(vocab_size, emb)
         self.lstm = nn.LSTM(emb, hidden, num_layers=layers)
         self.head = nn.Linear(hidden, vocab_size)
+
+    @staticmethod
+    def param_shapes(vocab_size: int, hidden: int, layers: int = 1) -> dict[str, tuple]:
+        """The state dict's shapes, known without allocating the model (checkpoint checks)."""
+        emb = min(64, hidden)
+        shapes = {"embed.weight": (vocab_size, emb)}
+        for k in range(layers):
+            shapes.update({f"lstm.weight_ih_l{k}": (4 * hidden, emb if k == 0 else hidden),
+                           f"lstm.weight_hh_l{k}": (4 * hidden, hidden),
+                           f"lstm.bias_ih_l{k}": (4 * hidden,),
+                           f"lstm.bias_hh_l{k}": (4 * hidden,)})
+        shapes.update({"head.weight": (vocab_size, hidden), "head.bias": (vocab_size,)})
+        return shapes
 
     def forward(self, ids: np.ndarray, state: Any = None) -> tuple[Tensor, Any]:
         """Logits (T, B, V) for ids (T, B), and the LSTM state to continue from."""
@@ -76,52 +140,197 @@ def _build_optimizer(cfg: CharLMConfig, model: CharLM, clipper: Any):
     raise ValueError(f"optimizer must be 'adam' or 'sgd', got {cfg.optimizer!r}")
 
 
-def save_checkpoint(path: Path, model: CharLM, vocab: CharVocab, cfg: CharLMConfig,
-                    step: int) -> None:
-    """Write model weights, vocabulary and config with ``tinyclipnn.save`` (atomic)."""
-    from .. import save
+def checkpoint_path(path: str | Path) -> Path:
+    """``path`` itself, or ``path/model.npz`` for a run folder; ``ValueError`` /
+    ``FileNotFoundError`` when there is none."""
+    path = Path(path)
+    if path.is_dir():
+        if (path / CHECKPOINT_NAME).is_file():
+            return path / CHECKPOINT_NAME
+        raise ValueError(f"{path} is a folder without a {CHECKPOINT_NAME}; give a train-charlm "
+                         "output folder or its checkpoint file")
+    if not path.exists():
+        raise FileNotFoundError(f"checkpoint {path} does not exist")
+    return path
 
-    conf = {k: ("" if v is None else v) for k, v in asdict(cfg).items()}
-    save({"model": model.state_dict(), "vocab": vocab.to_array(), "config": conf,
-          "step": step}, path)
+
+def _read_checkpoint(path: str | Path) -> tuple[Path, dict[str, Any]]:
+    """The checkpoint dict, with its model / vocab / config entries checked (no allocation
+    beyond what the file holds)."""
+    path = checkpoint_path(path)
+    state = checkpoint.read(path)
+    what = f"{path} is not a train-charlm checkpoint"
+    for key, typ in (("model", dict), ("vocab", np.ndarray), ("config", dict)):
+        if not isinstance(state.get(key), typ):
+            raise ValueError(f"{what} (its '{key}' entry is missing or malformed)")
+    cfg = state["config"]
+    codes = state["vocab"]
+    if codes.ndim != 1 or codes.dtype.kind not in "iu" or not codes.size \
+            or codes.min() < 0 or codes.max() > 0x10FFFF or len(np.unique(codes)) != codes.size:
+        raise ValueError(f"{what} (its vocabulary is malformed)")
+    dims = {}
+    for name in ("hidden", "layers"):
+        v = cfg.get(name)
+        if isinstance(v, bool) or not isinstance(v, int) or v < 1:
+            raise ValueError(f"{what} (config '{name}' is {v!r}, not an integer >= 1)")
+        dims[name] = v
+    want = CharLM.param_shapes(codes.size, dims["hidden"], dims["layers"])
+    got = {k: getattr(v, "shape", None) for k, v in state["model"].items()}
+    if got != want:
+        bad = sorted(k for k in set(want) | set(got) if want.get(k) != got.get(k))
+        raise ValueError(f"{what} (its model weights do not match its config at "
+                         f"{', '.join(bad[:4])})")
+    return path, state
 
 
-def train_charlm(cfg: CharLMConfig, out: str | Path = "runs/charlm", quiet: bool = False,
-                 recorder: MetricsRecorder | None = None, run: str | None = None,
-                 plot: bool = True) -> dict[str, Any]:
-    """Train a char LSTM; writes ``model.npz``, ``metrics.csv/json`` and a plot into ``out``.
-    Ctrl-C stops training cleanly and the checkpoint of the steps done is still written."""
-    from .. import manual_seed, no_grad
+def load_checkpoint(path: str | Path) -> tuple[CharLM, CharVocab, dict[str, Any]]:
+    """Rebuild the model and vocabulary saved by :func:`train_charlm` (a file or run folder)."""
+    path, state = _read_checkpoint(path)
+    cfg = state["config"]
+    vocab = CharVocab.from_array(state["vocab"])
+    model = CharLM(len(vocab), cfg["hidden"], cfg["layers"])
+    try:
+        model.load_state_dict(state["model"])
+    except (KeyError, TypeError) as e:
+        raise ValueError(f"{path}: its model weights cannot be loaded ({e})") from None
+    model.eval()
+    return model, vocab, cfg
 
-    if recorder is None:  # a command of its own (not part of a demo): forget older Ctrl-C
-        reset_stop()
-    out = Path(out)
-    out.mkdir(parents=True, exist_ok=True)
-    clipper = parse_clip(cfg.clip)
-    text = load_text(cfg.text, cfg.max_chars)
+
+def resume_config(path: str | Path, **overrides: Any) -> CharLMConfig:
+    """The config of the checkpoint at ``path`` with ``overrides`` (options given again)."""
+    _, state = _read_checkpoint(path)
+    cfg = CharLMConfig.from_saved(state["config"])
+    return CharLMConfig(**{**asdict(cfg), **{k: v for k, v in overrides.items()
+                                           if v is not None}})
+
+
+def _check_resume(cfg: CharLMConfig, saved: dict[str, Any], where: Path) -> None:
+    old = asdict(CharLMConfig.from_saved(saved))
+    for k, v in asdict(cfg).items():
+        if k not in _RESUMABLE_CHANGES and old[k] != v:
+            raise ValueError(f"--resume: {where} was trained with {_option(k)} {old[k]}, this "
+                             f"run asks for {_option(k)} {v}; drop the option to continue that "
+                             "run, or start a new run in another --out")
+
+
+def _check_out(out: Path, resume: Path | None, overwrite: bool) -> None:
+    if out.exists() and not out.is_dir():
+        raise ValueError(f"--out {out} is a file; give a folder (created if missing)")
+    ckpt = out / CHECKPOINT_NAME
+    continuing = resume is not None and ckpt.resolve() == resume.resolve()
+    if ckpt.exists() and not (overwrite or continuing):
+        raise ValueError(f"--out {out} already holds a checkpoint ({CHECKPOINT_NAME}); pass "
+                         f"--resume {out} to continue it, --overwrite to replace it, or choose "
+                         "another --out")
+
+
+def _corpus(cfg: CharLMConfig) -> tuple[str, CharVocab, np.ndarray, np.ndarray]:
+    text = (stdlib_corpus(cfg.max_chars) if cfg.text is None
+            else read_text_file(cfg.text, cfg.max_chars, cfg.encoding))
+    need = int(round((cfg.seq_len + 2) / VAL_FRACTION))
+    if len(text) < need:
+        more = " or a larger --max-chars" if len(text) == cfg.max_chars else ""
+        raise ValueError(f"--text gives {len(text):,} characters, too few for --seq-len "
+                         f"{cfg.seq_len}: at least {need:,} are needed ({VAL_FRACTION:.0%} is "
+                         f"held out for validation); use a longer text{more} or a smaller "
+                         "--seq-len")
     vocab = CharVocab.from_text(text)
-    train_ids, val_ids = train_val_split(vocab.encode(text), 0.1)
+    train_ids, val_ids = train_val_split(vocab.encode(text), VAL_FRACTION)
+    return text, vocab, train_ids, val_ids
+
+
+def _earlier_metrics(folder: Path, before: int) -> list[dict[str, Any]]:
+    """Rows of ``folder/metrics.json`` for steps before ``before`` (a resumed run's history)."""
+    try:
+        rows = json.loads((folder / "metrics.json").read_text())["steps"]
+        return [r for r in rows if isinstance(r, dict) and int(r.get("step", before)) < before]
+    except (OSError, ValueError, KeyError, TypeError):
+        return []
+
+
+def train_charlm(cfg: CharLMConfig, out: str | Path = DEFAULT_OUT, quiet: bool = False,
+                 recorder: MetricsRecorder | None = None, run: str | None = None,
+                 plot: bool = True, resume: str | Path | None = None,
+                 overwrite: bool = True) -> dict[str, Any]:
+    """Train a char LSTM; writes ``model.npz``, ``metrics.csv/json`` and a plot into ``out``.
+
+    ``resume``: a checkpoint (file or run folder) to continue from; ``cfg`` must then equal its
+    config except ``steps`` / ``save_every`` (see `resume_config`). ``overwrite=False`` refuses
+    an ``out`` that already holds a checkpoint (unless it is the one resumed). Everything is
+    checked before anything is written. Ctrl-C stops between steps; the checkpoint of the steps
+    done is still written (``result["interrupted"]``)."""
+    from .. import manual_seed, no_grad
+    from ..autograd import default_generator
+
+    cfg.validate()
+    out = Path(out)
+    resume_file, saved = None, None
+    if resume is not None:
+        resume_file, saved = _read_checkpoint(resume)
+        _check_resume(cfg, saved["config"], resume_file)
+    _check_out(out, resume_file, overwrite)
+    clipper = parse_clip(cfg.clip)
+    text, vocab, train_ids, val_ids = _corpus(cfg)
     manual_seed(cfg.seed)
     model = CharLM(len(vocab), cfg.hidden, cfg.layers)
     opt = _build_optimizer(cfg, model, clipper)
     rng = np.random.default_rng(cfg.seed)
+    objects = {"optimizer": opt, "clipper": clipper}  # the model is saved as "model"
+    rngs = {"data": rng, "global": default_generator()}
+    start = 0
+    if saved is not None:
+        if not np.array_equal(saved["vocab"], vocab.to_array()):
+            raise ValueError(f"--resume: the text differs from the one {resume_file} was "
+                             "trained on (its characters changed); give the same --text")
+        model.load_state_dict(saved["model"])
+        start = checkpoint.restore(saved, objects, rngs, str(resume_file))
+        if start > cfg.steps:
+            raise ValueError(f"--steps {cfg.steps} is less than the {start} steps {resume_file} "
+                             f"has done; give --steps > {start} to train on")
+    if recorder is None:  # a command of its own (not part of a demo): forget older Ctrl-C
+        reset_stop()
+    out.mkdir(parents=True, exist_ok=True)
     val_x, val_y = random_windows(val_ids, cfg.eval_windows, cfg.seq_len,
                                   np.random.default_rng(cfg.seed + 1))
     rec = recorder if recorder is not None else MetricsRecorder({"command": "train-charlm",
                                                                  **asdict(cfg)})
+    if recorder is None and resume_file is not None:
+        for row in _earlier_metrics(resume_file.parent, start):
+            rec.record(**row)
     label = run or f"clip={clipper.label}"
+    ckpt = out / CHECKPOINT_NAME
+    conf = {k: ("" if v is None else v) for k, v in asdict(cfg).items()}
+    if cfg.text is not None:  # a resume from another folder finds the same file
+        conf["text"] = str(Path(cfg.text).resolve())
+
+    def save(step: int) -> None:
+        checkpoint.write(ckpt, checkpoint.capture(step, conf, objects, rngs,
+                                                  model=model.state_dict(),
+                                                  vocab=vocab.to_array()))
+        if recorder is None:
+            rec.save(out)
 
     def val_bpc() -> float:
         with no_grad():
             return _loss(model, val_x, val_y).item() / LN2
 
-    def step(k: int) -> dict:
+    mid_step = [False]  # a forced (second) Ctrl-C inside a step: its state is not saved
+
+    def step(i: int) -> dict:
+        k = start + i
+        guard.check()  # a pending Ctrl-C stops here, before this step changes anything
+        if i and k % cfg.save_every == 0:
+            save(k)
+        mid_step[0] = True
         x, y = random_windows(train_ids, cfg.batch_size, cfg.seq_len, rng)
         loss = _loss(model, x, y)
         opt.zero_grad()
         loss.backward()
         opt.step()
-        row = {"loss": loss.item(), **opt.last_clip.as_dict(), "bpc": loss.item() / LN2}
+        mid_step[0] = False
+        row = {"step": k, "loss": loss.item(), **opt.last_clip.as_dict(),
+               "bpc": loss.item() / LN2}
         if (k + 1) % cfg.eval_every == 0 or k + 1 == cfg.steps:
             row["val_bpc"] = val_bpc()
         return row
@@ -129,66 +338,44 @@ def train_charlm(cfg: CharLMConfig, out: str | Path = "runs/charlm", quiet: bool
     if not quiet:
         print(f"train-charlm: {len(text):,} chars, vocab {len(vocab)}, LSTM {cfg.hidden}x"
               f"{cfg.layers}, {cfg.optimizer} lr {cfg.lr}, clip {clipper.label}, "
-              f"{cfg.steps} steps", file=sys.stderr)
-    res: LoopResult = run_loop(step, cfg.steps, rec, run=label, desc="charlm", quiet=quiet)
-    ckpt = out / "model.npz"
-    save_checkpoint(ckpt, model, vocab, cfg, res.steps)
+              + (f"steps {start}..{cfg.steps} (resumed)" if start else f"{cfg.steps} steps"),
+              file=sys.stderr)
+    with InterruptGuard() as guard:
+        res: LoopResult = run_loop(step, cfg.steps - start, rec, run=label, desc="charlm",
+                                   quiet=quiet)
+        done = start + res.steps
+        if mid_step[0]:
+            print(f"stopped inside step {done}: its half-done update is not saved; "
+                  f"{ckpt} keeps the last checkpoint", file=sys.stderr)
+        else:
+            save(done)
     final_val = val_bpc()
-    result = {"checkpoint": ckpt, "steps": res.steps, "interrupted": res.interrupted,
+    result = {"checkpoint": ckpt, "steps": done, "interrupted": res.interrupted,
               "val_bpc": final_val, "model": model, "vocab": vocab, "seconds": res.seconds}
     if recorder is None:
-        files = rec.save(out)
         fig = plot_traces(rec, out / "charlm_traces.png", "char LSTM") if plot else None
         if not quiet:
-            print(f"{res.steps} steps in {res.seconds:.1f} s; validation {final_val:.3f} "
-                  f"bits/char; checkpoint {ckpt}; metrics {files[0]}"
+            print(f"{done} steps ({res.steps} now) in {res.seconds:.1f} s; validation "
+                  f"{final_val:.3f} bits/char; checkpoint {ckpt}; metrics {out / 'metrics.csv'}"
                   + (f"; plot {fig}" if fig else ""))
     return result
 
 
-def load_checkpoint(path: str | Path) -> tuple[CharLM, CharVocab, dict[str, Any]]:
-    """Rebuild the model and vocabulary saved by :func:`train_charlm`."""
-    from .. import load
-
-    path = Path(path)
-    if not path.exists():
-        raise FileNotFoundError(f"checkpoint {path} does not exist")
-    state = load(path)
-    if not isinstance(state, dict) or "vocab" not in state or "config" not in state:
-        raise ValueError(f"{path} is not a train-charlm checkpoint")
-    cfg = state["config"]
-    vocab = CharVocab.from_array(state["vocab"])
-    model = CharLM(len(vocab), int(cfg["hidden"]), int(cfg["layers"]))
-    model.load_state_dict(state["model"])
-    model.eval()
-    return model, vocab, cfg
-
-
 def generate(model: CharLM, vocab: CharVocab, n_chars: int, prompt: str = "",
              temperature: float = 0.8, seed: int = 0) -> str:
-    """Sample ``n_chars`` characters after ``prompt`` (characters outside the vocabulary are
-    dropped from the prompt)."""
-    from .. import no_grad
+    """``prompt`` followed by ``n_chars`` sampled characters (``temperature`` 0: the most likely
+    character each time). Characters outside the vocabulary are a ``ValueError``."""
+    from .charlm_sample import generate as _generate
 
-    if temperature <= 0:
-        raise ValueError(f"temperature must be > 0, got {temperature}")
-    rng = np.random.default_rng(seed)
-    prompt = "".join(c for c in prompt if c in vocab.stoi) or ("\n" if "\n" in vocab.stoi
-                                                                else vocab.itos[0])
-    out: list[str] = []
-    with no_grad():
-        logits, state = model(vocab.encode(prompt)[:, None])
-        for _ in range(n_chars):
-            z = logits.data[-1, 0].astype(np.float64) / temperature
-            p = np.exp(z - z.max())
-            i = int(rng.choice(len(p), p=p / p.sum()))
-            out.append(vocab.itos[i])
-            logits, state = model(np.array([[i]]), state)
-    return prompt + "".join(out)
+    return _generate(model, vocab, n_chars, prompt, temperature, seed)
 
 
 def sample_checkpoint(path: str | Path, n_chars: int = 400, prompt: str = "",
                       temperature: float = 0.8, seed: int = 0) -> str:
-    """Load a checkpoint and sample text from it."""
+    """Load a checkpoint (file or run folder) and sample text from it; every argument is
+    checked before the checkpoint is read."""
+    from .charlm_sample import check_sampling
+
+    check_sampling(n_chars, temperature)
     model, vocab, _ = load_checkpoint(path)
     return generate(model, vocab, n_chars, prompt, temperature, seed)

@@ -97,11 +97,24 @@ class ClipSpec:
         except (ImportError, AttributeError) as e:
             raise ImportError(f"--clip {self.method} needs tinyclipnn.clip.{name}, which is "
                               f"not available ({e})") from e
-        if stateful:
-            self._fn = target(**self.kwargs)
-        else:
-            kwargs = self.kwargs
-            self._fn = lambda params: target(params, **kwargs)
+        kwargs = self.kwargs
+        try:  # bad arguments fail here, not at the first training step
+            if stateful:
+                self._fn = target(**kwargs)
+            else:
+                target([], **kwargs)  # checks the arguments; nothing to clip
+                self._fn = lambda params: target(params, **kwargs)
+        except (TypeError, ValueError) as e:
+            raise ValueError(f"--clip {self.spec or self.method}: {e}") from None
+
+    def state_dict(self) -> dict[str, Any]:
+        """The stateful clipper's state (AutoClip's history, ZClip's EMA), for checkpoints."""
+        return self._fn.state_dict() if hasattr(self._fn, "state_dict") else {}
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        """Restore `state_dict` output."""
+        if hasattr(self._fn, "load_state_dict"):
+            self._fn.load_state_dict(state)
 
     @property
     def label(self) -> str:

@@ -6,11 +6,13 @@ kernel runs the recurrence and saves what BPTT needs. Large internal buffers (th
 saved states, their gradients) come from `kernels.cpu._workspace`, recycled between steps.
 Backward: the Numba BPTT kernel (with optional per-step clipping and gradient-norm recording),
 then one matmul each for ``dx``, ``dW_ih`` and ``dW_hh``. The kernels are imported on first use,
-so ``import tinyclipnn`` neither imports Numba nor compiles anything.
+so ``import tinyclipnn`` neither imports Numba nor compiles anything; without numba, `apply`
+runs the composed path of `rnn` instead (one warning).
 """
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Callable
 
 import numpy as np
@@ -18,11 +20,29 @@ import numpy as np
 from ..autograd import Function
 from ..kernels.cpu import _workspace as workspace
 
+_NO_KERNELS: list[str] = []  # why the Numba kernels cannot be used (set on first failure)
+
 
 def _kernels():
     from ..kernels.cpu import rnn
 
     return rnn
+
+
+def kernels_available() -> bool:
+    """True when the Numba kernels import; otherwise one warning, and False from then on."""
+    if _NO_KERNELS:
+        return False
+    try:
+        _kernels()
+    except Exception as e:  # noqa: BLE001 - numba missing or broken: run without it
+        _NO_KERNELS.append(f"{type(e).__name__}: {e}")
+        warnings.warn(f"tinyclipnn.nn: the fused RNN/LSTM/GRU kernels need numba, which is "
+                      f"unavailable ({_NO_KERNELS[0]}); recurrent layers use the composed "
+                      "autograd path instead (same results, slower)", RuntimeWarning,
+                      stacklevel=4)
+        return False
+    return True
 
 
 class FusedRecurrentLayer(Function):
@@ -35,6 +55,19 @@ class FusedRecurrentLayer(Function):
     ``(alpha, report)`` for a tanh/relu RNN: backward adds ``alpha * dΩ/dW_hh``, Pascanu's
     vanishing-gradient regularizer from `kernels.cpu.rnn_omega`, and calls ``report(Ω)``).
     """
+
+    @classmethod
+    def apply(cls, x, w_ih, w_hh, b_ih, b_hh, h0, c0, *, mode: str, reverse: bool = False,
+              lengths=None, clip_mode=None, clip_value=0.0, record=None, omega=None):
+        if kernels_available():
+            return super().apply(x, w_ih, w_hh, b_ih, b_hh, h0, c0, mode=mode, reverse=reverse,
+                                 lengths=lengths, clip_mode=clip_mode, clip_value=clip_value,
+                                 record=record, omega=omega)
+        from .rnn import _composed_direction  # without numba: the per-step autograd path
+
+        y, h_n, c_n = _composed_direction(mode, x, (w_ih, w_hh, b_ih, b_hh), h0, c0, reverse,
+                                          lengths, clip_mode, clip_value, record, omega)
+        return (y, h_n, c_n) if mode == "LSTM" else (y, h_n)
 
     @staticmethod
     def forward(ctx, x, w_ih, w_hh, b_ih, b_hh, h0, c0, *, mode: str, reverse: bool = False,

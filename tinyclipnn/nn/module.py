@@ -150,8 +150,24 @@ class Module:
 
     def load_state_dict(self, state_dict: dict[str, Any], strict: bool = True) -> IncompatibleKeys:
         """Copy arrays (numpy, or anything ``np.asarray`` takes, e.g. CPU torch tensors) into
-        the parameters in place, keeping each parameter's dtype. Checks every key and shape
-        before writing anything."""
+        the parameters in place, keeping each parameter's dtype. Every key, shape and dtype is
+        checked (and every array converted) before anything is written, so a bad state dict
+        leaves the model untouched."""
+        if not isinstance(state_dict, dict):
+            raise TypeError(f"load_state_dict: state_dict must be a dict of arrays, got "
+                            f"{type(state_dict).__name__}")
+
+        def _converted(key: str, value: Any, target: np.ndarray) -> np.ndarray:
+            """``value`` as an array of ``target``'s shape and dtype, or ValueError / TypeError."""
+            arr = np.asarray(value.detach().cpu().numpy() if hasattr(value, "detach") else value)
+            if arr.dtype.kind not in "biuf":
+                raise TypeError(f"load_state_dict: '{key}' has dtype {arr.dtype} in the state dict; "
+                                f"the model needs numbers for its {target.dtype} array")
+            if arr.shape != target.shape:
+                raise ValueError(f"load_state_dict: '{key}' has shape {arr.shape} in the state "
+                                 f"dict but {target.shape} in the model")
+            return arr.astype(target.dtype, copy=False)
+
         own = dict(self.named_parameters())
         buffers = dict(self.named_buffers())
         missing = [k for k in list(own) + list(buffers) if k not in state_dict]
@@ -159,21 +175,13 @@ class Module:
         if strict and (missing or unexpected):
             raise KeyError(f"load_state_dict: missing keys {missing}, unexpected keys "
                            f"{unexpected}; pass strict=False to ignore them")
-        arrays = {}
-        for k, v in state_dict.items():
-            target = own[k].data if k in own else buffers.get(k)
-            if target is None:
-                continue
-            arr = np.asarray(v.detach().cpu().numpy() if hasattr(v, "detach") else v)
-            if arr.shape != target.shape:
-                raise ValueError(f"load_state_dict: '{k}' has shape {arr.shape} in the state "
-                                 f"dict but {target.shape} in the model")
-            arrays[k] = arr
+        arrays = {k: _converted(k, v, own[k].data if k in own else buffers[k])
+                  for k, v in state_dict.items() if k in own or k in buffers}
         for k, arr in arrays.items():
             if k in own:
-                own[k].copy_(arr.astype(own[k].dtype, copy=False))
+                own[k].copy_(arr)
             else:
-                np.copyto(buffers[k], arr, casting="unsafe")
+                np.copyto(buffers[k], arr)
         return IncompatibleKeys(missing, unexpected)
 
     def to(self, dtype: Any) -> Module:

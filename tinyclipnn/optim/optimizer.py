@@ -102,17 +102,63 @@ class Optimizer:
         return {"state": state, "param_groups": groups}
 
     def load_state_dict(self, state_dict: dict[str, Any]) -> None:
-        groups = state_dict["param_groups"]
+        """Restore `state_dict` output (also after ``tinyclipnn.save`` / ``load``). Groups,
+        parameter indices, and every state array's shape and dtype are checked before anything
+        changes, so a bad state dict leaves the optimizer as it was."""
+        groups, saved_state = _unpack(state_dict)
         if len(groups) != len(self.param_groups):
             raise ValueError(f"load_state_dict: {len(groups)} parameter groups in the state dict "
                              f"but {len(self.param_groups)} in the optimizer")
+        for i, (saved, own) in enumerate(zip(groups, self.param_groups, strict=True)):
+            if not isinstance(saved, dict) or len(saved.get("params", ())) != len(own["params"]):
+                raise ValueError(f"load_state_dict: parameter group {i} has "
+                                 f"{len(own['params'])} parameters in the optimizer but not in "
+                                 "the state dict")
         params = [p for g in self.param_groups for p in g["params"]]
+        state = {}
+        for k, s in saved_state.items():
+            index = _index(k, len(params))
+            if not isinstance(s, dict):
+                raise TypeError(f"load_state_dict: state[{k!r}] must be a dict, got "
+                                f"{type(s).__name__}")
+            p = params[index]
+            state[p] = {n: _state_value(f"state[{k!r}][{n!r}]", v, p) for n, v in s.items()}
         for saved, own in zip(groups, self.param_groups, strict=True):
-            if len(saved["params"]) != len(own["params"]):
-                raise ValueError("load_state_dict: a parameter group has a different size")
-            own.update({k: v for k, v in saved.items() if k != "params"})
-        self.state = {}
-        for k, s in state_dict["state"].items():
-            p = params[int(k)]
-            self.state[p] = {n: (np.array(v, dtype=p.dtype) if np.ndim(v) else v)
-                             for n, v in copy.deepcopy(s).items()}
+            own.update({k: copy.deepcopy(v) for k, v in saved.items() if k != "params"})
+        self.state = state
+
+
+def _unpack(state_dict: Any) -> tuple[list, dict]:
+    if not isinstance(state_dict, dict) or not {"state", "param_groups"} <= set(state_dict):
+        raise ValueError("load_state_dict: expected a dict with 'state' and 'param_groups' (what "
+                         f"Optimizer.state_dict() returns), got {type(state_dict).__name__}"
+                         + (f" with keys {sorted(map(str, state_dict))}"
+                            if isinstance(state_dict, dict) else ""))
+    groups, state = state_dict["param_groups"], state_dict["state"]
+    if not isinstance(groups, (list, tuple)) or not isinstance(state, dict):
+        raise TypeError("load_state_dict: 'param_groups' must be a list and 'state' a dict")
+    return list(groups), state
+
+
+def _index(key: Any, n: int) -> int:
+    try:
+        i = int(key)
+    except (TypeError, ValueError):
+        i = -1
+    if isinstance(key, bool) or i != key and str(i) != key or not 0 <= i < n:
+        raise ValueError(f"load_state_dict: state index {key!r} is not a parameter index "
+                         f"(the optimizer has parameters 0..{n - 1})")
+    return i
+
+
+def _state_value(where: str, value: Any, p: Tensor) -> Any:
+    """A copy of one saved state entry: arrays must match the parameter's shape."""
+    if np.ndim(value) == 0:
+        return copy.deepcopy(value)
+    arr = np.asarray(value)
+    if arr.dtype.kind not in "biuf":
+        raise TypeError(f"load_state_dict: {where} has dtype {arr.dtype}; expected numbers")
+    if arr.shape != p.shape:
+        raise ValueError(f"load_state_dict: {where} has shape {arr.shape} but its parameter "
+                         f"has shape {p.shape}")
+    return np.array(arr, dtype=p.dtype)

@@ -5,7 +5,8 @@ After a multi-threaded call, an OpenBLAS worker busy-waits for ~0.1 s before sle
 ``x @ W_ih.T`` at 2 BLAS threads left a core spinning through the whole recurrence and the
 2-thread batch split gained nothing (fused LSTM forward 64/128: 4.4 ms serial, 4.8 ms split;
 2.7 ms split with BLAS at 1 thread). So inside `one_thread` both BLAS run single-threaded, and
-the large matmuls are split over our threads by `matmul` instead.
+the large matmuls are split over our threads by `matmul` instead. In a forked child the counts
+are restored and the lock renewed (a child of a parent inside `one_thread` would keep 1 thread).
 """
 
 from __future__ import annotations
@@ -26,6 +27,21 @@ _NAMES = [("scipy_openblas_set_num_threads", "scipy_openblas_get_num_threads"), 
           ("openblas_set_num_threads", "openblas_get_num_threads")]
 _LOCK = threading.Lock()
 _STATE: dict = {"libs": None, "depth": 0, "saved": []}  # libs: [(set, get)] found on first use
+
+
+def _reset_in_child() -> None:
+    """After fork: a new lock (another thread may have held the old one), and the thread
+    counts back if a parent thread was inside `one_thread` (no one would restore them here)."""
+    global _LOCK
+    _LOCK = threading.Lock()
+    if _STATE["depth"] and _STATE["libs"]:
+        for (set_, _), n in zip(_STATE["libs"], _STATE["saved"], strict=True):
+            set_(n)
+    _STATE["depth"] = 0
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_reset_in_child)
 
 
 def _find() -> list:

@@ -17,8 +17,10 @@ from collections import OrderedDict
 from collections.abc import Sequence
 
 import numpy as np
-from numba import carray, njit, types
+from numba import carray, types
 from numba.extending import intrinsic
+
+from .._jit import njit
 
 CHUNK = 1 << 15  # elements per work item (128 KiB of float32): fits L2, amortises scheduling
 _CACHE_SIZE = 8

@@ -20,6 +20,7 @@ buffers go through here, never arrays returned to the user.
 
 from __future__ import annotations
 
+import os
 import sys
 import threading
 
@@ -73,6 +74,19 @@ def empty(shape: tuple[int, ...], dtype) -> np.ndarray:
             _POOL.setdefault(key, []).append(out)
             _SIZE[0] += nbytes
         return out
+
+
+def _reset_in_child() -> None:
+    """After fork: a new lock (another thread may have held the old one) and an empty pool
+    (the inherited arrays are copy-on-write pages of the parent's; reusing them would copy)."""
+    global _LOCK
+    _LOCK = threading.Lock()
+    _POOL.clear()
+    _SIZE[0] = 0
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_reset_in_child)
 
 
 def clear() -> None:

@@ -13,8 +13,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 import numpy as np
-from numba import njit
 
+from .._jit import njit
 from ._segments import SegmentTable, row_table, segment_table, segment_view
 from ._threads import max_threads, split_run
 

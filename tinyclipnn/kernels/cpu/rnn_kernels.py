@@ -22,8 +22,10 @@ from __future__ import annotations
 import math
 
 import numpy as np
-from numba import njit, types
+from numba import types
 from numba.extending import intrinsic, overload
+
+from .._jit import njit
 
 _F = np.float32
 # numpy's error model: float division by zero gives inf/nan instead of raising, so the division

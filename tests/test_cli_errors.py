@@ -1,0 +1,184 @@
+"""Every bad input to train-charlm / sample: `error: ...` naming the option, exit 2, nothing
+written; and the input handling that goes with it (streamed --text, encodings, greedy sampling)."""
+
+import json
+import os
+import subprocess
+import sys
+import zipfile
+
+import numpy as np
+import pytest
+from _charlm_helpers import ROOT, SMALL, write_text
+
+from tinyclipnn import load, save
+from tinyclipnn.cli import main
+
+
+@pytest.fixture()
+def text_file(tmp_path):
+    return write_text(tmp_path)
+
+
+@pytest.fixture(scope="module")
+def ckpt(tmp_path_factory):
+    d = tmp_path_factory.mktemp("ck")
+    assert main(["train-charlm", "--text", str(write_text(d)), "--steps", "2", *SMALL,
+                 "--out", str(d / "run")]) == 0
+    return d / "run" / "model.npz"
+
+
+def _error(capsys, argv, *words):
+    code = main(argv)
+    err = capsys.readouterr().err
+    assert code == 2, err
+    assert "error:" in err and "Traceback" not in err, err
+    assert "allow_pickle" not in err, err
+    for w in words:
+        assert w in err, (w, err)
+    return err
+
+
+@pytest.mark.parametrize("args,word", [
+    (["--steps", "-1"], "--steps"), (["--steps", "0"], "--steps"), (["--hidden", "0"], "--hidden"),
+    (["--layers", "-2"], "--layers"), (["--seq-len", "0"], "--seq-len"),
+    (["--batch-size", "0"], "--batch-size"), (["--max-chars", "0"], "--max-chars"),
+    (["--lr", "-1"], "--lr"), (["--lr", "nan"], "--lr"), (["--seed", "-3"], "--seed"),
+    (["--save-every", "0"], "--save-every"), (["--encoding", "klingon"], "--encoding"),
+    (["--clip", "value:abc"], "--clip"), (["--clip", "norm:abc"], "--clip"),
+    (["--clip", "zclip:alpha=abc"], "--clip"), (["--clip", "norm:-1"], "--clip"),
+    (["--clip", "bogus"], "--clip"),
+])
+def test_bad_train_options(capsys, tmp_path, text_file, args, word):
+    out = tmp_path / "out"
+    _error(capsys, ["train-charlm", "--text", str(text_file), *SMALL, "--out", str(out), *args],
+           word)
+    assert not out.exists()
+
+
+def test_bad_text_inputs(capsys, tmp_path):
+    out = tmp_path / "out"
+    base = ["train-charlm", *SMALL, "--out", str(out), "--text"]
+    _error(capsys, [*base, str(tmp_path)], "--text", "folder")
+    _error(capsys, [*base, str(tmp_path / "missing.txt")], "--text", "no such file")
+    (tmp_path / "bin").write_bytes(bytes(range(256)) * 50)
+    _error(capsys, [*base, str(tmp_path / "bin")], "--text", "--encoding")
+    (tmp_path / "nul").write_bytes(b"abc\x00def" * 1000)
+    _error(capsys, [*base, str(tmp_path / "nul")], "binary")
+    (tmp_path / "short").write_text("hello world " * 5)
+    err = _error(capsys, [*base, str(tmp_path / "short")], "60 characters", "--seq-len")
+    assert "100" in err  # the total needed, not the validation split's length
+    (tmp_path / "empty").write_text("")
+    _error(capsys, [*base, str(tmp_path / "empty")], "empty")
+    assert not out.exists()
+
+
+def test_out_that_is_a_file(capsys, tmp_path, text_file):
+    (tmp_path / "f").write_text("keep")
+    _error(capsys, ["train-charlm", "--text", str(text_file), *SMALL, "--out",
+                    str(tmp_path / "f")], "--out", "is a file")
+    assert (tmp_path / "f").read_text() == "keep"
+
+
+def test_latin1_text_needs_and_takes_encoding(capsys, tmp_path):
+    p = tmp_path / "latin.txt"
+    p.write_bytes(("café naïve résumé " * 60).encode("latin-1"))
+    base = ["train-charlm", "--text", str(p), "--steps", "1", *SMALL]
+    _error(capsys, [*base, "--out", str(tmp_path / "a")], "utf-8", "--encoding latin-1")
+    assert main([*base, "--encoding", "latin-1", "--out", str(tmp_path / "b")]) == 0
+    vocab = {chr(c) for c in load(tmp_path / "b" / "model.npz")["vocab"]}
+    assert {"é", "ï"} <= vocab and "\ufffd" not in vocab
+
+
+def test_text_is_streamed_up_to_max_chars(tmp_path):
+    """/dev/zero has no end: reading stops at --max-chars (and is then refused as binary)."""
+    code = ("import resource, sys\n"
+            "resource.setrlimit(resource.RLIMIT_AS, (2 << 30, 2 << 30))\n"
+            "from tinyclipnn.cli import main\n"
+            "sys.exit(main(['train-charlm', '--text', '/dev/zero', '--max-chars', '100000',"
+            f" '--out', {str(tmp_path / 'o')!r}]))\n")
+    r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120,
+                       env={**os.environ, "PYTHONPATH": str(ROOT)})
+    assert r.returncode == 2 and "binary" in r.stderr and "MemoryError" not in r.stderr
+    from tinyclipnn.lab.textfile import read_text_file
+
+    big = tmp_path / "big.txt"
+    big.write_text("abcdefghij" * 100_000)
+    assert len(read_text_file(big, 12_345)) == 12_345
+
+
+def _crafted(tmp_path, ckpt, name, edit):
+    state = load(ckpt)
+    edit(state)
+    save(state, tmp_path / name)
+    return str(tmp_path / name)
+
+
+def test_bad_checkpoints(capsys, tmp_path, ckpt):
+    _error(capsys, ["sample", str(tmp_path)], "model.npz")  # a folder without one
+    (tmp_path / "trunc.npz").write_bytes(ckpt.read_bytes()[:300])
+    _error(capsys, ["sample", str(tmp_path / "trunc.npz")], "trunc.npz")
+    (tmp_path / "rand.npz").write_bytes(np.random.default_rng(0).bytes(5000))
+    _error(capsys, ["sample", str(tmp_path / "rand.npz")], "not a tinyclipnn checkpoint")
+    np.save(tmp_path / "arr.npy", np.ones(3))
+    _error(capsys, ["sample", str(tmp_path / "arr.npy")], ".npy")
+    np.save(tmp_path / "obj.npy", np.array([None, 1], dtype=object), allow_pickle=True)
+    _error(capsys, ["sample", str(tmp_path / "obj.npy")])
+    np.savez(tmp_path / "obj.npz", a=np.array([None, 1], dtype=object))
+    _error(capsys, ["sample", str(tmp_path / "obj.npz")])
+    _error(capsys, ["sample", _crafted(tmp_path, ckpt, "nocfg.npz",
+                                       lambda s: s.pop("config"))], "config")
+    _error(capsys, ["sample", _crafted(tmp_path, ckpt, "nomodel.npz",
+                                       lambda s: s["model"].pop("head.bias"))], "head.bias")
+
+    def huge(s):
+        s["config"]["hidden"] = 60000
+
+    _error(capsys, ["sample", _crafted(tmp_path, ckpt, "huge.npz", huge)], "do not match")
+
+
+def test_bad_sample_options(capsys, ckpt):
+    _error(capsys, ["sample", str(ckpt), "--length", "-5"], "--length")
+    _error(capsys, ["sample", str(ckpt), "--temperature", "-1"], "--temperature")
+    _error(capsys, ["sample", str(ckpt), "--temperature", "nan"], "--temperature")
+    _error(capsys, ["sample", str(ckpt), "--prompt", "QX€"], "--prompt", "'Q'", "'€'")
+
+
+def test_greedy_sampling_and_run_folder(capsys, ckpt):
+    outs = []
+    for seed in ("0", "1"):
+        assert main(["sample", str(ckpt.parent), "--temperature", "0", "--length", "30",
+                     "--prompt", "the", "--seed", seed]) == 0
+        outs.append(capsys.readouterr().out)
+    assert outs[0] == outs[1] and outs[0].startswith("the") and len(outs[0]) == 34
+
+
+def test_metrics_of_a_refused_run_are_untouched(capsys, ckpt):
+    metrics = (ckpt.parent / "metrics.json").read_text()
+    _error(capsys, ["train-charlm", "--out", str(ckpt.parent), "--steps", "1"], "--resume")
+    assert (ckpt.parent / "metrics.json").read_text() == metrics
+    assert json.loads(metrics)["meta"]["command"] == "train-charlm"
+
+
+def test_truncated_zip_member_is_a_clean_error(tmp_path):
+    save({"w": np.arange(100_000.0)}, tmp_path / "a.npz")
+    with zipfile.ZipFile(tmp_path / "a.npz") as z:
+        names = z.namelist()
+    assert "w" in {n.removesuffix(".npy") for n in names}
+    data = (tmp_path / "a.npz").read_bytes()
+    (tmp_path / "b.npz").write_bytes(data[: len(data) // 2])
+    with pytest.raises(ValueError, match="b.npz"):
+        load(tmp_path / "b.npz")
+
+
+def test_out_of_memory_is_a_message(capsys, monkeypatch, tmp_path):
+    import tinyclipnn.lab.charlm as charlm
+
+    def no_memory(*args, **kwargs):
+        raise MemoryError
+
+    monkeypatch.setattr(charlm, "CharLM", no_memory)
+    assert main(["train-charlm", "--text", str(write_text(tmp_path)), *SMALL, "--out",
+                 str(tmp_path / "o")]) == 1
+    err = capsys.readouterr().err
+    assert "error: out of memory" in err and "--hidden" in err and "Traceback" not in err
