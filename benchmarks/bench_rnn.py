@@ -1,33 +1,42 @@
-"""Recurrent layers: one training step, fused Numba kernels vs composed cells vs PyTorch CPU.
+"""Recurrent layers: fused Numba kernels vs PyTorch CPU, against the machine's own matmul peak.
 
-One step = forward, loss = mean(output**2), backward (gradients of every parameter), float32.
-Sizes: batch 32, input 64, and (seq 64, hidden 128) and (seq 256, hidden 32), for LSTM, GRU and
-RNN (tanh). Each implementation (fused kernels, composed cells, PyTorch with
-``torch.set_num_threads(THREADS)``) runs in its own worker process, alternating fused / torch
-over ``--rounds`` rounds (best per-round median reported): in one process, whichever ran last
-leaves its thread pool spin-waiting (OpenMP, OpenBLAS) and steals the other's second core.
-numba and the BLAS get the same thread count. Peak memory is the peak of numpy allocations during
-one step (tracemalloc) for tinyclipnn and of the CPU allocator (profiler) for PyTorch.
+Cases (float32, input 64):
+* training step (forward, loss = mean(out**2), backward) and ``no_grad`` inference, batch 32,
+  (seq 64, hidden 128) and (seq 256, hidden 32), for LSTM, GRU and RNN (tanh);
+* a larger training step: seq 128, hidden 512, batch 64, 2 layers.
+At each thread count (default 1 and 2), each implementation runs in its own worker process
+(a thread pool left spinning by one slowed the other in one process), alternating fused / torch
+over ``--rounds`` rounds; each worker reports the median of its repeats, the table the best
+worker median. numba, both BLAS and PyTorch get the same thread count. The fused worker also
+measures numpy's float32 matmul peak (sgemm 1024^3, best of 5) so each step's achieved GFLOP/s
+(matmul FLOPs of the step / its time) stands next to it. Peak memory is the peak of numpy
+allocations during one step (tracemalloc) for tinyclipnn and of the CPU allocator (profiler)
+for PyTorch. ``OPENBLAS_CORETYPE`` / ``OPENBLAS_L2_SIZE`` are removed from the workers'
+environment (they slow a current OpenBLAS); the JSON records which OpenBLAS kernel then ran.
 
-    python benchmarks/bench_rnn.py [--quick] [--threads 2] [--rounds 2]
+    python benchmarks/bench_rnn.py            # everything, 1 and 2 threads (~5-8 min)
+    python benchmarks/bench_rnn.py --quick    # one round, fewer repeats (~2 min): a smoke run
+    python benchmarks/bench_rnn.py --threads 2 --rounds 3
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import os
+import subprocess
 import sys
+import time
 
 _p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-_p.add_argument("--quick", action="store_true", help="fewer repeats (a smoke run)")
-_p.add_argument("--threads", type=int, default=2, help="threads for PyTorch, numba and BLAS")
+_p.add_argument("--quick", action="store_true", help="one round, fewer repeats (a smoke run)")
+_p.add_argument("--threads", type=int, nargs="+", default=[1, 2], help="thread counts to run")
 _p.add_argument("--rounds", type=int, default=2, help="worker processes per implementation")
-_p.add_argument("--worker", choices=["fused", "cells", "torch"], help=argparse.SUPPRESS)
+_p.add_argument("--worker", choices=["fused", "torch"], help=argparse.SUPPRESS)
 ARGS = _p.parse_args()
-for _v in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS", "NUMBA_NUM_THREADS"):
-    os.environ[_v] = str(ARGS.threads)  # before numpy / numba / torch are imported
-
-import tracemalloc  # noqa: E402
+if ARGS.worker:
+    for _v in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS", "NUMBA_NUM_THREADS"):
+        os.environ[_v] = str(ARGS.threads[0])  # before numpy / numba / torch are imported
 
 import numpy as np  # noqa: E402
 
@@ -35,40 +44,71 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 from _harness import print_table, time_median, torch_or_none, write_results  # noqa: E402
 
-import tinyclipnn as tc  # noqa: E402
-
-BATCH, INPUT = 32, 64
-SHAPES = [(64, 128), (256, 32)]  # (seq, hidden)
+INPUT = 64
 KINDS = ["LSTM", "GRU", "RNN"]
+GATES = {"LSTM": 4, "GRU": 3, "RNN": 1}
+SMALL = [(64, 128, 32, 1), (256, 32, 32, 1)]  # (seq, hidden, batch, layers)
+LARGE = (128, 512, 64, 2)
+GOALS = {"train": {"LSTM": 1.15, "GRU": 1.6, "RNN": 1.5}, "large": 1.0, "infer": 1.2}
 
 
-def ours_step(kind: str, T: int, H: int, fused: bool):
+def step_flops(kind: str, T: int, H: int, B: int, L: int, train: bool) -> float:
+    """Matmul FLOPs of one step (2 per multiply-add): input projections and recurrent matmuls
+    forward; backward adds dh (recurrent), dW_hh, dW_ih and dx (not for layer 0's input)."""
+    G = GATES[kind] * H
+    total = 0.0
+    for layer in range(L):
+        I = INPUT if layer == 0 else H
+        proj, rec = 2.0 * T * B * I * G, 2.0 * T * B * H * G
+        total += proj + rec
+        if train:
+            total += 2 * rec + proj + (proj if layer else 0.0)
+    return total
+
+
+def _case_key(kind: str, T: int, H: int, B: int, L: int) -> str:
+    return f"{kind}/{T}/{H}/{B}/{L}"
+
+
+def ours_model(kind: str, T: int, H: int, B: int, L: int):
+    import tinyclipnn as tc
+
     tc.manual_seed(0)
-    m = getattr(tc.nn, kind)(INPUT, H, fused=fused)
-    x = tc.Tensor(np.random.default_rng(0).standard_normal((T, BATCH, INPUT), dtype=np.float32))
+    m = getattr(tc.nn, kind)(INPUT, H, num_layers=L)
+    x = tc.Tensor(np.random.default_rng(0).standard_normal((T, B, INPUT), dtype=np.float32))
 
     def step() -> None:
         m.zero_grad()
         y, _ = m(x)
         (y * y).mean().backward()
 
-    return step
+    def infer() -> None:
+        with tc.no_grad():
+            m(x)
+
+    return step, infer
 
 
-def torch_step(torch, kind: str, T: int, H: int):
+def torch_model(torch, kind: str, T: int, H: int, B: int, L: int):
     torch.manual_seed(0)
-    m = getattr(torch.nn, kind)(INPUT, H)
-    x = torch.randn(T, BATCH, INPUT)
+    m = getattr(torch.nn, kind)(INPUT, H, num_layers=L)
+    x = torch.randn(T, B, INPUT)
 
     def step() -> None:
         m.zero_grad()
         y, _ = m(x)
         (y * y).mean().backward()
 
-    return step
+    def infer() -> None:
+        with torch.no_grad():
+            m(x)
+
+    return step, infer
 
 
 def numpy_peak_mb(step) -> float:
+    import tracemalloc
+
     from tinyclipnn.kernels.cpu import _workspace
 
     _workspace.clear()  # so the reused scratch buffers are allocated (and counted) in this step
@@ -93,76 +133,156 @@ def torch_peak_mb(torch, step) -> float | None:
         return None
 
 
+def sgemm_peak_gflops() -> float:
+    """numpy float32 matmul 1024^3, best of 5 (after one warm-up): the machine's matmul peak."""
+    a = np.random.default_rng(0).standard_normal((1024, 1024), dtype=np.float32)
+    out = np.empty_like(a)
+    np.matmul(a, a, out=out)
+    best = min(_timed(lambda: np.matmul(a, a, out=out)) for _ in range(5))
+    return 2 * 1024**3 / best / 1e9
+
+
+def _timed(fn) -> float:
+    t0 = time.perf_counter()
+    fn()
+    return time.perf_counter() - t0
+
+
+def blas_info() -> list[dict]:
+    try:
+        import scipy.linalg  # noqa: F401  (loads scipy's BLAS copy too, so both are listed)
+        from threadpoolctl import threadpool_info
+    except ImportError:  # pragma: no cover
+        return []
+    keep = ("internal_api", "version", "architecture", "num_threads", "filepath")
+    return [{k: d.get(k) for k in keep} for d in threadpool_info()]
+
+
 def worker(impl: str) -> None:
     """Time every case for one implementation; print one JSON line of results."""
-    import json
-
-    if impl != "torch":  # (starting numba's thread pool in the torch worker slows torch 10x)
-        import numba
-
-        numba.set_num_threads(min(ARGS.threads, numba.config.NUMBA_NUM_THREADS))
-    torch = torch_or_none() if impl == "torch" else None
+    threads = ARGS.threads[0]
+    out: dict = {}
     if impl == "torch":
+        torch = torch_or_none()
         if torch is None:
             print(json.dumps({}))
             return
-        torch.set_num_threads(ARGS.threads)
-    reps = 5 if ARGS.quick else 21
-    if impl == "cells":
-        reps = max(3, reps // 4)
-    out = {}
-    for T, H in SHAPES:
-        for kind in KINDS:
-            step = torch_step(torch, kind, T, H) if impl == "torch" else \
-                ours_step(kind, T, H, impl == "fused")
-            ms = time_median(step, reps, warmup=2) * 1e3  # timed before any memory tracing
-            peak = torch_peak_mb(torch, step) if impl == "torch" else numpy_peak_mb(step)
-            out[f"{kind}/{T}/{H}"] = {"ms": ms, "peak": peak}
+        torch.set_num_threads(threads)
+        make = lambda *c: torch_model(torch, *c)  # noqa: E731
+        peak_mb = lambda s: torch_peak_mb(torch, s)  # noqa: E731
+    else:  # (starting numba's thread pool in the torch worker slows torch 10x)
+        import numba
+
+        from tinyclipnn.kernels.cpu import _cblas
+
+        numba.set_num_threads(min(threads, numba.config.NUMBA_NUM_THREADS))
+        out["_machine"] = {"sgemm_peak_gflops": sgemm_peak_gflops(), "blas": blas_info(),
+                           "rnn_gemm": _cblas.kernel_name()}
+        make, peak_mb = ours_model, numpy_peak_mb
+    reps = 5 if ARGS.quick else 11
+    for case in [(k, *s) for s in SMALL for k in KINDS] + [(k, *LARGE) for k in KINDS]:
+        large = case[1:] == LARGE
+        step, infer = make(*case)
+        r = (2 if ARGS.quick else 3) if large else reps
+        res = {"train_ms": time_median(step, r, warmup=1 if large else 2) * 1e3}
+        if not large:
+            res["infer_ms"] = time_median(infer, reps, warmup=2) * 1e3
+        res["peak_MB"] = peak_mb(step)  # after the timing: tracing slows the step
+        out[_case_key(*case)] = res
     print(json.dumps(out))
 
 
-def run_worker(impl: str) -> dict:
-    import json
-    import subprocess
-
-    cmd = [sys.executable, os.path.abspath(__file__), "--worker", impl,
-           "--threads", str(ARGS.threads)] + (["--quick"] if ARGS.quick else [])
-    res = subprocess.run(cmd, capture_output=True, text=True, check=True)
+def run_worker(impl: str, threads: int) -> dict:
+    env = {k: v for k, v in os.environ.items() if k not in ("OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE")}
+    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    env["PYTHONPATH"] = root + os.pathsep + env.get("PYTHONPATH", "")  # this checkout's code
+    cmd = [sys.executable, os.path.abspath(__file__), "--worker", impl, "--threads", str(threads)]
+    res = subprocess.run(cmd + (["--quick"] if ARGS.quick else []), capture_output=True,
+                         text=True, check=True, env=env)
     return json.loads(res.stdout.strip().splitlines()[-1])
+
+
+def _met(ratio: float | None, goal: float) -> str:
+    return "" if ratio is None else ("met" if ratio >= goal else "NOT met")
+
+
+def rows_for(threads: int, runs: dict) -> tuple[list[dict], dict]:
+    machine = runs["fused"][0]["_machine"]
+    peak = max(r["_machine"]["sgemm_peak_gflops"] for r in runs["fused"])
+    rows = []
+    for case in [(k, *s) for s in SMALL for k in KINDS] + [(k, *LARGE) for k in KINDS]:
+        key, large = _case_key(*case), case[1:] == LARGE
+        best = {impl: {m: min(r[key][m] for r in runs[impl] if key in r)
+                       for m in ("train_ms", "infer_ms") if any(m in r.get(key, {})
+                                                              for r in runs[impl])}
+                for impl in runs if any(key in r for r in runs[impl])}
+        mem = {impl: runs[impl][0][key]["peak_MB"] for impl in best}
+        for mode in ("train",) if large else ("train", "infer"):
+            ours = best["fused"][f"{mode}_ms"]
+            theirs = best.get("torch", {}).get(f"{mode}_ms")
+            ratio = theirs / ours if theirs else None
+            goal = GOALS["large"] if large else (GOALS["train"][case[0]] if mode == "train"
+                                                  else GOALS["infer"])
+            gf = step_flops(*case, train=mode == "train") / (ours * 1e-3) / 1e9
+            row = {"threads": threads, "step": "train large" if large else mode,
+                   "layer": case[0], "seq": case[1], "hidden": case[2], "batch": case[3],
+                   "layers": case[4], "fused_ms": ours, "torch_ms": theirs,
+                   "torch/fused": ratio, "goal": goal, "speed goal": _met(ratio, goal),
+                   "fused_GFLOPs": gf, "sgemm_peak_GFLOPs": peak, "% of peak": 100 * gf / peak}
+            if mode == "train":
+                ours_mb, torch_mb = mem["fused"], mem.get("torch")
+                row.update({"fused_peak_MB": ours_mb, "torch_peak_MB": torch_mb,
+                            "memory goal": "" if torch_mb is None else
+                            ("met" if ours_mb <= torch_mb else "NOT met")})
+            rows.append(row)
+    return rows, machine
+
+
+def _cpu_flags() -> str:
+    try:
+        with open("/proc/cpuinfo") as f:
+            flags = next(line for line in f if line.startswith("flags")).split()
+    except (OSError, StopIteration):
+        return ""
+    return " ".join(f for f in flags if f.startswith(("sse4", "avx", "fma", "amx")))
 
 
 def main() -> None:
     if ARGS.worker:
         worker(ARGS.worker)
         return
-    runs: dict[str, list[dict]] = {"fused": [], "torch": [], "cells": []}
-    for r in range(ARGS.rounds):
-        for impl in ("fused", "torch") if r else ("fused", "torch", "cells"):
-            runs[impl].append(run_worker(impl))
-            print(f"  round {r + 1}: {impl} done", flush=True)
-    rows = []
-    for T, H in SHAPES:
-        for kind in KINDS:
-            key = f"{kind}/{T}/{H}"
-            row = {"layer": kind, "seq": T, "hidden": H}
-            for impl in ("fused", "torch", "cells"):
-                got = [run[key] for run in runs[impl] if key in run]
+    rounds = 1 if ARGS.quick else ARGS.rounds
+    all_rows, machines = [], {}
+    t0 = time.time()
+    for threads in ARGS.threads:
+        runs: dict[str, list[dict]] = {"fused": [], "torch": []}
+        for r in range(rounds):
+            for impl in ("fused", "torch") if r % 2 == 0 else ("torch", "fused"):
+                got = run_worker(impl, threads)
                 if got:
-                    row[f"{impl}_ms"] = min(g["ms"] for g in got)
-                    row[f"{impl}_peak_MB"] = got[0]["peak"]
-            if "torch_ms" in row:
-                row["torch/fused"] = row["torch_ms"] / row["fused_ms"]
-            row["cells/fused"] = row["cells_ms"] / row["fused_ms"]
-            rows.append(row)
-    print(f"\nOne training step (forward + backward), batch {BATCH}, input {INPUT}, float32, "
-          f"{ARGS.threads} threads; each implementation in its own process, best of "
-          f"{ARGS.rounds} per-process medians (ratios > 1: fused is faster)\n")
-    print_table(rows, ["layer", "seq", "hidden", "fused_ms", "torch_ms", "cells_ms",
-                       "torch/fused", "cells/fused", "fused_peak_MB", "torch_peak_MB",
-                       "cells_peak_MB"])
-    name = "bench_rnn" if ARGS.threads == 2 else f"bench_rnn_{ARGS.threads}thread"
-    write_results(name, rows, {"threads": ARGS.threads, "batch": BATCH, "input": INPUT,
-                               "quick": ARGS.quick, "rounds": ARGS.rounds})
+                    runs[impl].append(got)
+                print(f"  {threads} thread(s), round {r + 1}: {impl} done "
+                      f"({time.time() - t0:.0f} s)", flush=True)
+        if not runs["torch"]:
+            del runs["torch"]
+        rows, machines[threads] = rows_for(threads, runs)
+        all_rows += rows
+    m = machines[ARGS.threads[0]]
+    print(f"\nCPU flags: {_cpu_flags()}; BLAS: "
+          + "; ".join(f"{b['internal_api']} {b['version']} ({b['architecture']})" for b in m["blas"])
+          + f"; per-step gemm of the fused kernels: {m['rnn_gemm']}")
+    print(f"Batch 32 (large: 64), input {INPUT}, float32; each implementation in its own process, "
+          f"best of {rounds} per-process medians (ratio > 1: fused is faster)\n")
+    print_table(all_rows, ["threads", "step", "layer", "seq", "hidden", "batch", "layers",
+                           "fused_ms", "torch_ms", "torch/fused", "goal", "speed goal",
+                           "fused_GFLOPs", "sgemm_peak_GFLOPs", "fused_peak_MB", "torch_peak_MB",
+                           "memory goal"])
+    write_results("bench_rnn", all_rows, {
+        "threads": ARGS.threads, "input": INPUT, "quick": ARGS.quick, "rounds": rounds,
+        "cpu_flags": _cpu_flags(), "blas": {t: mm["blas"] for t, mm in machines.items()},
+        "sgemm_peak_gflops": {t: mm["sgemm_peak_gflops"] for t, mm in machines.items()},
+        "rnn_gemm": m["rnn_gemm"], "goals": GOALS, "wall_s": time.time() - t0,
+        "unset_env": {k: os.environ.get(k) for k in ("OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE")}})
 
 
 if __name__ == "__main__":

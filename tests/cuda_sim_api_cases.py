@@ -88,7 +88,7 @@ def test_value_agc_per_sample_stateful_match_numpy():
         ca, cb = make("cuda"), make("numpy")
         a, b = _params(_grads()), _params(_grads())
         for _ in range(3):
-            np.testing.assert_allclose(ca(a), cb(b), rtol=1e-12)
+            np.testing.assert_allclose(ca(a).total_norm, cb(b).total_norm, rtol=1e-12)
         _same(a, b)
 
 
@@ -143,3 +143,65 @@ def test_device_gradbuffer():
         np.concatenate([p.grad.copy_to_host().ravel() for p in ps[1:]]) ** 2).sum()))
     buf.zero_grad()
     assert float(C.get_total_norm(buf)) == 0.0
+
+
+def _dev_params(arrs):
+    return [SimpleNamespace(data=cuda.to_device(np.ones_like(a) * 0.5), grad=cuda.to_device(a))
+            for a in arrs]
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float16])
+def test_agc_and_per_sample_on_device_arrays(dtype):
+    arrs = _grads(dtype)
+    dev, host = _dev_params(arrs), [SimpleNamespace(data=np.ones_like(a) * 0.5, grad=a.copy())
+                                    for a in arrs]
+    C.adaptive_clip_grad_(dev, 0.05)  # "auto" picks cuda for device arrays
+    C.adaptive_clip_grad_(host, 0.05, backend="numpy")
+    for d, h in zip(dev, host, strict=True):
+        np.testing.assert_array_equal(d.grad.copy_to_host(), h.grad)
+    xs = [(np.arange(24.0).reshape(4, 6) - 5).astype(dtype), np.ones((4, 3), dtype)]
+    dres = C.clip_per_sample_([cuda.to_device(x) for x in xs], 2.0)
+    hres = C.clip_per_sample_([x.copy() for x in xs], 2.0, backend="numpy")
+    np.testing.assert_allclose(dres.norms, hres.norms, rtol=1e-12)
+    assert dres.num_clipped == hres.num_clipped
+    for u, v in zip(dres.grads, hres.grads, strict=True):
+        assert not isinstance(u, np.ndarray)  # sums stay on the device
+        np.testing.assert_array_equal(u.copy_to_host(), v)
+    noisy = C.clip_per_sample_([cuda.to_device(x) for x in xs], 2.0, 1.0, rng=0)
+    assert noisy.grads[0].copy_to_host().dtype == dtype
+
+
+def test_float16_device_gradients_every_method():
+    arrs = _grads(np.float16)
+    for policy in ("propagate", "skip"):
+        devs = [cuda.to_device(a) for a in arrs]
+        host = [a.copy() for a in arrs]
+        t = C.clip_grad_norm_(devs, 1.0, nonfinite=policy)
+        np.testing.assert_allclose(float(t), C.clip_grad_norm_(host, 1.0, backend="numpy"),
+                                   rtol=1e-12)
+        for d, h in zip(devs, host, strict=True):
+            np.testing.assert_array_equal(d.copy_to_host(), h)
+    devs = [cuda.to_device(a) for a in arrs]
+    host = [a.copy() for a in arrs]
+    C.clip_grad_value_(devs, 0.3)
+    C.clip_grad_value_(host, 0.3, backend="numpy")
+    for d, h in zip(devs, host, strict=True):
+        np.testing.assert_array_equal(d.copy_to_host(), h)
+    np.testing.assert_allclose(C.clip_grad_norm_per_tensor_(devs, 0.1),
+                               C.clip_grad_norm_per_tensor_(host, 0.1, backend="numpy"),
+                               rtol=1e-12)
+    scaler = C.LossScaler(init_scale=4.0)
+    devs = [cuda.to_device(a) for a in arrs]
+    assert scaler.unscale_and_clip_(devs, 1e9) == pytest.approx(
+        C.get_total_norm(arrs, backend="numpy") / 4.0, rel=1e-12)
+
+
+def test_group_on_device_gives_the_host_total():
+    class OneRank:
+        def allgather(self, obj):
+            return [obj]
+
+    devs = [cuda.to_device(a) for a in _grads()]
+    t = C.get_total_norm(devs, group=OneRank())
+    assert isinstance(t, float)
+    np.testing.assert_allclose(t, C.get_total_norm(_grads(), backend="numpy"), rtol=1e-12)

@@ -90,7 +90,7 @@ def test_autoclip_percentile_history():
     seen = []
     for scale in [1.0, 2.0, 3.0, 100.0]:
         g = [np.full(4, scale / 2)]  # norm == scale
-        total = clip(g)
+        total = clip(g).total_norm
         seen.append(total)
         thr = np.percentile(seen[-3:], 50.0)
         assert np.linalg.norm(g[0]) == pytest.approx(min(scale, thr), rel=1e-5)
@@ -137,7 +137,7 @@ def test_zclip_matches_algorithm(mode):
     got = []
     for n in norms:
         g = [np.full(4, n / 2)]
-        assert clip(g) == pytest.approx(n)
+        assert clip(g).total_norm == pytest.approx(n)
         got.append(np.linalg.norm(g[0]))
     np.testing.assert_allclose(got, want, rtol=1e-6)
     assert got[30] < 2.0
@@ -218,3 +218,28 @@ def test_per_sample_clipping(backend):
         C.clip_per_sample_([a, b[:3]], 1.0)
     empty = C.clip_per_sample_(np.zeros((0, 4)), 1.0, backend=backend)
     assert empty.grads[0].shape == (4,) and empty.num_clipped == 0
+
+
+@pytest.mark.parametrize("make", [lambda: C.AutoClip(percentile=50.0),
+                                  lambda: C.ZClip(warmup_steps=2),
+                                  lambda: C.LossScaler(init_scale=8.0)])
+def test_clipper_load_state_dict_keyword_and_atomic(make):
+    """PyTorch's argument name (state_dict=) works, and a damaged state changes nothing."""
+    source = make()
+    for value in (3.0, 1.0, 2.0):
+        grad = np.full(4, value, dtype=np.float32)
+        if isinstance(source, C.LossScaler):
+            source.unscale_and_clip_([grad], max_norm=1.0)
+            source.update()
+        else:
+            source([grad])
+    target = make()
+    target.load_state_dict(state_dict=source.state_dict())
+    assert repr(target.state_dict()) == repr(source.state_dict())
+    before = repr(target.state_dict())
+    damaged = dict(source.state_dict())
+    last_key = list(damaged)[-1]
+    damaged[last_key] = ["not", "a", "number"]  # the last field read is bad
+    with pytest.raises((TypeError, ValueError, KeyError)):
+        target.load_state_dict(damaged)
+    assert repr(target.state_dict()) == before

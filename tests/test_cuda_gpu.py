@@ -90,3 +90,26 @@ def test_torch_cuda_in_place_and_parity():
         torch.testing.assert_close(p.grad, q.grad, rtol=1e-6, atol=1e-7)
     buf = C.GradBuffer(ps, device="cuda")  # torch dtypes accepted; grads copied into the buffer
     np.testing.assert_allclose(float(C.get_total_norm(buf)), min(want, 1.0), rtol=1e-5)
+
+
+def test_float16_agc_and_per_sample_on_the_gpu():
+    from types import SimpleNamespace
+
+    x = np.random.default_rng(2).standard_normal((300, 700)).astype(np.float16)
+    d = cuda.to_device(x)
+    want = x.copy()
+    total = C.clip_grad_norm_([d], 1.0)
+    np.testing.assert_allclose(float(total), C.clip_grad_norm_([want], 1.0, backend="numpy"),
+                               rtol=1e-10)
+    np.testing.assert_allclose(d.copy_to_host().astype(np.float64), want, rtol=1e-3, atol=1e-7)
+    w = np.full((300, 700), 0.5, np.float32)
+    g = np.random.default_rng(3).standard_normal((300, 700)).astype(np.float32)
+    dev = [SimpleNamespace(data=cuda.to_device(w), grad=cuda.to_device(g))]
+    host = [SimpleNamespace(data=w, grad=g.copy())]
+    C.adaptive_clip_grad_(dev, 0.01)
+    C.adaptive_clip_grad_(host, 0.01, backend="numpy")
+    np.testing.assert_allclose(dev[0].grad.copy_to_host(), host[0].grad, rtol=1e-6)
+    res = C.clip_per_sample_([cuda.to_device(g)], 1.0)
+    ref = C.clip_per_sample_([g.copy()], 1.0, backend="numpy")
+    np.testing.assert_allclose(res.norms, ref.norms, rtol=1e-10)
+    np.testing.assert_allclose(res.grads[0].copy_to_host(), ref.grads[0], rtol=1e-5, atol=1e-6)

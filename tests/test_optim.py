@@ -198,6 +198,7 @@ def test_schedulers_follow_closed_forms(make, closed_form):
     sched = make(opt)
     for epoch in range(12):
         np.testing.assert_allclose(sched.get_last_lr()[0], 0.2 * closed_form(epoch), rtol=1e-12)
+        opt.step()
         sched.step()
 
 
@@ -210,5 +211,6 @@ def test_scheduler_matches_torch():
     for _ in range(7):
         np.testing.assert_allclose(ours.get_last_lr(), theirs.get_last_lr(), rtol=1e-10)
         topt.step()
+        opt.step()
         ours.step()
         theirs.step()

@@ -131,3 +131,47 @@ def test_split_matmul_and_blas_thread_counts_restored(monkeypatch):
     with _blas.one_thread():
         pass
     assert [get() for _, get in _blas._STATE["libs"]] == before
+
+
+@pytest.mark.parametrize("mode", MODES)
+def test_np_dot_fallback_matches_reference(mode, monkeypatch):
+    """Without numpy's cblas address (another BLAS build) the kernels use np.dot: same results."""
+    from tinyclipnn.kernels.cpu import _cblas
+
+    monkeypatch.setitem(_cblas._FOUND, "d", np.zeros(2, np.int64))
+    p = _problem(mode, np.float64, T=6, B=4, H=3, seed=5)
+    for reverse in (False, True):
+        _compare(mode, np.float64, p, np.array([6, 3, 0, 1]), reverse, ("value", 0.1), 1e-12)
+
+
+def test_cblas_handle_found_for_numpy_openblas():
+    from tinyclipnn.kernels.cpu import _cblas
+
+    if not _cblas._numpy_blas_paths():
+        pytest.skip("numpy is not linked against a bundled OpenBLAS here")
+    for dt in (np.float32, np.float64):
+        addr, ilp64 = _cblas.gemm_handle(dt)
+        assert addr != 0 and ilp64 in (0, 1)
+    assert _cblas.kernel_name().endswith((".so", ".dylib")) or "openblas" in _cblas.kernel_name()
+
+
+@pytest.mark.parametrize("mode", MODES)
+def test_inference_forward_saves_nothing_and_agrees(mode):
+    p = _problem(mode, np.float32, T=7, B=5, H=6, seed=2)
+    lengths = np.array([7, 0, 3, 6, 1])
+    args = (mode, p["xw"], p["w_hh"], p["b_hh"], p["h0"], p["c0"], lengths, True)
+    full, light = K.forward(*args), K.forward(*args, save=False)
+    for a, b in zip(full[:3], light[:3], strict=True):
+        if a is not None:
+            np.testing.assert_array_equal(a, b)
+    assert all(s.shape[0] == 0 for s in light[3][3:] if s is not None and s.ndim == 3)
+
+
+@pytest.mark.parametrize("T", [1, 2, 5, 9])
+def test_gru_weight_gradient_chunks_cover_every_step(T, monkeypatch):
+    """dW_hh's GRU n rows are formed a few steps at a time: any T, chunk count and lengths."""
+    monkeypatch.setattr(K, "GRU_DW_CHUNKS", 3)
+    p = _problem("GRU", np.float64, T=T, B=4, H=3, seed=T)
+    lengths = np.array([T, T // 2, 0, 1])
+    for reverse in (False, True):
+        _compare("GRU", np.float64, p, lengths, reverse, (None, 0.0), 1e-12)

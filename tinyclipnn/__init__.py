@@ -13,44 +13,86 @@ from . import nn, optim
 from .autograd import (
     Function,
     Tensor,
+    arange,
+    empty,
     enable_grad,
+    from_numpy,
+    full,
+    full_like,
     get_default_dtype,
     gradcheck,
     is_grad_enabled,
     manual_seed,
     no_grad,
+    ones,
+    ones_like,
+    rand,
+    rand_like,
+    randn,
+    randn_like,
     set_default_dtype,
     tensor,
+    zeros,
+    zeros_like,
 )
 from .autograd.api import (
     abs,
+    amax,
+    amin,
+    argmax,
+    argmin,
     cat,
     clamp,
+    clone,
     concat,
+    eq,
+    equal,
     exp,
+    gather,
     log,
     log_softmax,
     matmul,
     max,
     mean,
-    ones,
+    min,
+    ne,
+    numel,
     relu,
     reshape,
     sigmoid,
     softmax,
     sqrt,
     stack,
+    std,
     sum,
     tanh,
     transpose,
+    var,
     where,
-    zeros,
 )
+from .autograd.dtypes import (  # PyTorch's dtype names, as numpy dtypes
+    bool_ as bool,  # noqa: A004
+)
+from .autograd.dtypes import (
+    double,
+    float16,
+    float32,
+    float64,
+    half,
+    int8,
+    int16,
+    int32,
+    int64,
+    long,
+    uint8,
+)
+from .autograd.dtypes import float32 as float  # noqa: A004
+from .autograd.dtypes import int32 as int  # noqa: A004
 from .serialization import load, save
 
 __version__ = "0.1.0"
 
-_LAZY = ("clip", "data", "lab", "kernels")
+_LAZY = ("clip", "data", "lab", "kernels", "distributed")
 
 
 def __getattr__(name: str) -> Any:
@@ -60,6 +102,11 @@ def __getattr__(name: str) -> Any:
 
 
 __all__ = [
+    "bool", "double", "float", "float16", "float32", "float64", "half", "int", "int8", "int16",
+    "int32", "int64", "long", "uint8",
+    "amax", "amin", "arange", "argmax", "argmin", "clone", "empty", "eq", "equal", "from_numpy",
+    "full", "full_like", "gather", "min", "ne", "numel", "ones_like", "rand", "rand_like", "randn",
+    "randn_like", "std", "var", "zeros_like",
     "Function", "Tensor", "abs", "cat", "clamp", "clip", "concat", "data", "enable_grad", "exp",
     "get_default_dtype", "gradcheck", "is_grad_enabled", "lab", "load", "log", "log_softmax",
     "manual_seed", "matmul", "max", "mean", "nn", "no_grad", "ones", "optim", "relu", "reshape",

@@ -47,7 +47,9 @@ def _add_demo(sub: Any) -> None:
 def _cmd_info(args: argparse.Namespace) -> int:
     from .lab.info import collect_info, format_info
 
-    print(format_info(collect_info()))
+    info = collect_info()
+    if info["mpi"].get("rank", 0) == 0:  # under mpiexec, one copy of the report
+        print(format_info(info))
     return 0
 
 
@@ -72,6 +74,15 @@ def _cmd_train_charlm(args: argparse.Namespace) -> int:
     else:
         cfg = CharLMConfig(**given)
         out = args.out or DEFAULT_OUT
+    if args.distributed:
+        from .lab.distributed_charlm import train_charlm_distributed
+
+        if args.resume is not None:
+            raise ValueError("--resume is not supported with --distributed; resume the "
+                             "checkpoint in one process, or start a new distributed run")
+        result = train_charlm_distributed(cfg, out=out, quiet=args.quiet,
+                                          overwrite=args.overwrite)
+        return 130 if result["interrupted"] else 0
     result = train_charlm(cfg, out=out, quiet=args.quiet, resume=args.resume,
                           overwrite=args.overwrite)
     return 130 if result["interrupted"] else 0
@@ -112,6 +123,9 @@ def _add_train_charlm(sub: Any) -> None:
     t.add_argument("--overwrite", action="store_true",
                    help="replace a checkpoint already in --out (default: refuse)")
     t.add_argument("--quiet", action="store_true", help="no progress lines")
+    t.add_argument("--distributed", action="store_true",
+                   help="data-parallel over MPI ranks: mpiexec -n N tinyclipnn train-charlm "
+                        "--distributed ... (--batch-size is the global batch)")
     t.set_defaults(func=_cmd_train_charlm)
 
 

@@ -67,8 +67,64 @@ def mean(x: Any, axis: Any = None, keepdims: bool = False) -> Tensor:
     return _t(x).mean(axis, keepdims)
 
 
-def max(x: Any, axis: Any = None, keepdims: bool = False) -> Tensor:  # noqa: A001
-    return _t(x).max(axis, keepdims)
+def max(x: Any, dim: Any = None, keepdim: bool = False) -> Any:  # noqa: A001
+    """Largest element, or ``(values, indices)`` along an integer ``dim`` (``torch.max``)."""
+    return _t(x).max(dim, keepdim)
+
+
+def min(x: Any, dim: Any = None, keepdim: bool = False) -> Any:  # noqa: A001
+    """Smallest element, or ``(values, indices)`` along an integer ``dim`` (``torch.min``)."""
+    return _t(x).min(dim, keepdim)
+
+
+def amax(x: Any, dim: Any = None, keepdim: bool = False) -> Tensor:
+    return _t(x).amax(dim, keepdim)
+
+
+def amin(x: Any, dim: Any = None, keepdim: bool = False) -> Tensor:
+    return _t(x).amin(dim, keepdim)
+
+
+def argmax(x: Any, dim: int | None = None, keepdim: bool = False) -> Tensor:
+    return _t(x).argmax(dim, keepdim)
+
+
+def argmin(x: Any, dim: int | None = None, keepdim: bool = False) -> Tensor:
+    return _t(x).argmin(dim, keepdim)
+
+
+def var(x: Any, dim: Any = None, unbiased: bool | None = None, keepdim: bool = False, *,
+        correction: float | None = None) -> Tensor:
+    return _t(x).var(dim, unbiased, keepdim, correction=correction)
+
+
+def std(x: Any, dim: Any = None, unbiased: bool | None = None, keepdim: bool = False, *,
+        correction: float | None = None) -> Tensor:
+    return _t(x).std(dim, unbiased, keepdim, correction=correction)
+
+
+def gather(x: Any, dim: int, index: Any) -> Tensor:
+    return _t(x).gather(dim, index)
+
+
+def clone(x: Any) -> Tensor:
+    return _t(x).clone()
+
+
+def numel(x: Any) -> int:
+    return _t(x).numel()
+
+
+def eq(a: Any, b: Any) -> Tensor:
+    return _t(a) == b
+
+
+def ne(a: Any, b: Any) -> Tensor:
+    return _t(a) != b
+
+
+def equal(a: Any, b: Any) -> bool:
+    return _t(a).equal(b)
 
 
 def reshape(x: Any, *shape: Any) -> Tensor:
@@ -108,17 +164,3 @@ def where(condition: Any, x: Any, y: Any) -> Tensor:
         return Tensor._wrap(np.asarray(v, dtype=dtype if np.isscalar(v) else None), False)
 
     return _sh.Where.apply(cond, lift(x), lift(y))
-
-
-def zeros(*shape: Any, dtype: Any = None, requires_grad: bool = False) -> Tensor:
-    from .dtypes import get_default_dtype
-
-    shape = tuple(shape[0]) if len(shape) == 1 and isinstance(shape[0], (tuple, list)) else shape
-    return Tensor(np.zeros(shape, dtype or get_default_dtype()), requires_grad=requires_grad)
-
-
-def ones(*shape: Any, dtype: Any = None, requires_grad: bool = False) -> Tensor:
-    from .dtypes import get_default_dtype
-
-    shape = tuple(shape[0]) if len(shape) == 1 and isinstance(shape[0], (tuple, list)) else shape
-    return Tensor(np.ones(shape, dtype or get_default_dtype()), requires_grad=requires_grad)

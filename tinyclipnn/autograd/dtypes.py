@@ -40,3 +40,13 @@ def as_array(data: Any, dtype: Any = None, requires_grad: bool = False) -> np.nd
     if arr.dtype.kind == "f" or (requires_grad and arr.dtype.kind in "iub"):
         return arr.astype(get_default_dtype())
     return arr
+
+
+# PyTorch's dtype names (``tc.float32``, ``tc.long``, ...), as numpy dtypes
+float16 = half = np.dtype(np.float16)
+float32 = np.dtype(np.float32)
+float64 = double = np.dtype(np.float64)
+int8, int16, int32 = np.dtype(np.int8), np.dtype(np.int16), np.dtype(np.int32)
+int64 = long = np.dtype(np.int64)
+uint8 = np.dtype(np.uint8)
+bool_ = np.dtype(np.bool_)

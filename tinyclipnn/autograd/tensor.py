@@ -13,14 +13,16 @@ from typing import Any
 
 import numpy as np
 
+from . import promotion
 from .dtypes import as_array
+from .tensor_methods import TensorMethods
 
 
 def _axis_kw(axis: Any, dim: Any) -> Any:
     return dim if axis is None else axis
 
 
-class Tensor:
+class Tensor(TensorMethods):
     """An n-dimensional array that can record the ops applied to it.
 
     Args:
@@ -79,10 +81,6 @@ class Tensor:
         return self.data.ndim
 
     @property
-    def size(self) -> int:
-        return self.data.size
-
-    @property
     def is_leaf(self) -> bool:
         return self._node is None
 
@@ -124,7 +122,7 @@ class Tensor:
     def __int__(self) -> int:
         return int(self.data)
 
-    __hash__ = object.__hash__
+    __hash__ = object.__hash__  # by identity, as PyTorch: == is element-wise
 
     # ---- graph ------------------------------------------------------------------------
     def detach(self) -> Tensor:
@@ -191,85 +189,90 @@ class Tensor:
         self._version += 1
 
     # ---- arithmetic ---------------------------------------------------------------------
-    def _coerce(self, other: Any) -> Any:
+    def _pair(self, other: Any, reflected: bool = False) -> tuple[Tensor, Tensor]:
+        """``(self, other)`` (or reversed) as Tensors, promoted by PyTorch's rules (`promotion`)."""
+        a = self
         if isinstance(other, Tensor):
-            return other
-        if isinstance(other, np.ndarray):
-            return Tensor._wrap(other, False)
-        return Tensor._wrap(np.asarray(other, dtype=self.data.dtype), False)
+            if other.data.dtype == self.data.dtype:  # the common case: nothing to promote
+                return (other, self) if reflected else (self, other)
+            b = other
+        elif isinstance(other, np.ndarray):
+            b = Tensor._wrap(other, False)
+        elif self.data.dtype.kind == "f" and type(other) in (float, int):  # fast: adopts dtype
+            b = Tensor._wrap(np.asarray(other, dtype=self.data.dtype), False)
+            return (b, self) if reflected else (self, b)
+        else:
+            dt = promotion.with_scalar(self.data.dtype, other)
+            b = Tensor._wrap(np.asarray(other, dtype=dt), False)
+        da, db = promotion.between(a.data.dtype, b.data.dtype)
+        if da != a.data.dtype:  # only a non-float operand is ever cast: no graph to keep
+            a = Tensor._wrap(a.data.astype(da), False)
+        if db != b.data.dtype:
+            b = Tensor._wrap(b.data.astype(db), False)
+        return (b, a) if reflected else (a, b)
 
     def __add__(self, o: Any) -> Tensor:
-        return _ew.Add.apply(self, self._coerce(o))
+        return _ew.Add.apply(*self._pair(o))
 
     def __radd__(self, o: Any) -> Tensor:
-        return _ew.Add.apply(self._coerce(o), self)
+        return _ew.Add.apply(*self._pair(o, True))
 
     def __sub__(self, o: Any) -> Tensor:
-        return _ew.Sub.apply(self, self._coerce(o))
+        return _ew.Sub.apply(*self._pair(o))
 
     def __rsub__(self, o: Any) -> Tensor:
-        return _ew.Sub.apply(self._coerce(o), self)
+        return _ew.Sub.apply(*self._pair(o, True))
 
     def __mul__(self, o: Any) -> Tensor:
-        return _ew.Mul.apply(self, self._coerce(o))
+        return _ew.Mul.apply(*self._pair(o))
 
     def __rmul__(self, o: Any) -> Tensor:
-        return _ew.Mul.apply(self._coerce(o), self)
+        return _ew.Mul.apply(*self._pair(o, True))
 
     def __truediv__(self, o: Any) -> Tensor:
-        return _ew.Div.apply(self, self._coerce(o))
+        return _ew.Div.apply(*_floats(self._pair(o)))
 
     def __rtruediv__(self, o: Any) -> Tensor:
-        return _ew.Div.apply(self._coerce(o), self)
+        return _ew.Div.apply(*_floats(self._pair(o, True)))
 
     def __pow__(self, o: Any) -> Tensor:
         if isinstance(o, Tensor):
-            return _ew.Pow.apply(self, o)
-        return _ew.PowScalar.apply(self, exponent=o)
+            return _ew.Pow.apply(*self._pair(o))
+        base = self
+        if promotion.with_scalar(self.data.dtype, o) != self.data.dtype:
+            base = Tensor._wrap(self.data.astype(promotion.with_scalar(self.data.dtype, o)), False)
+        return _ew.PowScalar.apply(base, exponent=o)
 
     def __rpow__(self, o: Any) -> Tensor:
-        return _ew.Pow.apply(self._coerce(o), self)
+        return _ew.Pow.apply(*self._pair(o, True))
 
     def __matmul__(self, o: Any) -> Tensor:
-        return _ew.MatMul.apply(self, self._coerce(o))
+        return _ew.MatMul.apply(*self._pair(o))
 
     def __rmatmul__(self, o: Any) -> Tensor:
-        return _ew.MatMul.apply(self._coerce(o), self)
+        return _ew.MatMul.apply(*self._pair(o, True))
 
     def __neg__(self) -> Tensor:
         return _ew.Neg.apply(self)
 
-    # comparisons give constant bool tensors (no __eq__, so `in` and dict keys keep working)
-    def __lt__(self, o: Any) -> Tensor:
-        return Tensor._wrap(self.data < _raw(o), False)
-
-    def __le__(self, o: Any) -> Tensor:
-        return Tensor._wrap(self.data <= _raw(o), False)
-
-    def __gt__(self, o: Any) -> Tensor:
-        return Tensor._wrap(self.data > _raw(o), False)
-
-    def __ge__(self, o: Any) -> Tensor:
-        return Tensor._wrap(self.data >= _raw(o), False)
-
-    def eq(self, o: Any) -> Tensor:
-        return Tensor._wrap(self.data == _raw(o), False)
-
-    def argmax(self, axis: int | None = None, dim: int | None = None) -> Tensor:
-        return Tensor._wrap(np.argmax(self.data, axis=_axis_kw(axis, dim)), False)
+    def _as_float(self) -> Tensor:
+        """Itself if float, else a constant default-float copy (integer data has no graph)."""
+        if self.data.dtype.kind in "fc":
+            return self
+        return Tensor._wrap(promotion.floating(self.data), False)
 
     # ---- unary ----------------------------------------------------------------------------
     def exp(self) -> Tensor:
-        return _ew.Exp.apply(self)
+        return _ew.Exp.apply(self._as_float())
 
     def log(self) -> Tensor:
-        return _ew.Log.apply(self)
+        return _ew.Log.apply(self._as_float())
 
     def tanh(self) -> Tensor:
-        return _ew.Tanh.apply(self)
+        return _ew.Tanh.apply(self._as_float())
 
     def sigmoid(self) -> Tensor:
-        return _ew.Sigmoid.apply(self)
+        return _ew.Sigmoid.apply(self._as_float())
 
     def relu(self) -> Tensor:
         return _ew.Relu.apply(self)
@@ -278,7 +281,7 @@ class Tensor:
         return _ew.Abs.apply(self)
 
     def sqrt(self) -> Tensor:
-        return _ew.Sqrt.apply(self)
+        return _ew.Sqrt.apply(self._as_float())
 
     def clamp(self, min: float | None = None, max: float | None = None) -> Tensor:  # noqa: A002
         if min is None and max is None:
@@ -294,19 +297,18 @@ class Tensor:
 
     def mean(self, axis: Any = None, keepdims: bool = False, *, dim: Any = None,
              keepdim: bool = False) -> Tensor:
-        return _red.Mean.apply(self, axis=_axis_kw(axis, dim), keepdims=keepdims or keepdim)
+        return _red.Mean.apply(self._as_float(), axis=_axis_kw(axis, dim), keepdims=keepdims or keepdim)
 
-    def max(self, axis: Any = None, keepdims: bool = False, *, dim: Any = None,
-            keepdim: bool = False) -> Tensor:
+    def amax(self, axis: Any = None, keepdims: bool = False, *, dim: Any = None,
+             keepdim: bool = False) -> Tensor:
+        """Value-only max over ``axis`` (ties share the gradient), as ``torch.amax``."""
         return _red.Max.apply(self, axis=_axis_kw(axis, dim), keepdims=keepdims or keepdim)
 
-    amax = max  # PyTorch's name for the value-only max (ties share the gradient)
-
     def softmax(self, axis: int = -1, *, dim: int | None = None) -> Tensor:
-        return _red.Softmax.apply(self, axis=axis if dim is None else dim)
+        return _red.Softmax.apply(self._as_float(), axis=axis if dim is None else dim)
 
     def log_softmax(self, axis: int = -1, *, dim: int | None = None) -> Tensor:
-        return _red.LogSoftmax.apply(self, axis=axis if dim is None else dim)
+        return _red.LogSoftmax.apply(self._as_float(), axis=axis if dim is None else dim)
 
     # ---- shape ------------------------------------------------------------------------------
     def reshape(self, *shape: Any) -> Tensor:
@@ -344,6 +346,11 @@ class Tensor:
 
     def __getitem__(self, idx: Any) -> Tensor:
         return _sh.GetItem.apply(self, index=_raw_index(idx))
+
+
+def _floats(pair: tuple[Tensor, Tensor]) -> tuple[Tensor, Tensor]:
+    """True division: integer operands become the default float dtype (as PyTorch)."""
+    return pair[0]._as_float(), pair[1]._as_float()
 
 
 def _raw(x: Any) -> Any:

@@ -1,15 +1,17 @@
-"""Gradient clipping: functions, stateful clippers, a gradient buffer and a monitor.
+"""Gradient clipping: functions, stateful clippers, loss scaling, a gradient buffer, a monitor.
 
-Every function takes ``parameters`` as one array / object with ``.grad``, an iterable of them
-(entries whose ``.grad`` is None are skipped) or a ``GradBuffer``, and ``backend="auto" |
-"numpy" | "numba" | "cuda"``. ``"auto"`` uses the Numba CPU kernels (compiled on first use,
-cached on disk), or numpy with one warning if numba cannot be imported.
+Every function takes ``parameters`` as one array / tensor / object with ``.grad``, an iterable
+of them (entries whose ``.grad`` is None are skipped) or a ``GradBuffer``, and ``backend="auto"
+| "numpy" | "numba" | "cuda"``. ``"auto"`` uses the Numba CPU kernels (compiled on first use,
+cached on disk), or numpy with one warning if they cannot be loaded; device arrays use cuda.
+Gradients may be numpy arrays, PyTorch CPU or CUDA tensors, DLPack / ``__array_interface__``
+exporters (all clipped in place, zero-copy), in float16, bfloat16, float32 or float64.
 """
 
+from ..kernels.cpu.config import CHUNK as SHARD_ALIGN
 from ..kernels.cuda.scalar import DeviceScalar
-from ._backend import BACKENDS, get_backend
+from ._backends import BACKENDS, available_backends, cuda_unavailable_reason, get_backend
 from ._checks import NONFINITE_POLICIES, NonFiniteNormError
-from ._device import available_backends, cuda_unavailable_reason
 from .adaptive import AutoClip, ZClip
 from .agc import adaptive_clip_grad_
 from .buffer import GradBuffer
@@ -28,20 +30,25 @@ from .norm import (
     get_total_norm,
 )
 from .per_sample import PerSampleResult, clip_per_sample_
+from .report import ClipReport
+from .scaler import LossScaler
 from .value import clip_grad_value_
 
 __all__ = [
     "BACKENDS",
     "NONFINITE_POLICIES",
+    "SHARD_ALIGN",
     "AdaptiveGradClip",
     "AutoClip",
-    "DeviceScalar",
     "ClipGradNorm",
     "ClipGradNormPerTensor",
     "ClipGradValue",
+    "ClipReport",
     "Clipper",
+    "DeviceScalar",
     "GradBuffer",
     "GradMonitor",
+    "LossScaler",
     "NonFiniteNormError",
     "PerSampleResult",
     "ZClip",

@@ -8,34 +8,39 @@ from typing import Any
 
 import numpy as np
 
-from . import _checks, _device
-from ._grads import gather
+from . import _checks
+from ._gather import FLAT, PER_TENSOR
+from ._pipeline import measure, prepare, report, scale_to
 from .clippers import Clipper
 from .monitor import GradMonitor
-from .norm import apply_clip, norms_of
+from .report import ClipReport
 
 
 class _NormClipper(Clipper):
-    """Shared step: total L2 norm -> threshold (subclass) -> clip -> record."""
+    """Shared step: total L2 norm -> threshold (subclass) -> clip -> ``ClipReport``.
 
-    def __init__(self, nonfinite: str | None, backend: str, monitor: GradMonitor | None) -> None:
+    ``group``: an mpi4py-like communicator when gradients are sharded over ranks; the norm is
+    the whole model's on every rank, so the clipper's state stays identical on all ranks."""
+
+    def __init__(self, nonfinite: str | None, backend: str, monitor: GradMonitor | None,
+                 group: Any = None) -> None:
         self.nonfinite = _checks.nonfinite_policy(nonfinite, False)
-        self.backend, self.monitor = backend, monitor
+        self.backend, self.monitor, self.group = backend, monitor, group
 
-    def _threshold(self, total: float) -> float:
+    def _threshold(self, total: float) -> tuple[float, bool]:
+        """(threshold, skip this step) for this step's total norm; updates the state."""
         raise NotImplementedError
 
-    def __call__(self, parameters: Any) -> float:
-        """Clip ``parameters`` in place; returns the total L2 norm before clipping."""
-        per_tensor = self.monitor is not None and self.monitor.wants_per_tensor
-        g = gather(parameters, writable=True, per_tensor=per_tensor)
-        be = _device.backend_for(self.backend, g.device)  # device grads: cuda (host-read norm)
-        total, pt = norms_of(g, 2.0, be, per_tensor)
-        thr = self._threshold(total)
-        coef, clipped, skipped = apply_clip(g, be, thr, total, self.nonfinite)
-        if self.monitor is not None:
-            self.monitor.record(total, coef, clipped, skipped, thr, pt)
-        return total
+    def _clip(self, parameters: Any) -> ClipReport:
+        per_tensor = self._per_tensor
+        g, be = prepare(parameters, self.backend, layout=PER_TENSOR if per_tensor else FLAT)
+        total, pt = measure(g, be, 2.0, self.group, per_tensor)
+        t = float(total)  # the threshold is computed on the host (device: one sync)
+        thr, skip = self._threshold(t)
+        if skip:
+            return ClipReport(t, thr, 1.0, False, True, pt)
+        coef = scale_to(g, be, thr, total, self.nonfinite)
+        return report(total, coef, thr, self.nonfinite, pt)
 
 
 class AutoClip(_NormClipper):
@@ -52,8 +57,9 @@ class AutoClip(_NormClipper):
         nonfinite: str | None = None,
         backend: str = "auto",
         monitor: GradMonitor | None = None,
+        group: Any = None,
     ) -> None:
-        super().__init__(nonfinite, backend, monitor)
+        super().__init__(nonfinite, backend, monitor, group)
         p = _checks.threshold("percentile", percentile)
         if p > 100:
             raise ValueError(f"percentile must be in [0, 100], got {percentile!r}")
@@ -64,17 +70,19 @@ class AutoClip(_NormClipper):
         self.percentile = p
         self.norms: deque[float] = deque(maxlen=history)
 
-    def _threshold(self, total: float) -> float:
+    def _threshold(self, total: float) -> tuple[float, bool]:
         if math.isfinite(total):
             self.norms.append(total)
-        return float(np.percentile(self.norms, self.percentile)) if self.norms else math.inf
+        thr = float(np.percentile(self.norms, self.percentile)) if self.norms else math.inf
+        return thr, False
 
     def state_dict(self) -> dict[str, Any]:
         return {"norms": list(self.norms)}
 
-    def load_state_dict(self, state: dict[str, Any]) -> None:
+    def load_state_dict(self, state_dict: dict[str, Any]) -> None:
+        norms = [float(v) for v in state_dict["norms"]]  # parse all before changing anything
         self.norms.clear()
-        self.norms.extend(float(v) for v in state["norms"])
+        self.norms.extend(norms)
 
 
 class ZClip(_NormClipper):
@@ -85,6 +93,8 @@ class ZClip(_NormClipper):
     ``z = (g - mu) / (sigma + eps)``; when ``z > z_thresh`` the norm is clipped to
     ``mu + z_thresh**2 * sigma / z`` (``mode="zscore"``) or to ``mu`` (``mode="mean"``). The
     EMA (factor ``alpha``) is updated with the clipped norm. ``max_norm`` is a hard cap on top.
+    With ``skip_update_on_spike=True`` a spike is not clipped but reported as ``skipped`` (the
+    optimizer then skips the step) and left out of the EMA.
     """
 
     def __init__(
@@ -98,8 +108,14 @@ class ZClip(_NormClipper):
         nonfinite: str | None = None,
         backend: str = "auto",
         monitor: GradMonitor | None = None,
+        skip_update_on_spike: bool = False,
+        group: Any = None,
     ) -> None:
-        super().__init__(nonfinite, backend, monitor)
+        super().__init__(nonfinite, backend, monitor, group)
+        if not isinstance(skip_update_on_spike, bool):
+            raise TypeError("skip_update_on_spike must be True or False, got "
+                            f"{skip_update_on_spike!r}")
+        self.skip_update_on_spike = skip_update_on_spike
         if not 0.0 <= _checks.threshold("alpha", alpha) < 1.0:
             raise ValueError(f"alpha must be in [0, 1), got {alpha!r}")
         if mode not in ("zscore", "mean"):
@@ -114,31 +130,34 @@ class ZClip(_NormClipper):
         self.var: float | None = None
         self._warmup: list[float] = []
 
-    def _threshold(self, total: float) -> float:
+    def _threshold(self, total: float) -> tuple[float, bool]:
         cap = math.inf if self.max_norm is None else self.max_norm
         if not math.isfinite(total):
-            return cap
+            return cap, False
         if self.mean is None or self.var is None:
             self._warmup.append(total)
             if len(self._warmup) >= self.warmup_steps:
                 self.mean = float(np.mean(self._warmup))
                 self.var = float(np.var(self._warmup))
                 self._warmup = []
-            return cap
+            return cap, False
         std = math.sqrt(self.var)
         z = (total - self.mean) / (std + self.eps)
         thr = math.inf
         if z > self.z_thresh:
+            if self.skip_update_on_spike:
+                return min(self.mean, cap), True
             thr = self.mean + self.z_thresh**2 * std / z if self.mode == "zscore" else self.mean
         fed = min(total, thr)
         a = self.alpha
         self.mean = a * self.mean + (1 - a) * fed
         self.var = a * self.var + (1 - a) * (fed - self.mean) ** 2
-        return min(thr, cap)
+        return min(thr, cap), False
 
     def state_dict(self) -> dict[str, Any]:
         return {"mean": self.mean, "var": self.var, "warmup": list(self._warmup)}
 
-    def load_state_dict(self, state: dict[str, Any]) -> None:
-        self.mean, self.var = state["mean"], state["var"]
-        self._warmup = [float(v) for v in state["warmup"]]
+    def load_state_dict(self, state_dict: dict[str, Any]) -> None:
+        warmup = [float(v) for v in state_dict["warmup"]]  # parse all before changing anything
+        self.mean, self.var = state_dict["mean"], state_dict["var"]
+        self._warmup = warmup

@@ -9,18 +9,50 @@ from typing import Any
 import numpy as np
 
 from . import _checks
-from ._backend import get_backend
-from ._grads import check_array, entries, grad_of
+from ._gather import ROWS, entries, gather
+from ._pipeline import combine_norms, prepare
 from .buffer import GradBuffer
 from .monitor import GradMonitor
-from .norm import combine_norms
+from .report import ClipReport
 
 
-def _as_rows(a: np.ndarray) -> np.ndarray:
-    """(units, rest) C-contiguous view (or copy): rows for >= 2-D, one unit for <= 1-D."""
-    rows = a.shape[0] if a.ndim > 1 else 1
-    cols = a.size // rows if rows else 0
-    return np.ascontiguousarray(a, dtype=a.dtype.newbyteorder("=")).reshape(rows, cols)
+def agc_report(parameters: Any, clipping: float, eps: float, backend: str) -> ClipReport:
+    """AGC in place (see ``adaptive_clip_grad_``); the report's total is the L2 norm of all
+    gradients before clipping."""
+    if isinstance(parameters, GradBuffer):
+        parameters.sync()
+        parameters = parameters.params
+    ents = entries(parameters)
+    for e in ents:
+        if isinstance(e, np.ndarray) or not hasattr(e, "data") or not hasattr(e, "grad"):
+            raise TypeError("adaptive_clip_grad_ needs the parameter values: entries must have "
+                            f".data and .grad; got {type(e).__name__}")
+    g, be = prepare(ents, backend, layout=ROWS)
+    w = gather([ents[i].data for i in g.kept], writable=False, layout=ROWS,
+               name="parameters (.data)")
+    if w.device != g.device:
+        raise TypeError("parameters: .data and .grad must both be on the device or both in "
+                        "host memory")
+    grads = [a for grp in g.groups for a in grp.arrays]
+    weights = {pos: a for grp in w.groups for pos, a in zip(grp.positions, grp.arrays,
+                                                            strict=True)}
+    order = [pos for grp in g.groups for pos in grp.positions]
+    for pos, gr in zip(order, grads, strict=True):
+        if tuple(weights[pos].shape) != tuple(gr.shape):
+            raise ValueError(f"parameters: .data shape {tuple(weights[pos].shape)} != .grad "
+                             f"shape {tuple(gr.shape)} (entry {g.kept[pos]})")
+    unit_norms, clipped = [], False
+    for pos, gr in zip(order, grads, strict=True):
+        gn = be.row_norms(gr, 2.0)
+        mx = clipping * np.maximum(be.row_norms(weights[pos], 2.0), eps)
+        hit = gn > mx
+        if hit.any():
+            clipped = True
+            be.row_scale_(gr, np.where(hit, mx / np.maximum(gn, 1e-6), 1.0))
+        unit_norms.append(gn)
+    g.write_back()
+    total = combine_norms(np.concatenate(unit_norms), 2.0) if unit_norms else 0.0
+    return ClipReport(float(total), clipping, math.nan, clipped, False)
 
 
 def adaptive_clip_grad_(
@@ -35,42 +67,11 @@ def adaptive_clip_grad_(
     <= 1-D), ``max_u = clipping * max(||W_u||, eps)`` and, where ``||G_u|| > max_u``,
     ``G_u *= max_u / max(||G_u||, 1e-6)``.
 
-    ``parameters``: objects with ``.data`` (the weights W) and ``.grad`` (G), or a GradBuffer.
+    ``parameters``: objects with ``.data`` (the weights W) and ``.grad`` (G), or a GradBuffer;
+    host or device (CUDA) arrays, any supported dtype.
     """
     clipping = _checks.positive("clipping", clipping)
     eps = _checks.threshold("eps", eps)
-    be = get_backend(backend)
-    if isinstance(parameters, GradBuffer):
-        parameters.sync()
-        parameters = parameters.params
-    pairs = []
-    for e in entries(parameters):
-        w = getattr(e, "data", None)
-        if not isinstance(w, np.ndarray) or isinstance(e, np.ndarray):
-            raise TypeError(
-                "adaptive_clip_grad_ needs the parameter values: entries must have .data "
-                f"(ndarray) and .grad; got {type(e).__name__}"
-            )
-        g = grad_of(e)
-        if g is None:
-            continue
-        check_array(g, True)
-        check_array(w, False, "parameters (.data)")
-        if w.shape != g.shape:
-            raise ValueError(f"parameters: .data shape {w.shape} != .grad shape {g.shape}")
-        pairs.append((w, g))
-    unit_norms, clipped = [], False
-    for w, g in pairs:
-        g2 = _as_rows(g)
-        gn = be.row_norms(g2)
-        mx = clipping * np.maximum(be.row_norms(_as_rows(w)), eps)
-        hit = gn > mx
-        if hit.any():
-            clipped = True
-            be.row_scale_(g2, np.where(hit, mx / np.maximum(gn, 1e-6), 1.0))
-            if not np.shares_memory(g2, g):
-                g[...] = g2.reshape(g.shape)
-        unit_norms.append(gn)
+    rep = agc_report(parameters, clipping, eps, backend)
     if monitor is not None:
-        total = combine_norms(np.concatenate(unit_norms), 2.0) if unit_norms else 0.0
-        monitor.record(total, math.nan, clipped, False, clipping)
+        monitor.record(rep)

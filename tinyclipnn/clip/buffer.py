@@ -7,7 +7,7 @@ from typing import Any
 
 import numpy as np
 
-from . import _device
+from . import _device_arrays as _device
 
 _grad = attrgetter("grad")
 
@@ -53,6 +53,8 @@ class GradBuffer:
         dt = dtypes.pop() if dtypes else np.dtype(np.float32)
         if dt not in (np.float32, np.float64):
             raise TypeError(f"GradBuffer: dtype must be float32 or float64, got {dt}")
+        for i, p in enumerate(params):  # every check before any .grad is rebound
+            _check_grad(p, i)
         sizes = [int(np.prod(p.data.shape, dtype=np.int64)) for p in params]
         self.offsets = np.concatenate([[0], np.cumsum(sizes, dtype=np.int64)])
         n = int(self.offsets[-1])
@@ -74,9 +76,13 @@ class GradBuffer:
             view[...] = g
 
     def sync(self) -> None:
-        """Re-attach parameters whose ``.grad`` was replaced since the last call."""
+        """Re-attach parameters whose ``.grad`` was replaced since the last call (all are
+        checked before any is copied)."""
         if all(map(is_, map(_grad, self.params), self.views)):
             return
+        for i, (p, v) in enumerate(zip(self.params, self.views, strict=True)):
+            if p.grad is not v:
+                _check_grad(p, i)
         for p, v in zip(self.params, self.views, strict=True):
             g = p.grad
             if g is v:
@@ -99,6 +105,17 @@ class GradBuffer:
     def __repr__(self) -> str:
         on = f", device={self.device!r}" if self.device else ""
         return f"GradBuffer({len(self.params)} tensors, {self.flat.size} x {self.flat.dtype}{on})"
+
+
+def _check_grad(p: Any, i: int) -> None:
+    """A gradient to copy in must have exactly the parameter's shape (no broadcasting)."""
+    g = p.grad
+    if g is None:
+        return
+    gs, ds = tuple(getattr(g, "shape", ())), tuple(p.data.shape)
+    if gs != ds:
+        raise ValueError(f"GradBuffer: parameter {i} has shape {ds} but its .grad has shape "
+                         f"{gs}; the gradient must have the parameter's shape")
 
 
 def _dtype(data: Any) -> np.dtype:

@@ -1,7 +1,9 @@
-"""Clippers: the clip functions as callable objects, ``clipper(parameters)``.
+"""Clippers: the clip functions as callable objects, ``clipper(parameters) -> ClipReport``.
 
 Any of them (or ``functools.partial(clip_grad_norm_, max_norm=1.0)``) can be handed to an
-optimizer as ``clipper=``; the optimizer calls it on its parameter list before each step.
+optimizer as ``clipper=``; the optimizer calls it on its parameter list before each step,
+keeps the returned ``ClipReport`` as ``optimizer.last_clip`` and skips the step when the
+report says ``skipped``.
 """
 
 from __future__ import annotations
@@ -9,26 +11,38 @@ from __future__ import annotations
 from typing import Any
 
 from . import _checks
-from .agc import adaptive_clip_grad_
+from ._pipeline import clip_norm, report
+from .agc import agc_report
 from .monitor import GradMonitor
-from .norm import clip_grad_norm_, clip_grad_norm_per_tensor_
-from .value import clip_grad_value_
+from .norm import clip_norm_per_tensor
+from .report import ClipReport
+from .value import value_report
 
 
 class Clipper:
-    """Base class: ``__call__(parameters)`` clips in place and returns what the function does."""
+    """Base class: ``__call__(parameters)`` clips in place and returns a ``ClipReport``."""
 
     backend: str = "auto"
     monitor: GradMonitor | None = None
 
-    def __call__(self, parameters: Any) -> Any:
+    def __call__(self, parameters: Any) -> ClipReport:
+        rep = self._clip(parameters)
+        if self.monitor is not None:
+            self.monitor.record(rep)
+        return rep
+
+    def _clip(self, parameters: Any) -> ClipReport:
         raise NotImplementedError
+
+    @property
+    def _per_tensor(self) -> bool:
+        return self.monitor is not None and self.monitor.wants_per_tensor
 
     def state_dict(self) -> dict[str, Any]:
         """State to checkpoint (stateless clippers have none)."""
         return {}
 
-    def load_state_dict(self, state: dict[str, Any]) -> None:
+    def load_state_dict(self, state_dict: dict[str, Any]) -> None:
         """Restore ``state_dict()`` output."""
 
     def __repr__(self) -> str:
@@ -36,10 +50,8 @@ class Clipper:
         return f"{type(self).__name__}({args})"
 
 
-class ClipGradNorm(Clipper):
-    """``clip_grad_norm_(parameters, max_norm, norm_type, nonfinite=...)``; returns the norm."""
-
-    _clip = staticmethod(clip_grad_norm_)
+class _NormThreshold(Clipper):
+    """Shared arguments of the norm clippers."""
 
     def __init__(
         self,
@@ -54,34 +66,44 @@ class ClipGradNorm(Clipper):
         self.nonfinite = _checks.nonfinite_policy(nonfinite, False)
         self.backend, self.monitor = backend, monitor
 
-    def __call__(self, parameters: Any) -> Any:
-        return self._clip(
-            parameters,
-            self.max_norm,
-            self.norm_type,
-            nonfinite=self.nonfinite,
-            backend=self.backend,
-            monitor=self.monitor,
-        )
+
+class ClipGradNorm(_NormThreshold):
+    """``clip_grad_norm_(parameters, max_norm, norm_type, nonfinite=..., group=...)``:
+    ``ClipGradNorm(max_norm, norm_type=2.0, nonfinite=None, backend="auto", monitor=None,
+    group=None)``."""
+
+    def __init__(self, *args: Any, group: Any = None, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.group = group
+
+    def _clip(self, parameters: Any) -> ClipReport:
+        total, coef, pt = clip_norm(parameters, self.max_norm, self.norm_type, self.nonfinite,
+                                    self.backend, self.group, self._per_tensor)
+        return report(total, coef, self.max_norm, self.nonfinite, pt)
 
 
 class ClipGradValue(Clipper):
-    """``clip_grad_value_(parameters, clip_value)``."""
+    """``clip_grad_value_(parameters, clip_value)``; with ``measure_norm`` (or a monitor) the
+    report also carries the L2 norm before clipping (one extra read pass)."""
 
     def __init__(
-        self, clip_value: float, backend: str = "auto", monitor: GradMonitor | None = None
+        self, clip_value: float, backend: str = "auto", monitor: GradMonitor | None = None,
+        measure_norm: bool = False,
     ) -> None:
         self.clip_value = _checks.threshold("clip_value", clip_value)
-        self.backend, self.monitor = backend, monitor
+        self.backend, self.monitor, self.measure_norm = backend, monitor, bool(measure_norm)
 
-    def __call__(self, parameters: Any) -> None:
-        clip_grad_value_(parameters, self.clip_value, backend=self.backend, monitor=self.monitor)
+    def _clip(self, parameters: Any) -> ClipReport:
+        return value_report(parameters, self.clip_value, self.backend,
+                            self.measure_norm or self.monitor is not None, self._per_tensor)
 
 
-class ClipGradNormPerTensor(ClipGradNorm):
-    """``clip_grad_norm_per_tensor_(parameters, max_norm, norm_type)``; returns the norms."""
+class ClipGradNormPerTensor(_NormThreshold):
+    """``clip_grad_norm_per_tensor_(parameters, max_norm, norm_type, nonfinite=...)``."""
 
-    _clip = staticmethod(clip_grad_norm_per_tensor_)
+    def _clip(self, parameters: Any) -> ClipReport:
+        return clip_norm_per_tensor(parameters, self.max_norm, self.norm_type, self.nonfinite,
+                                    self.backend)
 
 
 class AdaptiveGradClip(Clipper):
@@ -98,7 +120,6 @@ class AdaptiveGradClip(Clipper):
         self.eps = _checks.threshold("eps", eps)
         self.backend, self.monitor = backend, monitor
 
-    def __call__(self, parameters: Any) -> None:
-        adaptive_clip_grad_(
-            parameters, self.clipping, self.eps, backend=self.backend, monitor=self.monitor
-        )
+    def _clip(self, parameters: Any) -> ClipReport:
+        return agc_report(parameters, self.clipping, self.eps, self.backend)
+

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-import math
-
 import numpy as np
+
+from .report import ClipReport
 
 
 class GradMonitor:
@@ -20,35 +20,34 @@ class GradMonitor:
     ``clipped`` (bool), ``skipped`` (bool); ``per_tensor_norms`` is a list of float64 arrays.
     """
 
-    def __init__(self, per_tensor: bool = True, enabled: bool = True) -> None:
+    def __init__(self, per_tensor: bool = True, enabled: bool = True,
+                 keep_reports: bool = False) -> None:
         self.per_tensor = per_tensor
         self.enabled = enabled
+        self.keep_reports = keep_reports
         self.reset()
 
     def reset(self) -> None:
         """Forget every recorded step."""
         self._rows: list[tuple[float, float, float, bool, bool]] = []
         self.per_tensor_norms: list[np.ndarray] = []
+        self.reports: list[ClipReport] = []  # filled when keep_reports=True
 
     @property
     def wants_per_tensor(self) -> bool:
         return self.enabled and self.per_tensor
 
-    def record(
-        self,
-        total_norm: float,
-        coef: float = math.nan,
-        clipped: bool = False,
-        skipped: bool = False,
-        threshold: float = math.nan,
-        per_tensor_norms: np.ndarray | None = None,
-    ) -> None:
-        """Append one step (called by the clip functions)."""
+    def record(self, report: ClipReport) -> None:
+        """Append one step's ``ClipReport`` (called by the clip functions)."""
         if not self.enabled:
             return
-        self._rows.append((float(total_norm), float(threshold), float(coef), clipped, skipped))
-        if self.per_tensor and per_tensor_norms is not None:
-            self.per_tensor_norms.append(np.asarray(per_tensor_norms, np.float64))
+        r = report
+        self._rows.append((float(r.total_norm), float(r.max_norm), float(r.coef),
+                           bool(r.clipped), bool(r.skipped)))
+        if self.per_tensor and r.per_tensor_norms is not None:
+            self.per_tensor_norms.append(np.asarray(r.per_tensor_norms, np.float64))
+        if self.keep_reports:
+            self.reports.append(r)
 
     def _col(self, i: int, dtype: type) -> np.ndarray:
         return np.array([r[i] for r in self._rows], dtype=dtype)

@@ -2,25 +2,44 @@
 
 from __future__ import annotations
 
-import math
 from typing import Any, NamedTuple
 
 import numpy as np
 
 from . import _checks
-from ._backend import get_backend
-from ._grads import check_array
-from .norm import EPS, combine_norms
+from ._gather import BATCH
+from ._inputs import is_device_array, like
+from ._pipeline import EPS, combine_norms, prepare
 
 
 class PerSampleResult(NamedTuple):
     """``grads``: per tensor, the clipped per-example gradients summed over the batch (+ noise);
     ``norms``: each example's norm before clipping, float64 (batch,);
-    ``num_clipped``: how many examples were scaled down."""
+    ``num_clipped``: how many examples had a norm above ``max_norm``."""
 
-    grads: list[np.ndarray]
+    grads: list[Any]
     norms: np.ndarray
     num_clipped: int
+
+
+def _generator(rng: Any) -> np.random.Generator:
+    if isinstance(rng, np.random.Generator):
+        return rng
+    if rng is None or (isinstance(rng, (int, np.integer)) and not isinstance(rng, bool)):
+        return np.random.default_rng(rng)
+    raise TypeError(f"rng must be a numpy Generator, an int seed or None, got {rng!r}")
+
+
+def _add_noise(s: Any, gen: np.random.Generator, std: float) -> Any:
+    """``s + N(0, std^2)`` formed in float64 and rounded once to s's dtype."""
+    from ..kernels.cpu.halfbits import from_f64, to_f64
+
+    noise = gen.normal(0.0, std, tuple(s.shape))
+    if is_device_array(s):
+        host = s.copy_to_host()
+        s.copy_to_device(from_f64(to_f64(host) + noise, host.dtype))
+        return s
+    return from_f64(to_f64(s) + noise, s.dtype)
 
 
 def clip_per_sample_(
@@ -33,48 +52,50 @@ def clip_per_sample_(
 ) -> PerSampleResult:
     """Clip each example's gradient (across all tensors) to L2 norm ``max_norm``, then sum.
 
-    ``per_sample_grads``: array or list of arrays of shape (batch, *param_shape), same batch.
-    Each example i is scaled in place by ``min(1, max_norm / (n_i + 1e-6))`` where n_i is its
-    norm over all tensors; the scaled gradients are summed over the batch axis and, when
-    ``noise_multiplier`` > 0, Gaussian noise with std ``noise_multiplier * max_norm`` is added
-    (``rng``: a numpy Generator or seed). Returns a ``PerSampleResult``.
+    ``per_sample_grads``: array or list of arrays of shape (batch, *param_shape), same batch;
+    host or device arrays. Each example i is scaled in place by ``min(1, max_norm / (n_i +
+    1e-6))`` where n_i is its norm over all tensors; the scaled gradients are summed over the
+    batch axis and, when ``noise_multiplier`` > 0, Gaussian noise with std
+    ``noise_multiplier * max_norm`` is added (``rng``: a numpy Generator or seed). An example
+    counts as clipped when its norm exceeds ``max_norm`` (as Optax). Returns a
+    ``PerSampleResult``.
     """
     max_norm = _checks.threshold("max_norm", max_norm)
     sigma = _checks.threshold("noise_multiplier", noise_multiplier)
-    single = isinstance(per_sample_grads, np.ndarray)
-    arrays = [per_sample_grads] if single else list(per_sample_grads)
+    gen = _generator(rng) if sigma > 0 else None
+    if isinstance(per_sample_grads, (list, tuple)):
+        arrays = list(per_sample_grads)
+    else:
+        arrays = [per_sample_grads]
     for a in arrays:
-        if not isinstance(a, np.ndarray) or a.ndim < 1:
-            raise TypeError(
-                "per_sample_grads must be arrays of shape (batch, ...); got "
-                f"{type(a).__name__} {getattr(a, 'shape', '')}"
-            )
-        check_array(a, True, "per_sample_grads")
-    batches = {a.shape[0] for a in arrays}
+        if hasattr(a, "grad") and not hasattr(a, "__array_interface__"):
+            raise TypeError("per_sample_grads must be arrays of shape (batch, ...), got "
+                            f"{type(a).__name__}")
+    g, be = prepare(arrays, backend, layout=BATCH, name="per_sample_grads")
+    rows = [None] * len(arrays)
+    for grp in g.groups:
+        for pos, r in zip(grp.positions, grp.arrays, strict=True):
+            rows[pos] = r
+    for pos, same in g.aliases:
+        rows[pos] = rows[same]
+    distinct = [r for grp in g.groups for r in grp.arrays]
+    batches = {int(r.shape[0]) for r in distinct}
     if len(batches) > 1:
         raise ValueError(f"per_sample_grads: all arrays need the same batch size, got {batches}")
-    be = get_backend(backend)
-    rows = [
-        np.ascontiguousarray(a, dtype=a.dtype.newbyteorder("=")).reshape(
-            a.shape[0], math.prod(a.shape[1:])
-        )
-        for a in arrays
-    ]
     batch = batches.pop() if batches else 0
-    norms = combine_norms(np.stack([be.row_norms(r) for r in rows]), 2.0) if rows else np.zeros(0)
-    norms = np.atleast_1d(np.asarray(norms, np.float64))
+    per = [be.row_norms(r, 2.0) for r in distinct]
+    norms = combine_norms(np.stack(per), 2.0) if per else np.zeros(0)
+    norms = np.atleast_1d(np.asarray(norms, np.float64)).reshape(batch if per else 0)
     with np.errstate(all="ignore"):
         factor = np.minimum(1.0, max_norm / (norms + EPS))
     factor[np.isnan(norms)] = np.nan
+    for r in distinct:
+        be.row_scale_(r, factor)
+    g.write_back()
     out = []
     for a, r in zip(arrays, rows, strict=True):
-        be.row_scale_(r, factor)
-        if not np.shares_memory(a, r):
-            a[...] = r.reshape(a.shape)
-        s = be.col_sum(r).reshape(a.shape[1:]) if batch else np.zeros(a.shape[1:], a.dtype)
-        if sigma > 0:
-            gen = rng if isinstance(rng, np.random.Generator) else np.random.default_rng(rng)
-            s += gen.normal(0.0, sigma * max_norm, s.shape).astype(s.dtype)
-            rng = gen
-        out.append(s)
-    return PerSampleResult(out, norms, int(np.count_nonzero(factor < 1.0)))
+        s = be.col_sum(r).reshape(tuple(a.shape[1:]))
+        if gen is not None:
+            s = _add_noise(s, gen, sigma * max_norm)
+        out.append(s if is_device_array(s) else like(a, s))
+    return PerSampleResult(out, norms, int(np.count_nonzero(norms > max_norm)))

@@ -5,10 +5,21 @@ from __future__ import annotations
 import math
 from typing import Any
 
-from . import _checks, _device
-from ._grads import gather
+from . import _checks
+from ._gather import FLAT, PER_TENSOR
+from ._pipeline import measure, prepare
 from .monitor import GradMonitor
-from .norm import norms_of
+from .report import ClipReport
+
+
+def value_report(parameters: Any, clip_value: float, backend: str, measure_norm: bool,
+               per_tensor: bool = False) -> ClipReport:
+    """Clamp in place; the report has the L2 norm before clipping when ``measure_norm``."""
+    g, be = prepare(parameters, backend, layout=PER_TENSOR if per_tensor else FLAT)
+    total, pt = measure(g, be, 2.0, None, per_tensor) if measure_norm else (math.nan, None)
+    changed = sum(be.clamp_(grp.arrays, clip_value) for grp in g.groups)
+    g.write_back()
+    return ClipReport(float(total), clip_value, math.nan, changed > 0, False, pt)
 
 
 def clip_grad_value_(
@@ -23,12 +34,9 @@ def clip_grad_value_(
     With a ``monitor``, also records the L2 total norm before clipping (one extra read pass)
     and whether any element was clamped.
     """
-    clip_value = _checks.threshold("clip_value", clip_value)
-    per_tensor = monitor is not None and monitor.wants_per_tensor
-    g = gather(parameters, writable=True, per_tensor=per_tensor)
-    be = _device.backend_for(backend, g.device)
-    total, pt = norms_of(g, 2.0, be, per_tensor) if monitor is not None else (math.nan, None)
-    changed = sum(be.seg_clamp_(arrs, clip_value) for arrs in g.groups)
-    g.write_back()
+    c = _checks.threshold("clip_value", clip_value)
+    rep = value_report(parameters, c, backend, monitor is not None,
+                      monitor is not None and monitor.wants_per_tensor)
     if monitor is not None:
-        monitor.record(total, math.nan, changed > 0, False, clip_value, pt)
+        monitor.record(rep)
+

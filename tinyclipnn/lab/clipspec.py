@@ -12,9 +12,7 @@ import math
 from dataclasses import dataclass, field
 from typing import Any
 
-import numpy as np
-
-__all__ = ["CLIP_METHODS", "ClipStats", "ClipSpec", "parse_clip", "grad_norm"]
+__all__ = ["CLIP_METHODS", "ClipSpec", "parse_clip"]
 
 # method -> (name in tinyclipnn.clip, positional argument names, is a stateful class)
 CLIP_METHODS: dict[str, tuple[str | None, tuple[str, ...], bool]] = {
@@ -27,6 +25,10 @@ CLIP_METHODS: dict[str, tuple[str | None, tuple[str, ...], bool]] = {
     "zclip": ("ZClip", ("alpha", "z_thresh", "warmup_steps", "mode", "max_norm"), True),
 }
 _REQUIRED = {"value": 1, "norm": 1, "pertensor": 1}
+# function name -> the clipper class that returns a ClipReport
+_CLIPPERS = {"clip_grad_value_": "ClipGradValue", "clip_grad_norm_": "ClipGradNorm",
+             "clip_grad_norm_per_tensor_": "ClipGradNormPerTensor",
+             "adaptive_clip_grad_": "AdaptiveGradClip"}
 
 
 def _value(text: str) -> Any:
@@ -43,43 +45,11 @@ def _value(text: str) -> Any:
     return text.strip()
 
 
-def _grads(params: Any) -> list[np.ndarray]:
-    if isinstance(params, np.ndarray):
-        return [params]
-    items = [params] if hasattr(params, "grad") else list(params)
-    out = []
-    for p in items:
-        g = p if isinstance(p, np.ndarray) else getattr(p, "grad", None)
-        if g is not None:
-            out.append(np.asarray(g))
-    return out
-
-
-def grad_norm(params: Any) -> float:
-    """Global L2 norm (float64) of the gradients of ``params`` (objects with ``.grad`` or
-    arrays)."""
-    with np.errstate(over="ignore", invalid="ignore"):
-        return float(math.sqrt(sum(float(np.sum(np.square(g, dtype=np.float64)))
-                                   for g in _grads(params))))
-
-
-@dataclass
-class ClipStats:
-    """What one clipping call did: the norm before, the ratio after/before, and whether it
-    changed the gradient."""
-
-    total_norm: float
-    coef: float
-    clipped: bool
-
-    def as_dict(self) -> dict[str, Any]:
-        return {"total_norm": self.total_norm, "coef": self.coef, "clipped": self.clipped}
-
-
 @dataclass
 class ClipSpec:
     """A parsed clipping spec.  Call it on parameters after ``backward()`` and before
-    ``optimizer.step()``; it clips in place and returns :class:`ClipStats`.  Also usable as an
+    ``optimizer.step()``; it clips in place and returns the ``tinyclipnn.clip.ClipReport`` of
+    the call (norm before clipping, coefficient, clipped, skipped).  Also usable as an
     optimizer's ``clipper=`` callable."""
 
     method: str
@@ -88,22 +58,17 @@ class ClipSpec:
     _fn: Any = field(default=None, repr=False)
 
     def __post_init__(self) -> None:
-        name, _, stateful = CLIP_METHODS[self.method]
-        if name is None:
-            return
+        name = CLIP_METHODS[self.method][0]
         try:
             clip = importlib.import_module("tinyclipnn.clip")
-            target = getattr(clip, name)
+            cls = clip.ClipGradNorm if name is None else getattr(clip, _CLIPPERS.get(name, name))
         except (ImportError, AttributeError) as e:
             raise ImportError(f"--clip {self.method} needs tinyclipnn.clip.{name}, which is "
                               f"not available ({e})") from e
-        kwargs = self.kwargs
-        try:  # bad arguments fail here, not at the first training step
-            if stateful:
-                self._fn = target(**kwargs)
-            else:
-                target([], **kwargs)  # checks the arguments; nothing to clip
-                self._fn = lambda params: target(params, **kwargs)
+        # "none" measures the norm only: a global-norm clip to inf never scales
+        kwargs = dict(self.kwargs, measure_norm=True) if self.method == "value" else self.kwargs
+        try:  # bad arguments fail here (the clipper checks them), not at the first step
+            self._fn = cls(math.inf) if name is None else cls(**kwargs)
         except (TypeError, ValueError) as e:
             raise ValueError(f"--clip {self.spec or self.method}: {e}") from None
 
@@ -111,10 +76,10 @@ class ClipSpec:
         """The stateful clipper's state (AutoClip's history, ZClip's EMA), for checkpoints."""
         return self._fn.state_dict() if hasattr(self._fn, "state_dict") else {}
 
-    def load_state_dict(self, state: dict[str, Any]) -> None:
+    def load_state_dict(self, state_dict: dict[str, Any]) -> None:
         """Restore `state_dict` output."""
         if hasattr(self._fn, "load_state_dict"):
-            self._fn.load_state_dict(state)
+            self._fn.load_state_dict(state_dict)
 
     @property
     def label(self) -> str:
@@ -124,18 +89,8 @@ class ClipSpec:
         args = ",".join(f"{k}={v}" for k, v in self.kwargs.items())
         return self.method + (f":{args}" if args else "")
 
-    def __call__(self, params: Any) -> ClipStats:
-        if not isinstance(params, np.ndarray) and not hasattr(params, "grad"):
-            params = list(params)  # a generator is read twice
-        before = grad_norm(params)
-        if self._fn is None:
-            return ClipStats(before, 1.0, False)
-        self._fn(params)
-        after = grad_norm(params)
-        if not math.isfinite(before):
-            return ClipStats(before, math.nan, math.isfinite(after))
-        coef = after / before if before > 0 else 1.0
-        return ClipStats(before, coef, coef < 1.0 - 1e-5)  # float32 rounding is not clipping
+    def __call__(self, params: Any) -> Any:
+        return self._fn(params)
 
 
 def parse_clip(spec: str | None) -> ClipSpec:

@@ -80,7 +80,24 @@ def collect_info() -> dict[str, Any]:
         "versions": {m: _version(m) for m in ("numpy", "numba", "scipy", "matplotlib", "tqdm")},
         "backends": _backends(),
         **_numba_runtime(),
+        "mpi": _mpi(),
     }
+
+
+def _mpi() -> dict[str, Any]:
+    from ..distributed import mpi_info  # mpi4py is imported inside, and only if installed
+
+    return mpi_info()
+
+
+def _format_mpi(mpi: dict[str, Any]) -> str:
+    if mpi.get("mpi4py") == "not installed":
+        return "not available (pip install 'tinyclipnn[mpi]' for mpi4py + MPICH)"
+    if "error" in mpi:
+        return f"mpi4py {mpi['mpi4py']}, MPI unusable: {mpi['error']}"
+    library = " ".join(mpi["library"].split())
+    where = f", {mpi['note']}" if "note" in mpi else f", rank {mpi['rank']}"
+    return f"{library} (mpi4py {mpi['mpi4py']}), world size {mpi['world_size']}{where}"
 
 
 def format_info(info: dict[str, Any]) -> str:
@@ -92,7 +109,8 @@ def format_info(info: dict[str, Any]) -> str:
     lines += [f"  {k:<11} {v}" for k, v in info["backends"].items()]
     lines += [f"threads:      {info['threads']} numba threads, {info['cpu_count']} CPUs "
               f"(threading layer: {info['threading_layer']})",
-              f"kernel cache: {info['cache_dir']}"]
+              f"kernel cache: {info['cache_dir']}",
+              f"MPI:          {_format_mpi(info['mpi'])}"]
     if info["versions"].get("matplotlib") == "not installed":
         lines.append("plots:        pip install 'tinyclipnn[plot]' to get PNG plots from demos")
     return "\n".join(lines)

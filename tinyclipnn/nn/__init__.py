@@ -1,14 +1,19 @@
 """Layers and losses with PyTorch's names, shapes and parameter names."""
 
 from . import functional, init
-from .layers import Dropout, Embedding, Identity, Linear, ReLU, Sequential, Sigmoid, Tanh
+from .activation import GELU, Identity, LogSoftmax, ReLU, Sigmoid, Softmax, Tanh
+from .containers import ModuleDict, ModuleList, Sequential
+from .layers import Dropout, Embedding, Linear
+from .loss import CrossEntropyLoss, MSELoss, NLLLoss
 from .module import IncompatibleKeys, Module
+from .normalization import LayerNorm
 from .parameter import Parameter
 from .rnn import GRU, LSTM, RNN, RNNBase
 from .rnn_cell import GRUCell, LSTMCell, RNNCell
 
 __all__ = [
-    "Dropout", "Embedding", "Identity", "IncompatibleKeys", "Linear", "Module", "Parameter",
-    "ReLU", "Sequential", "Sigmoid", "Tanh", "functional", "init",
-    "GRU", "LSTM", "RNN", "RNNBase", "GRUCell", "LSTMCell", "RNNCell",
+    "CrossEntropyLoss", "Dropout", "Embedding", "GELU", "Identity", "IncompatibleKeys",
+    "LayerNorm", "Linear", "LogSoftmax", "MSELoss", "Module", "ModuleDict", "ModuleList",
+    "NLLLoss", "Parameter", "ReLU", "Sequential", "Sigmoid", "Softmax", "Tanh", "functional",
+    "init", "GRU", "LSTM", "RNN", "RNNBase", "GRUCell", "LSTMCell", "RNNCell",
 ]

@@ -17,7 +17,7 @@ from collections.abc import Callable
 
 import numpy as np
 
-from ..autograd import Function
+from ..autograd import Function, is_grad_enabled
 from ..kernels.cpu import _workspace as workspace
 
 _NO_KERNELS: list[str] = []  # why the Numba kernels cannot be used (set on first failure)
@@ -80,14 +80,16 @@ class FusedRecurrentLayer(Function):
             T, B, I = x.shape
             G = w_ih.shape[0]
             x = np.ascontiguousarray(x, dtype=dt)
-            xw = K.matmul(x.reshape(T * B, I), w_ih.T, out=workspace.empty((T * B, G), dt))
+            xw = workspace.empty((T, B, G), dt)  # (T, B, G): RNN's backward reuses it for dxw
+            K.matmul(x.reshape(T * B, I), w_ih.T, out=xw.reshape(T * B, G))
             b = b_hh if b_hh is not None else np.zeros(G, dt)
             if b_ih is not None and mode == "GRU":  # GRU's n gate scales b_hh by r: keep b_ih apart
                 xw += b_ih
             elif b_ih is not None:  # elsewhere both biases are added once per step: fold them
                 b = b + b_ih
+            save = is_grad_enabled() and any(ctx.needs_input_grad)  # False: inference
             y, h_n, c_n, saved = K.forward(mode, xw.reshape(T, B, G), w_hh, b, h0, c0, lengths,
-                                           reverse, overwrite_xw=True)
+                                           reverse, overwrite_xw=True, save=save)
             ctx.save_for_backward(x, w_ih, w_hh, *saved)
             ctx.opts = (mode, lengths, reverse, clip_mode, clip_value, record)
             ctx.has_bias = (b_ih is not None, b_hh is not None)
@@ -114,7 +116,7 @@ class FusedRecurrentLayer(Function):
                 dw_hh += alpha * dw_om
                 report(om)
             T, B, I = x.shape
-            d2 = dxw.reshape(T * B, -1)
+            d2 = dxw.reshape(T * B, dxw.shape[-1])  # not -1: B may be 0 (empty batch)
             n = ctx.needs_input_grad
             dx = K.matmul(d2, w_ih).reshape(T, B, I) if n[0] else None
             dw_ih = K.matmul(d2.T, x.reshape(T * B, I)) if n[1] else None

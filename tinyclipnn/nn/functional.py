@@ -28,11 +28,22 @@ def _targets(target: Any, input_shape: tuple[int, ...]) -> np.ndarray:
     return t
 
 
+def _class_weights(weight: Any, n_classes: int) -> np.ndarray | None:
+    if weight is None:
+        return None
+    w = weight.data if isinstance(weight, Tensor) else np.asarray(weight)
+    if w.shape != (n_classes,):
+        raise ValueError(f"weight should be a 1D tensor of size C = {n_classes} (one per "
+                         f"class), got shape {w.shape}")
+    return w
+
+
 class _NLL(Function):
-    """Negative log-likelihood of log-probabilities (N, C, ...) at integer targets (N, ...)."""
+    """Negative log-likelihood of log-probabilities (N, C, ...) at integer targets (N, ...),
+    each entry weighted by its class's ``weight`` ("mean" divides by the summed weights)."""
 
     @staticmethod
-    def forward(ctx, logp, target, ignore_index, reduction, from_logits):
+    def forward(ctx, logp, target, ignore_index, reduction, from_logits, weight=None):
         if from_logits:
             logp = log_softmax_array(logp, axis=1 if logp.ndim > 1 else 0)
         lp = logp if logp.ndim > 1 else logp[None]
@@ -43,30 +54,34 @@ class _NLL(Function):
         if valid.any() and (safe.min() < 0 or safe.max() >= n_classes):
             raise IndexError(f"target values must be in [0, {n_classes}) or ignore_index, got "
                              f"range [{t[valid].min()}, {t[valid].max()}]")
+        entry_w = valid if weight is None else np.where(valid, weight[safe], 0)
+        entry_w = entry_w.astype(lp.dtype)
         picked = np.take_along_axis(lp, np.expand_dims(safe, 1), axis=1).squeeze(1)
-        losses = np.where(valid, -picked, 0).astype(lp.dtype)
-        count = int(valid.sum())
+        losses = np.where(valid, -picked * entry_w, 0).astype(lp.dtype)
+        total_w = float(entry_w.sum())
         ctx.save_for_backward(logp)
-        ctx.safe, ctx.valid, ctx.count = safe, valid, count
+        ctx.safe, ctx.entry_w, ctx.total_w = safe, entry_w, total_w
         ctx.reduction, ctx.from_logits, ctx.unbatched = reduction, from_logits, logp.ndim == 1
         if reduction == "none":
             return losses if logp.ndim > 1 else losses[0]
         total = losses.sum()
         if reduction == "sum":
             return np.asarray(total, dtype=lp.dtype)
-        return np.asarray(total / count if count else np.nan, dtype=lp.dtype)
+        with np.errstate(invalid="ignore", divide="ignore"):  # nothing counted: nan, as PyTorch
+            return np.asarray(total / total_w if total_w else np.nan, dtype=lp.dtype)
 
     @staticmethod
     def backward(ctx, grad):
         (logp,) = ctx.saved_tensors
         lp = logp if not ctx.unbatched else logp[None]
+        shape = ctx.entry_w.shape
         if ctx.reduction == "none":
             w = grad if not ctx.unbatched else grad[None]
         elif ctx.reduction == "sum":
-            w = np.broadcast_to(grad, ctx.valid.shape)
+            w = np.broadcast_to(grad, shape)
         else:
-            w = np.broadcast_to(grad / max(ctx.count, 1), ctx.valid.shape)
-        w = np.where(ctx.valid, w, 0).astype(lp.dtype)
+            w = np.broadcast_to(grad / (ctx.total_w or 1.0), shape)
+        w = (w * ctx.entry_w).astype(lp.dtype)
         g = np.zeros_like(lp)
         np.put_along_axis(g, np.expand_dims(ctx.safe, 1), np.expand_dims(-w, 1), axis=1)
         if ctx.from_logits:  # d/dlogits of -logp[t] = softmax - onehot, weighted
@@ -74,22 +89,47 @@ class _NLL(Function):
         return (g[0] if ctx.unbatched else g), None
 
 
-def cross_entropy(input: Tensor, target: Any, ignore_index: int = -100,
-                  reduction: str = "mean") -> Tensor:
+def cross_entropy(input: Tensor, target: Any, weight: Any = None, ignore_index: int = -100,
+                  reduction: str = "mean", label_smoothing: float = 0.0) -> Tensor:
     """Softmax cross-entropy of logits ``input`` (N, C) / (N, C, d1, ...) / (C,) at integer
     class indices ``target`` (N,) / (N, d1, ...) / (); entries equal to ``ignore_index`` count
-    for nothing (and "mean" divides by the number of the others). One fused graph node."""
+    for nothing (and "mean" divides by the number of the others). One fused graph node.
+
+    ``weight`` (C,): a (constant) weight per class; "mean" then divides by the summed weights
+    of the counted entries. ``label_smoothing=eps`` mixes the one-hot target with the uniform
+    distribution, as PyTorch: ``(1 - eps) * nll + eps / C * sum_c(-w_c * log_softmax_c)``."""
     _check_reduction(reduction)
-    return _NLL.apply(input, _targets(target, input.shape), ignore_index=ignore_index,
-                      reduction=reduction, from_logits=True)
+    if isinstance(label_smoothing, bool) or not 0.0 <= label_smoothing <= 1.0:
+        raise ValueError(f"label_smoothing must be in [0, 1], got {label_smoothing!r}")
+    t = _targets(target, input.shape)
+    class_dim = 1 if input.ndim > 1 else 0
+    w = _class_weights(weight, input.shape[class_dim])
+    nll = _NLL.apply(input, t, ignore_index=ignore_index, reduction=reduction, from_logits=True,
+                     weight=w)
+    if not label_smoothing:
+        return nll
+    valid = t != ignore_index
+    logp = input.log_softmax(class_dim)
+    if w is not None:
+        logp = logp * w.reshape((-1,) + (1,) * (input.ndim - class_dim - 1)).astype(input.dtype)
+    smooth = -logp.sum(axis=class_dim) * valid.astype(input.dtype)
+    if reduction == "sum":
+        smooth = smooth.sum()
+    elif reduction == "mean":
+        denom = float(valid.sum() if w is None else w[np.where(valid, t, 0)][valid].sum())
+        smooth = smooth.sum() / (denom or np.nan)
+    n_classes = input.shape[class_dim]
+    return nll * (1.0 - label_smoothing) + smooth * (label_smoothing / n_classes)
 
 
-def nll_loss(input: Tensor, target: Any, ignore_index: int = -100,
+def nll_loss(input: Tensor, target: Any, weight: Any = None, ignore_index: int = -100,
              reduction: str = "mean") -> Tensor:
-    """Negative log-likelihood of log-probabilities ``input`` (N, C, ...) at class indices."""
+    """Negative log-likelihood of log-probabilities ``input`` (N, C, ...) at class indices;
+    ``weight`` (C,) weights each class (as `cross_entropy`)."""
     _check_reduction(reduction)
+    w = _class_weights(weight, input.shape[1 if input.ndim > 1 else 0])
     return _NLL.apply(input, _targets(target, input.shape), ignore_index=ignore_index,
-                      reduction=reduction, from_logits=False)
+                      reduction=reduction, from_logits=False, weight=w)
 
 
 def mse_loss(input: Tensor, target: Any, reduction: str = "mean") -> Tensor:
@@ -101,6 +141,66 @@ def mse_loss(input: Tensor, target: Any, reduction: str = "mean") -> Tensor:
     if reduction == "none":
         return sq
     return sq.sum() if reduction == "sum" else sq.mean()
+
+
+def _check_gelu_approximate(approximate: str) -> None:
+    if approximate not in ("none", "tanh"):
+        raise ValueError(f"approximate argument must be either 'none' or 'tanh', got "
+                         f"{approximate!r}")
+
+
+class _Gelu(Function):
+    """``x * Phi(x)``, exact (erf, from scipy, imported on first use) or tanh-approximated."""
+
+    @staticmethod
+    def forward(ctx, x, approximate):
+        ctx.save_for_backward(x)
+        ctx.approximate = approximate
+        if approximate == "tanh":
+            k = np.sqrt(2 / np.pi).astype(x.dtype)
+            inner = np.tanh(k * (x + 0.044715 * x ** 3))
+            ctx.inner = inner
+            return (0.5 * x * (1 + inner)).astype(x.dtype, copy=False)
+        from scipy.special import erf
+
+        return (0.5 * x * (1 + erf(x / np.sqrt(2)))).astype(x.dtype, copy=False)
+
+    @staticmethod
+    def backward(ctx, grad):
+        (x,) = ctx.saved_tensors
+        if ctx.approximate == "tanh":
+            k, inner = np.sqrt(2 / np.pi), ctx.inner
+            d = 0.5 * (1 + inner) + 0.5 * x * (1 - inner ** 2) * k * (1 + 3 * 0.044715 * x ** 2)
+        else:
+            from scipy.special import erf
+
+            d = 0.5 * (1 + erf(x / np.sqrt(2))) + x * np.exp(-0.5 * x * x) / np.sqrt(2 * np.pi)
+        return ((grad * d).astype(x.dtype, copy=False),)
+
+
+def gelu(input: Tensor, approximate: str = "none") -> Tensor:
+    """Gaussian error linear unit ``x * Phi(x)``; ``approximate="tanh"`` for the tanh form."""
+    _check_gelu_approximate(approximate)
+    return _Gelu.apply(input, approximate=approximate)
+
+
+def layer_norm(input: Tensor, normalized_shape: Any, weight: Tensor | None = None,
+               bias: Tensor | None = None, eps: float = 1e-5) -> Tensor:
+    """Normalise over the trailing ``normalized_shape`` dims (biased variance), then scale by
+    ``weight`` and shift by ``bias`` (each of shape ``normalized_shape``), as PyTorch."""
+    shape = (normalized_shape,) if isinstance(normalized_shape, int) else tuple(normalized_shape)
+    if tuple(input.shape[input.ndim - len(shape):]) != shape or len(shape) > input.ndim:
+        raise ValueError(f"layer_norm: input of shape {tuple(input.shape)} must end in "
+                         f"normalized_shape={list(shape)}")
+    axes = tuple(range(input.ndim - len(shape), input.ndim))
+    centred = input - input.mean(axes, keepdims=True)
+    var = (centred * centred).mean(axes, keepdims=True)
+    out = centred / (var + eps).sqrt()
+    if weight is not None:
+        out = out * weight
+    if bias is not None:
+        out = out + bias
+    return out
 
 
 def softmax(input: Tensor, dim: int = -1) -> Tensor:

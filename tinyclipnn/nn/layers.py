@@ -1,22 +1,21 @@
-"""Feed-forward layers: Linear, Embedding, Dropout, activations, Sequential, Identity."""
+"""Feed-forward layers: Linear, Embedding, Dropout."""
 
 from __future__ import annotations
 
 import math
-from collections import OrderedDict
-from collections.abc import Iterator
 from typing import Any
 
 import numpy as np
 
-from ..autograd import Function, Tensor, default_generator, get_default_dtype
+from ..autograd import Function, Tensor, default_generator
 from . import init
+from ._checks import check_compute_dtype, check_dtype, check_size
 from .module import Module
 from .parameter import Parameter
 
 
-def _empty(shape: tuple[int, ...], dtype: Any) -> np.ndarray:
-    return np.zeros(shape, dtype=np.dtype(dtype) if dtype is not None else get_default_dtype())
+def _empty(shape: tuple[int, ...], dtype: Any, owner: str) -> np.ndarray:
+    return np.zeros(shape, dtype=check_dtype(owner, dtype))
 
 
 class Linear(Module):
@@ -26,10 +25,11 @@ class Linear(Module):
 
     def __init__(self, in_features: int, out_features: int, bias: bool = True, dtype: Any = None) -> None:
         super().__init__()
-        self.in_features, self.out_features = in_features, out_features
-        self.weight = Parameter(_empty((out_features, in_features), dtype))
+        self.in_features = check_size("Linear", "in_features", in_features, 0)
+        self.out_features = check_size("Linear", "out_features", out_features, 0)
+        self.weight = Parameter(_empty((out_features, in_features), dtype, "Linear"))
         if bias:
-            self.bias = Parameter(_empty((out_features,), dtype))
+            self.bias = Parameter(_empty((out_features,), dtype, "Linear"))
         else:
             self.register_parameter("bias", None)
         self.reset_parameters()
@@ -41,6 +41,10 @@ class Linear(Module):
             init.uniform_(self.bias, -bound, bound)
 
     def forward(self, x: Tensor) -> Tensor:
+        check_compute_dtype(self, self.weight.dtype)
+        if x.shape[-1:] != (self.in_features,):
+            raise ValueError(f"Linear: input of shape {tuple(x.shape)} must end in "
+                             f"in_features={self.in_features}")
         return _LinearFn.apply(x, self.weight, self.bias)
 
     def extra_repr(self) -> str:
@@ -78,17 +82,20 @@ class Embedding(Module):
     def __init__(self, num_embeddings: int, embedding_dim: int, padding_idx: int | None = None,
                  dtype: Any = None) -> None:
         super().__init__()
+        num_embeddings = check_size("Embedding", "num_embeddings", num_embeddings, 0)
+        embedding_dim = check_size("Embedding", "embedding_dim", embedding_dim, 0)
         self.num_embeddings, self.embedding_dim = num_embeddings, embedding_dim
         if padding_idx is not None and not -num_embeddings <= padding_idx < num_embeddings:
             raise ValueError(f"Embedding: padding_idx={padding_idx} must be within "
                              f"[-{num_embeddings}, {num_embeddings})")
         self.padding_idx = padding_idx % num_embeddings if padding_idx is not None else None
-        self.weight = Parameter(_empty((num_embeddings, embedding_dim), dtype))
+        self.weight = Parameter(_empty((num_embeddings, embedding_dim), dtype, "Embedding"))
         init.normal_(self.weight)
         if self.padding_idx is not None:
             self.weight.data[self.padding_idx] = 0
 
     def forward(self, indices: Any) -> Tensor:
+        check_compute_dtype(self, self.weight.dtype)
         idx = indices.data if isinstance(indices, Tensor) else np.asarray(indices)
         if idx.dtype.kind not in "iu":
             raise TypeError(f"Embedding: indices must be integers, got dtype {idx.dtype}")
@@ -96,6 +103,10 @@ class Embedding(Module):
             raise IndexError(f"Embedding: indices must be in [0, {self.num_embeddings}), got "
                              f"range [{idx.min()}, {idx.max()}]")
         return _EmbeddingFn.apply(self.weight, idx=idx, padding_idx=self.padding_idx)
+
+    def extra_repr(self) -> str:
+        s = f"{self.num_embeddings}, {self.embedding_dim}"
+        return s if self.padding_idx is None else s + f", padding_idx={self.padding_idx}"
 
 
 class _EmbeddingFn(Function):
@@ -131,51 +142,4 @@ class Dropout(Module):
         return x * (keep / (1.0 - self.p)).astype(x.dtype)
 
     def extra_repr(self) -> str:
-        return f"p={self.p}"
-
-
-class Tanh(Module):
-    def forward(self, x: Tensor) -> Tensor:
-        return x.tanh()
-
-
-class ReLU(Module):
-    def forward(self, x: Tensor) -> Tensor:
-        return x.relu()
-
-
-class Sigmoid(Module):
-    def forward(self, x: Tensor) -> Tensor:
-        return x.sigmoid()
-
-
-class Identity(Module):
-    def forward(self, x: Tensor) -> Tensor:
-        return x
-
-
-class Sequential(Module):
-    """Modules applied in order; children named "0", "1", ... (or by an OrderedDict)."""
-
-    def __init__(self, *modules: Module | OrderedDict) -> None:
-        super().__init__()
-        if len(modules) == 1 and isinstance(modules[0], OrderedDict):
-            for name, m in modules[0].items():
-                self.add_module(name, m)
-        else:
-            for i, m in enumerate(modules):
-                self.add_module(str(i), m)
-
-    def forward(self, x: Any) -> Any:
-        for m in self._modules.values():
-            x = m(x)
-        return x
-
-    def __getitem__(self, i: int) -> Module:
-        return list(self._modules.values())[i]
-
-    def __len__(self) -> int:
-        return len(self._modules)
-
-    def __iter__(self) -> Iterator[Module]:
-        return iter(self._modules.values())
+        return f"p={self.p}, inplace=False"

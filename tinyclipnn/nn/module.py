@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+import warnings
 from collections import OrderedDict
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Any, NamedTuple
 
 import numpy as np
@@ -40,6 +41,10 @@ class Module:
         elif isinstance(value, Module):
             self._modules[name] = value
         else:
+            if isinstance(value, (list, tuple)) and any(isinstance(v, Module) for v in value):
+                warnings.warn(f"{type(self).__name__}.{name}: a Python {type(value).__name__} "
+                              f"of Modules registers none of their parameters; use "
+                              f"nn.ModuleList", UserWarning, stacklevel=2)
             object.__setattr__(self, name, value)
             return
         self.__dict__.pop(name, None)
@@ -72,14 +77,19 @@ class Module:
         self._modules[name] = module
 
     # ---- traversal --------------------------------------------------------------------
-    def named_modules(self, prefix: str = "") -> Iterator[tuple[str, Module]]:
+    def named_modules(self, memo: set | None = None, prefix: str = "",
+                      remove_duplicate: bool = True) -> Iterator[tuple[str, Module]]:
+        """``(dotted name, module)`` for this module ("") and every descendant, depth first in
+        registration order; a module reachable twice is given once unless
+        ``remove_duplicate=False``."""
         stack = [(prefix, self)]
-        seen = set()
+        seen = set() if memo is None else memo
         while stack:
             name, mod = stack.pop()
-            if id(mod) in seen:
-                continue
-            seen.add(id(mod))
+            if remove_duplicate:
+                if mod in seen:
+                    continue
+                seen.add(mod)
             yield name, mod
             children = [(f"{name}.{k}" if name else k, m)
                         for k, m in mod._modules.items() if m is not None]
@@ -101,7 +111,7 @@ class Module:
 
     def named_parameters(self, prefix: str = "", recurse: bool = True) -> Iterator[tuple[str, Parameter]]:
         seen = set()
-        mods = self.named_modules(prefix) if recurse else iter([(prefix, self)])
+        mods = self.named_modules(prefix=prefix) if recurse else iter([(prefix, self)])
         for mname, mod in mods:
             for pname, p in mod._parameters.items():
                 if p is None or id(p) in seen:
@@ -118,6 +128,24 @@ class Module:
             for bname, b in mod._buffers.items():
                 if b is not None:
                     yield (f"{mname}.{bname}" if mname else bname), b
+
+    def apply(self, fn: Callable[[Module], Any]) -> Module:
+        """Call ``fn(m)`` on every submodule, children before parents, then on ``self``
+        (e.g. custom initialisation); returns self."""
+        for m in self.children():
+            m.apply(fn)
+        fn(self)
+        return self
+
+    def get_submodule(self, target: str) -> Module:
+        """The submodule at dotted path ``target`` ("" is self)."""
+        mod = self
+        for part in target.split(".") if target else []:
+            if part not in mod._modules or mod._modules[part] is None:
+                raise AttributeError(f"{type(mod).__name__} has no submodule {part!r} "
+                                     f"(in {target!r})")
+            mod = mod._modules[part]
+        return mod
 
     # ---- modes and gradients -------------------------------------------------------------
     def train(self, mode: bool = True) -> Module:
@@ -185,8 +213,21 @@ class Module:
         return IncompatibleKeys(missing, unexpected)
 
     def to(self, dtype: Any) -> Module:
-        """Cast every parameter (and its gradient) to ``dtype`` (float32 or float64)."""
-        dtype = np.dtype(dtype)
+        """Cast every parameter (and its gradient) to the float ``dtype``, in place; returns self.
+
+        Layers compute in float32 and float64; a float16/bfloat16 model can hold and clip its
+        gradients, but calling a layer then raises a TypeError naming the layer. ``to("cpu")``
+        is accepted and does nothing (there is only the CPU)."""
+        if isinstance(dtype, str) and dtype == "cpu":
+            return self
+        try:
+            dtype = np.dtype(dtype)
+        except TypeError:
+            raise TypeError(f"{type(self).__name__}.to: dtype={dtype!r} is not a dtype; use "
+                            f"np.float32 or np.float64") from None
+        if dtype.kind != "f" and dtype.name != "bfloat16":
+            raise TypeError(f"{type(self).__name__}.to: dtype must be a float dtype (float32, "
+                            f"float64; float16/bfloat16 to store), got {dtype}")
         for p in self.parameters():
             p.data = p.data.astype(dtype)
             if p.grad is not None:

@@ -30,9 +30,10 @@ from typing import Any
 
 import numpy as np
 
-from ..autograd import Tensor, get_default_dtype
+from ..autograd import Tensor
 from ..autograd.api import concat, stack, where
 from . import functional as F
+from ._checks import check_compute_dtype, check_dtype, check_float, check_size, describe
 from ._rnn_fused import FusedRecurrentLayer
 from ._rnn_omega import OmegaInject, OmegaState
 from .module import Module
@@ -53,11 +54,12 @@ class RNNBase(Module):
                  bptt_clip_mode: str = "value", record_grad_norms: bool = False,
                  fused: bool = True, dtype: Any = None) -> None:
         super().__init__()
-        if num_layers < 1 or hidden_size < 1 or input_size < 1:
-            raise ValueError(f"input_size, hidden_size and num_layers must be >= 1, got "
-                             f"{input_size}, {hidden_size}, {num_layers}")
-        if not 0.0 <= dropout <= 1.0:
-            raise ValueError(f"dropout must be in [0, 1], got {dropout}")
+        owner = type(self).__name__
+        input_size = check_size(owner, "input_size", input_size)
+        hidden_size = check_size(owner, "hidden_size", hidden_size)
+        num_layers = check_size(owner, "num_layers", num_layers)
+        dropout = check_float(owner, "dropout", dropout, 0.0, 1.0)
+        dt = check_dtype(owner, dtype)
         if bptt_clip_mode not in ("value", "norm"):
             raise ValueError(f"bptt_clip_mode must be 'value' or 'norm', got {bptt_clip_mode!r}")
         if bptt_clip is not None and not bptt_clip > 0:
@@ -68,7 +70,6 @@ class RNNBase(Module):
         self.bptt_clip, self.bptt_clip_mode = bptt_clip, bptt_clip_mode
         self.record_grad_norms, self.fused = record_grad_norms, fused
         self.grad_norms: dict[str, np.ndarray] = {}
-        dt = np.dtype(dtype) if dtype is not None else get_default_dtype()
         G = GATES[mode] * hidden_size
         D = 2 if bidirectional else 1
         for layer in range(num_layers):
@@ -110,10 +111,14 @@ class RNNBase(Module):
             (LSTM: ``(h_n, c_n)``).
         """
         lstm = self.mode == "LSTM"
+        check_compute_dtype(self, self.weight_ih_l0.dtype)
         x = input if isinstance(input, Tensor) else Tensor(np.asarray(input))
         if x.ndim not in (2, 3) or x.shape[-1] != self.input_size:
             raise ValueError(f"{type(self).__name__}: input must have {self.input_size} "
                              f"features in its last dim and 2 or 3 dims, got shape {x.shape}")
+        if x.shape[1 if self.batch_first and x.ndim == 3 else 0] == 0:
+            raise ValueError("Expected sequence length to be larger than 0 in RNN")
+        self._check_hx_kind(hx)
         batched = x.ndim == 3
         if not batched:
             x = x.unsqueeze(1)
@@ -123,8 +128,8 @@ class RNNBase(Module):
             x = x.transpose(0, 1)
         T, B = x.shape[0], x.shape[1]
         h0, c0 = (hx if hx is not None else (None, None)) if lstm else (hx, None)
-        self._check_state(h0, B, "h0")
-        self._check_state(c0, B, "c0")
+        self._check_state(h0, B, "hidden[0]" if lstm else "hidden", "h0")
+        self._check_state(c0, B, "hidden[1]", "c0")
         lens = self._lengths(lengths, T, B)
         D = 2 if self.bidirectional else 1
         h_n: list[Tensor] = []
@@ -150,12 +155,23 @@ class RNNBase(Module):
             x = x.transpose(0, 1)
         return x, state
 
-    def _check_state(self, s: Tensor | None, B: int, name: str) -> None:
+    def _check_hx_kind(self, hx: Any) -> None:
+        name = type(self).__name__
+        if self.mode == "LSTM":
+            if hx is not None and not (isinstance(hx, (tuple, list)) and len(hx) == 2
+                                       and all(isinstance(h, Tensor) for h in hx)):
+                raise ValueError(f"{name}: hx must be a tuple (h_0, c_0) of two Tensors, got "
+                                 f"{describe(hx)}")
+        elif hx is not None and not isinstance(hx, Tensor):
+            raise ValueError(f"{name}: hx must be a Tensor h_0 (or None), got {describe(hx)}")
+
+    def _check_state(self, s: Tensor | None, B: int, label: str, name: str) -> None:
         D = 2 if self.bidirectional else 1
         want = (self.num_layers * D, B, self.hidden_size)
         if s is not None and tuple(s.shape) != want:
-            raise ValueError(f"{type(self).__name__}: {name} must have shape {want}, "
-                             f"got {tuple(s.shape)}")
+            raise ValueError(f"{type(self).__name__}: Expected {label} size {want}, got "
+                             f"{list(s.shape)} ({name} must have shape (num_layers * "
+                             f"num_directions, batch, hidden_size))")
 
     @staticmethod
     def _lengths(lengths: Any, T: int, B: int) -> np.ndarray | None:
@@ -163,9 +179,11 @@ class RNNBase(Module):
             return None
         raw = lengths.data if isinstance(lengths, Tensor) else lengths
         lens = np.asarray(raw).reshape(-1)
-        if lens.shape != (B,) or not np.all(np.equal(np.mod(lens, 1), 0)) or (
-                lens.size and (lens.min() < 0 or lens.max() > T)):
-            raise ValueError(f"lengths must be {B} integers in [0, {T}], got {lengths!r}")
+        if (lens.dtype.kind not in "iuf" or lens.shape != (B,)
+                or not np.all(np.equal(np.mod(lens, 1), 0))
+                or (lens.size and (lens.min() < 0 or lens.max() > T))):
+            raise ValueError(f"lengths must be {B} integers in [0, {T}] (one per sequence), "
+                             f"got {lengths!r}")
         return lens.astype(np.int64)
 
     def _direction(self, x: Tensor, suffix: str, init: tuple, reverse: bool,

@@ -17,8 +17,9 @@ from typing import Any
 
 import numpy as np
 
-from ..autograd import Tensor, get_default_dtype
+from ..autograd import Tensor
 from . import init
+from ._checks import check_compute_dtype, check_dtype, check_size, describe
 from .functional import linear
 from .module import Module
 from .parameter import Parameter
@@ -82,9 +83,12 @@ class _CellBase(Module):
     def __init__(self, input_size: int, hidden_size: int, bias: bool = True,
                  dtype: Any = None, mode: str | None = None) -> None:
         super().__init__()
+        owner = type(self).__name__
+        input_size = check_size(owner, "input_size", input_size)
+        hidden_size = check_size(owner, "hidden_size", hidden_size)
+        dt = check_dtype(owner, dtype)
         self.mode = mode or type(self).mode
         self.input_size, self.hidden_size, self.bias = input_size, hidden_size, bias
-        dt = np.dtype(dtype) if dtype is not None else get_default_dtype()
         G = GATES[self.mode] * hidden_size
         self.weight_ih = Parameter(np.zeros((G, input_size), dt))
         self.weight_hh = Parameter(np.zeros((G, hidden_size), dt))
@@ -102,17 +106,46 @@ class _CellBase(Module):
     def _weights(self) -> tuple:
         return self.weight_ih, self.weight_hh, self.bias_ih, self.bias_hh
 
-    def _prepare(self, x: Any, hx: Any) -> tuple[Tensor, Tensor | None, bool]:
+    def _prepare(self, x: Any, hx: Any) -> tuple[Tensor, Any, bool]:
+        """Check input and state (PyTorch's messages); unbatched ones gain a batch dim."""
+        name = type(self).__name__
+        check_compute_dtype(self, self.weight_ih.dtype)
         x = x if isinstance(x, Tensor) else Tensor(np.asarray(x, self.weight_ih.dtype))
-        if x.ndim not in (1, 2) or x.shape[-1] != self.input_size:
-            raise ValueError(f"{type(self).__name__}: input must be (batch, {self.input_size}) "
-                             f"or ({self.input_size},), got shape {x.shape}")
+        if x.ndim not in (1, 2):
+            raise ValueError(f"{name}: Expected input to be 1D or 2D, got {x.ndim}D instead")
+        if x.shape[-1] != self.input_size:
+            raise ValueError(f"{name}: input has inconsistent input_size: got {x.shape[-1]} "
+                             f"expected {self.input_size}")
+        states = self._states(hx)
+        for k, h in enumerate(states):
+            if h.ndim != x.ndim:
+                raise ValueError(f"{name}: hidden{k} must be {x.ndim}-D "
+                                 f"({'batch, ' if x.ndim == 2 else ''}hidden_size) for a "
+                                 f"{x.ndim}-D input, got shape {h.shape}")
+            if x.ndim == 2 and h.shape[0] != x.shape[0]:
+                raise ValueError(f"{name}: Input batch size {x.shape[0]} doesn't match "
+                                 f"hidden{k} batch size {h.shape[0]}")
+            if h.shape[-1] != self.hidden_size:
+                raise ValueError(f"{name}: hidden{k} has inconsistent hidden_size: got "
+                                 f"{h.shape[-1]}, expected {self.hidden_size}")
         batched = x.ndim == 2
         if not batched:
             x = x.unsqueeze(0)
-            hx = None if hx is None else (
-                tuple(h.unsqueeze(0) for h in hx) if isinstance(hx, tuple) else hx.unsqueeze(0))
-        return x, hx, batched
+            states = [h.unsqueeze(0) for h in states]
+        if hx is None:
+            return x, None, batched
+        return x, (tuple(states) if self.mode == "LSTM" else states[0]), batched
+
+    def _states(self, hx: Any) -> list[Tensor]:
+        """``hx`` as a list of state tensors (empty for None), checking its kind."""
+        if hx is None:
+            return []
+        if self.mode == "LSTM":
+            if not (isinstance(hx, (tuple, list)) and len(hx) == 2):
+                raise ValueError(f"{type(self).__name__}: hx must be a tuple (h, c) of two "
+                                 f"Tensors, got {describe(hx)}")
+            return [h if isinstance(h, Tensor) else Tensor(np.asarray(h)) for h in hx]
+        return [hx if isinstance(hx, Tensor) else Tensor(np.asarray(hx))]
 
     def _zeros(self, x: Tensor) -> Tensor:
         return Tensor(np.zeros((x.shape[0], self.hidden_size), self.weight_ih.dtype))
@@ -133,6 +166,10 @@ class RNNCell(_CellBase):
         super().__init__(input_size, hidden_size, bias, dtype,
                          mode="RNN_TANH" if nonlinearity == "tanh" else "RNN_RELU")
         self.nonlinearity = nonlinearity
+
+    def extra_repr(self) -> str:
+        s = super().extra_repr()
+        return s if self.nonlinearity == "tanh" else s + f", nonlinearity={self.nonlinearity}"
 
     def forward(self, input: Tensor, hx: Tensor | None = None) -> Tensor:
         x, hx, batched = self._prepare(input, hx)

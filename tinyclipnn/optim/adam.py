@@ -8,8 +8,8 @@ from typing import Any
 
 import numpy as np
 
+from ._checks import check_betas, check_number
 from .optimizer import Optimizer
-from .sgd import _check
 
 
 class Adam(Optimizer):
@@ -22,12 +22,9 @@ class Adam(Optimizer):
                  betas: tuple[float, float] = (0.9, 0.999), eps: float = 1e-8,
                  weight_decay: float = 0.0, amsgrad: bool = False,
                  clipper: Callable | None = None) -> None:
-        _check("lr", lr)
-        _check("eps", eps)
-        _check("weight_decay", weight_decay)
-        for i, b in enumerate(betas):
-            if not 0.0 <= b < 1.0:
-                raise ValueError(f"betas[{i}] must be in [0, 1), got {b}")
+        lr, eps = check_number("lr", lr), check_number("eps", eps)
+        weight_decay = check_number("weight_decay", weight_decay)
+        betas = check_betas(betas)
         super().__init__(params, dict(lr=lr, betas=tuple(betas), eps=eps,
                                       weight_decay=weight_decay, amsgrad=amsgrad), clipper)
 

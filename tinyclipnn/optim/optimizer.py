@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+import warnings
 from collections.abc import Callable, Iterable
 from typing import Any
 
@@ -51,6 +52,10 @@ class Optimizer:
                 raise TypeError(f"optimizer can only optimize Tensors, got {type(p).__name__}")
             if not p.requires_grad:
                 raise ValueError("optimizer got a tensor that does not require grad")
+        if len({id(p) for p in params}) != len(params):
+            warnings.warn("optimizer contains a parameter group with duplicate parameters: each "
+                          "would be updated once per occurrence in a step (PyTorch warns too; "
+                          "pass each parameter once)", UserWarning, stacklevel=3)
         seen = {id(p) for g in self.param_groups for p in g["params"]}
         if any(id(p) in seen for p in params):
             raise ValueError("some parameters appear in more than one parameter group")
@@ -62,17 +67,29 @@ class Optimizer:
     def _params_with_grad(self) -> list[Tensor]:
         return [p for g in self.param_groups for p in g["params"] if p.grad is not None]
 
-    def _clip(self) -> None:
-        if self.clipper is not None:
-            self.last_clip = self.clipper(self._params_with_grad())
+    skipped_steps: int = 0  # steps a clipper reported as ``skipped`` (nothing was updated)
+
+    def _clip(self) -> bool:
+        """Run the clipper; True when its report says to skip this step."""
+        if self.clipper is None:
+            return False
+        self.last_clip = self.clipper(self._params_with_grad())
+        return getattr(self.last_clip, "skipped", False) is True
 
     def zero_grad(self, set_to_none: bool = True) -> None:
         """Clear gradients (views into a ``GradBuffer`` are zeroed in place, never dropped)."""
         zero_grads((p for g in self.param_groups for p in g["params"]), set_to_none)
 
     def step(self) -> None:
-        """Clip (when a ``clipper`` is set), then update every parameter that has a gradient."""
-        self._clip()
+        """Clip (when a ``clipper`` is set), then update every parameter that has a gradient.
+
+        When the clipper's report (``self.last_clip``) says ``skipped`` (a non-finite norm with
+        ``nonfinite="skip"``, a loss-scale overflow, a ZClip spike), nothing is updated:
+        parameters and optimizer state (momentum, moments, step counts) stay as they were, as
+        Optax's ``apply_if_finite``; ``self.skipped_steps`` counts such steps."""
+        if self._clip():
+            self.skipped_steps += 1
+            return
         for group in self.param_groups:
             for p in group["params"]:
                 if p.grad is None:

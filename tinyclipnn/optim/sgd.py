@@ -7,12 +7,8 @@ from typing import Any
 
 import numpy as np
 
+from ._checks import check_number
 from .optimizer import Optimizer
-
-
-def _check(name: str, value: float, low: float = 0.0) -> None:
-    if not (value >= low):  # also rejects NaN
-        raise ValueError(f"{name} must be >= {low}, got {value}")
 
 
 class SGD(Optimizer):
@@ -22,9 +18,9 @@ class SGD(Optimizer):
     def __init__(self, params: Iterable[Any], lr: float = 1e-3, momentum: float = 0.0,
                  dampening: float = 0.0, weight_decay: float = 0.0, nesterov: bool = False,
                  clipper: Callable | None = None) -> None:
-        _check("lr", lr)
-        _check("momentum", momentum)
-        _check("weight_decay", weight_decay)
+        lr, momentum = check_number("lr", lr), check_number("momentum", momentum)
+        dampening = check_number("dampening", dampening, float("-inf"))
+        weight_decay = check_number("weight_decay", weight_decay)
         if nesterov and (momentum <= 0 or dampening != 0):
             raise ValueError("nesterov=True requires momentum > 0 and dampening = 0")
         super().__init__(params, dict(lr=lr, momentum=momentum, dampening=dampening,

@@ -7,23 +7,26 @@ unit of parallel work. Fixed chunks plus a fixed-order combine make every reduct
 bit-identical for any thread count. Kernels read a segment with ``segment_view``.
 
 Building a table costs about 1 us per array, so the last few tables are cached, keyed by the
-identity of the arrays (checked through weak references, so no freed memory is ever reused).
+identity of the arrays (checked through weak references, so no freed memory is ever reused)
+and re-validated on every hit (dtype and size: an array resized or re-typed in place misses).
+The cache is shared by threads (several threads may clip at once) and guarded by a lock.
 """
 
 from __future__ import annotations
 
+import threading
 import weakref
 from collections import OrderedDict
 from collections.abc import Sequence
+from itertools import repeat
+from operator import attrgetter, is_
 
 import numpy as np
 from numba import carray, types
 from numba.extending import intrinsic
 
 from .._jit import njit
-
-CHUNK = 1 << 15  # elements per work item (128 KiB of float32): fits L2, amortises scheduling
-_CACHE_SIZE = 8
+from .config import CHUNK, TABLE_CACHE_SIZE
 
 
 @intrinsic
@@ -65,28 +68,49 @@ def work_items(sizes: np.ndarray, chunk: int) -> tuple[np.ndarray, np.ndarray, n
 class SegmentTable:
     """Addresses, sizes and work items for a list of arrays of one dtype."""
 
-    __slots__ = ("addrs", "sizes", "seg", "start", "stop", "proto", "total")
+    __slots__ = ("addrs", "sizes", "size_list", "seg", "start", "stop", "first", "dtype", "proto",
+                 "kind", "total")
 
     def __init__(self, addrs: np.ndarray, sizes: np.ndarray, dtype: np.dtype) -> None:
         self.addrs = addrs
         self.sizes = sizes
+        self.size_list = sizes.tolist()
         self.seg, self.start, self.stop = work_items(sizes, CHUNK)
-        self.proto = np.empty(0, dtype)
+        self.first = np.zeros(sizes.size + 1, np.int64)  # segment s owns items first[s]:first[s+1]
+        np.cumsum((sizes + CHUNK - 1) // CHUNK, out=self.first[1:])
+        self.dtype = np.dtype(dtype)
+        # 16-bit floats are read through their bits: kind 1 float16, 2 bfloat16 (uint16)
+        self.kind = {np.dtype(np.float16): 1, np.dtype(np.uint16): 2}.get(self.dtype, 0)
+        self.proto = np.empty(0, np.uint16 if self.kind else dtype)
         self.total = int(sizes.sum())
 
 
 _tables: OrderedDict[tuple[int, int], tuple[list, SegmentTable]] = OrderedDict()
+_lock = threading.Lock()
+
+
+_deref = weakref.ref.__call__
+_dtype, _size = attrgetter("dtype"), attrgetter("size")
+
+
+def _still_valid(refs: list, table: SegmentTable, arrays: Sequence[np.ndarray]) -> bool:
+    """Same array objects, each still of the table's dtype and size (an array resized or
+    re-typed in place must not be indexed with stale sizes)."""
+    return (len(refs) == len(arrays) and all(map(is_, map(_deref, refs), arrays))
+            and all(map(is_, map(_dtype, arrays), repeat(table.dtype)))
+            and list(map(_size, arrays)) == table.size_list)
 
 
 def segment_table(arrays: Sequence[np.ndarray]) -> SegmentTable:
-    """Table for contiguous arrays of one float dtype (cached by array identity)."""
+    """Table for contiguous arrays of one dtype (cached by array identity, thread-safe)."""
     key = (len(arrays), id(arrays[0]) if arrays else 0)
-    hit = _tables.get(key)
-    if hit is not None:
-        refs, table = hit
-        if all(r() is a for r, a in zip(refs, arrays, strict=True)):
-            _tables.move_to_end(key)
-            return table
+    with _lock:
+        hit = _tables.get(key)
+    if hit is not None and _still_valid(hit[0], hit[1], arrays):
+        with _lock:
+            if key in _tables:
+                _tables.move_to_end(key)
+        return hit[1]
     dtype = arrays[0].dtype if arrays else np.dtype(np.float64)
     for a in arrays:  # memory safety: kernels index raw addresses with this dtype and size
         if a.dtype != dtype or not (a.flags.c_contiguous or a.flags.f_contiguous):
@@ -94,9 +118,10 @@ def segment_table(arrays: Sequence[np.ndarray]) -> SegmentTable:
     addrs = np.fromiter((a.ctypes.data for a in arrays), np.int64, len(arrays))
     sizes = np.fromiter((a.size for a in arrays), np.int64, len(arrays))
     table = SegmentTable(addrs, sizes, dtype)
-    _tables[key] = ([weakref.ref(a) for a in arrays], table)
-    if len(_tables) > _CACHE_SIZE:
-        _tables.popitem(last=False)
+    with _lock:
+        _tables[key] = ([weakref.ref(a) for a in arrays], table)
+        while len(_tables) > TABLE_CACHE_SIZE:
+            _tables.popitem(last=False)
     return table
 
 

@@ -18,6 +18,7 @@ import numpy as np
 from . import _workspace as W
 from . import rnn_kernels as K
 from ._blas import matmul, one_thread
+from ._cblas import gemm_handle
 from ._threads import max_threads, split_run
 from .rnn_reference import MODES
 
@@ -60,11 +61,13 @@ def _check_mode(mode: str) -> None:
         raise ValueError(f"mode must be one of {sorted(MODES)}, got {mode!r}")
 
 
-def forward(mode, xw, w_hh, b_hh, h0, c0=None, lengths=None, reverse=False, overwrite_xw=False):
+def forward(mode, xw, w_hh, b_hh, h0, c0=None, lengths=None, reverse=False, overwrite_xw=False,
+            save=True):
     """Fused forward. Returns ``(y (T,B,H), h_n (B,H), c_n (B,H) or None, saved)``.
 
     ``overwrite_xw=True`` lets the kernel store gate activations in ``xw`` (no extra buffer);
-    ``xw`` must then be C-contiguous. ``saved`` is what `backward` needs.
+    ``xw`` must then be C-contiguous. ``saved`` is what `backward` needs; ``save=False``
+    (inference) skips the per-step states only backward reads.
     """
     _check_mode(mode)
     dt = np.dtype(xw.dtype)
@@ -74,22 +77,53 @@ def forward(mode, xw, w_hh, b_hh, h0, c0=None, lengths=None, reverse=False, over
     H = G // MODES[mode]
     xw = xw if overwrite_xw and xw.flags.c_contiguous else np.array(xw, dtype=dt, order="C")
     lens = _lengths(lengths, T, B)
-    w, b, h0 = (_prep(w_hh, dt), _prep(w_hh.T, dt)), _prep(b_hh, dt), _prep(h0, dt)
-    rev, work = bool(reverse), T * B * G * H
-    y, hprev, h = np.zeros((T, B, H), dt), W.empty((T, B, H), dt), h0.copy()
+    w_t, b, h0 = _prep(w_hh.T, dt), _prep(b_hh, dt), _prep(h0, dt)
+    head = (gemm_handle(dt), xw, w_t, b, lens, bool(reverse))
+    y, h, work = np.zeros((T, B, H), dt), h0.copy(), T * B * G * H
+    states = (T if save else 0, B, H)
     with one_thread():
         if mode == "LSTM":
-            c = _prep(c0, dt).copy()
-            cprev, tcs = W.empty((T, B, H), dt), W.empty((T, B, H), dt)
-            _run("lstm_fwd", B, work, xw, *w, b, lens, rev, y, h, c, hprev, cprev, tcs)
-            return y, h, c, (xw, hprev, cprev, tcs)
-        hw = np.empty((B, G), dt)
+            c0 = _prep(c0, dt)
+            c, c_all = c0.copy(), W.empty(states, dt)
+            _run("lstm_fwd", B, work, *head, y, h, c, c_all)
+            return y, h, c, (y, h0, xw, c_all, c0)
         if mode == "GRU":
-            hn_all = W.empty((T, B, H), dt)
-            _run("gru_fwd", B, work, xw, *w, b, lens, rev, y, h, hprev, hn_all, hw)
-            return y, h, None, (xw, hprev, hn_all)
-        _run("rnn_fwd", B, work, xw, *w, b, lens, rev, mode == "RNN_RELU", y, h, hprev, hw)
-        return y, h, None, (y, hprev)
+            hn_all = W.empty(states, dt)
+            _run("gru_fwd", B, work, *head, y, h, hn_all, np.empty((B, G), dt))
+            return y, h, None, (y, h0, xw, hn_all)
+        _run("rnn_fwd", B, work, *head, mode == "RNN_RELU", y, h)
+        return y, h, None, (y, h0)
+
+
+def _flat(a: np.ndarray) -> np.ndarray:
+    return a.reshape(-1, a.shape[-1])
+
+
+def _state_matmul(d, y, h0, lens, reverse, out, t0=0) -> np.ndarray:
+    """``out += sum_t d[t - t0].T @ h_{t-1}`` (K, H) over steps t0 .. t0 + len(d) - 1, with d
+    (n, B, K): one matmul over all those steps instead of one per step.
+
+    h_{t-1}, the state before step t, is y at the previous step in processing order (t-1, or t+1
+    when reversed), or h0 at each row's first active step. Inactive steps have d = 0, so only
+    the reverse direction with a row shorter than T needs a fix-up: its first active step
+    (len-1) finds a zero y (a masked output) after it instead of h0.
+    """
+    T, t1 = y.shape[0], t0 + d.shape[0]
+    lo, hi = (t0, min(t1, T - 1)) if reverse else (max(t0, 1), t1)  # steps that take a y
+    if hi > lo:
+        shift = 1 if reverse else -1
+        out += matmul(_flat(d[lo - t0 : hi - t0]).T, _flat(y[lo + shift : hi + shift]))
+    first = T - 1 if reverse else 0
+    if t0 <= first < t1:
+        out += d[first - t0].T @ h0
+    if reverse:
+        short = np.nonzero((lens > 0) & (lens < T) & (lens - 1 >= t0) & (lens - 1 < t1))[0]
+        if short.size:
+            out += d[lens[short] - 1 - t0, short].T @ h0[short]
+    return out
+
+
+GRU_DW_CHUNKS = 4  # dW_hh's GRU n rows take r * dn, formed a quarter of the steps at a time
 
 
 def backward(mode, saved, dy, dh_n, dc_n, w_hh, lengths=None, reverse=False,
@@ -102,42 +136,43 @@ def backward(mode, saved, dy, dh_n, dc_n, w_hh, lengths=None, reverse=False,
     _check_mode(mode)
     if clip_mode not in _CLIP_CODES:
         raise ValueError(f"clip_mode must be None, 'value' or 'norm', got {clip_mode!r}")
-    hprev = saved[1]
-    dt = hprev.dtype
-    T, B, H = hprev.shape
+    y, h0 = saved[:2]
+    dt = y.dtype
+    T, B, H = y.shape
     lens = _lengths(lengths, T, B)
     dy, dh_n, w = _prep(dy, dt), _prep(dh_n, dt), _prep(w_hh, dt)
     G = MODES[mode] * H
-    common = (w, _prep(w.T, dt), lens, bool(reverse))
-    clip = (_CLIP_CODES[clip_mode], float(clip_value), bool(record))
+    head = (gemm_handle(dt),)
+    common = (dy, w, lens, bool(reverse), _CLIP_CODES[clip_mode], float(clip_value), bool(record))
     work = T * B * G * H
     dxw = W.empty((T, B, G), dt)  # the kernels zero rows past each length
-    dh0, dhp = dh_n.copy(), np.empty((B, H), dt)
+    dh0 = dh_n.copy()
     norms = np.zeros((T if record else 0, B))
     dc0 = None
+    dw_hh = np.zeros((G, H), dt)
     with one_thread():
         if mode == "LSTM":
-            gates, _, cprev, tcs = saved
+            _, _, gates, c_all, c0 = saved
             dc0 = _prep(dc_n, dt).copy()
-            _run("lstm_bwd", B, work, gates, cprev, tcs, dy, *common, *clip, dxw, dh0, dc0, norms,
-                 dhp)
+            _run("lstm_bwd", B, work, *head, gates, c_all, c0, *common, dxw, dh0, dc0, norms)
         elif mode == "GRU":
-            gates, _, hn_all = saved
-            dhn_pre, dhw = W.empty((T, B, H), dt), np.zeros((B, G), dt)
-            _run("gru_bwd", B, work, gates, hn_all, hprev, dy, *common, *clip, dxw, dhn_pre, dh0,
-                 norms, dhw, dhp)
+            _, _, gates, hn_all = saved
+            _run("gru_bwd", B, work, *head, gates, hn_all, y, h0, *common, dxw, dh0, norms,
+                 np.empty((B, G), dt))
         else:
-            _run("rnn_bwd", B, work, saved[0], dy, *common, mode == "RNN_RELU", *clip, dxw, dh0,
-                 norms, dhp)
-        hp = hprev.reshape(T * B, H)
-        d2 = dxw.reshape(T * B, G)
-        if mode == "GRU":  # r, z rows take dxw; n rows take r * dn
-            dn2 = dhn_pre.reshape(T * B, H)
-            dw_hh = np.empty((G, H), dt)
-            matmul(d2[:, : 2 * H].T, hp, out=dw_hh[: 2 * H])
-            matmul(dn2.T, hp, out=dw_hh[2 * H :])
-            db_hh = np.concatenate([d2[:, : 2 * H].sum(axis=0), dn2.sum(axis=0)])
+            _run("rnn_bwd", B, work, *head, y, *common[:4], mode == "RNN_RELU", *common[4:], dxw,
+                 dh0, norms)
+        if T == 0:
+            return dxw, dw_hh, np.zeros(G, dt), dh0, dc0, (norms if record else None)
+        if mode == "GRU":  # r, z rows take dxw; n rows take r * dn (in chunks: less memory)
+            _state_matmul(dxw[:, :, : 2 * H], y, h0, lens, reverse, dw_hh[: 2 * H])
+            db_hh = np.concatenate([_flat(dxw)[:, : 2 * H].sum(axis=0), np.zeros(H, dt)])
+            step = -(-T // GRU_DW_CHUNKS)
+            for t0 in range(0, T, step):
+                dnr = dxw[t0 : t0 + step, :, 2 * H :] * gates[t0 : t0 + step, :, :H]
+                _state_matmul(dnr, y, h0, lens, reverse, dw_hh[2 * H :], t0)
+                db_hh[2 * H :] += _flat(dnr).sum(axis=0)
         else:
-            dw_hh = matmul(d2.T, hp)
-            db_hh = d2.sum(axis=0)
+            _state_matmul(dxw, y, h0, lens, reverse, dw_hh)
+            db_hh = _flat(dxw).sum(axis=0)
     return dxw, dw_hh, db_hh, dh0, dc0, (norms if record else None)

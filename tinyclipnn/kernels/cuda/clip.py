@@ -29,6 +29,7 @@ cuda = cuda_module()
 POLICIES = {"propagate": E.PROPAGATE, "skip": E.SKIP, "zero": E.ZERO}
 
 __all__ = [
+    "as_device",
     "DeviceScalar",
     "clip_norm_",
     "clip_with_norm_",

@@ -1,0 +1,179 @@
+"""``LossScaler``: dynamic loss scaling for float16 training (PyTorch ``GradScaler``
+semantics), with a fused unscale + non-finite check + norm clip."""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import numpy as np
+
+from . import _checks
+from ._gather import FLAT
+from ._pipeline import EPS, clip_norm, measure, prepare, report
+from .clippers import Clipper
+from .monitor import GradMonitor
+from .report import ClipReport
+
+
+def _optimizer_params(obj: Any) -> Any:
+    groups = getattr(obj, "param_groups", None)
+    if groups is None:
+        return obj
+    return [p for g in groups for p in g["params"]]
+
+
+class LossScaler(Clipper):
+    """Scale the loss up so small float16 gradients do not flush to zero, then unscale.
+
+    Usage as PyTorch's ``GradScaler``::
+
+        scaler.scale(loss).backward()
+        scaler.unscale_and_clip_(params, max_norm=1.0)   # optional; else step() unscales
+        scaler.step(optimizer)   # skipped (optimizer untouched) if a gradient was inf/NaN
+        scaler.update()          # back off on overflow, grow after growth_interval good steps
+
+    or as an optimizer's ``clipper=`` (``LossScaler(max_norm=1.0)``): ``optimizer.step()``
+    then unscales, clips and skips the step on overflow by itself; call ``update()`` after it.
+
+    ``unscale_and_clip_`` reads the gradients once (unscaled norm and the non-finite check
+    together) and writes them once (``coef / scale`` in one pass); PyTorch needs ``unscale_``
+    plus the two passes of ``clip_grad_norm_``. On overflow the gradients are left as they
+    are: the step is skipped anyway.
+    """
+
+    def __init__(
+        self,
+        init_scale: float = 2.0**16,
+        growth_factor: float = 2.0,
+        backoff_factor: float = 0.5,
+        growth_interval: int = 2000,
+        enabled: bool = True,
+        max_norm: float | None = None,
+        norm_type: float = 2.0,
+        backend: str = "auto",
+        monitor: GradMonitor | None = None,
+        group: Any = None,
+    ) -> None:
+        self._scale = _checks.positive("init_scale", init_scale)
+        self.growth_factor = _checks.positive("growth_factor", growth_factor)
+        if self.growth_factor <= 1.0:
+            raise ValueError(f"growth_factor must be > 1, got {growth_factor!r}")
+        self.backoff_factor = _checks.positive("backoff_factor", backoff_factor)
+        if self.backoff_factor >= 1.0:
+            raise ValueError(f"backoff_factor must be < 1, got {backoff_factor!r}")
+        if (isinstance(growth_interval, bool) or not isinstance(growth_interval, int)
+                or growth_interval < 1):
+            raise ValueError(f"growth_interval must be an int >= 1, got {growth_interval!r}")
+        self.growth_interval = growth_interval
+        self.enabled = bool(enabled)
+        self.max_norm = None if max_norm is None else _checks.threshold("max_norm", max_norm)
+        self.norm_type = _checks.norm_type(norm_type)
+        self.backend, self.monitor, self.group = backend, monitor, group
+        self._growth_tracker = 0
+        self._found_inf: bool | None = None  # this iteration's check (None: not unscaled yet)
+
+    # --- the PyTorch GradScaler interface -------------------------------------------------
+
+    def scale(self, loss: Any) -> Any:
+        """``loss * scale`` (a Tensor, a PyTorch tensor or a number)."""
+        return loss * self._scale if self.enabled else loss
+
+    def get_scale(self) -> float:
+        return self._scale if self.enabled else 1.0
+
+    def unscale_(self, optimizer_or_params: Any) -> None:
+        """Divide the gradients by the scale in place (one read + one write pass) and record
+        whether any was inf/NaN."""
+        self._unscale(_optimizer_params(optimizer_or_params), None, 2.0)
+
+    def unscale_and_clip_(self, parameters: Any, max_norm: float, norm_type: float = 2.0) -> float:
+        """Unscale and clip to ``max_norm`` (global p-norm of the unscaled gradients) in one
+        read pass and one read/write pass; returns the unscaled total norm (inf/NaN when a
+        gradient overflowed: then nothing is written and the next ``step`` is skipped)."""
+        max_norm = _checks.threshold("max_norm", max_norm)
+        p = _checks.norm_type(norm_type)
+        return self._unscale(_optimizer_params(parameters), max_norm, p).total_norm
+
+    def step(self, optimizer: Any) -> bool:
+        """``optimizer.step()`` unless a gradient was inf/NaN (unscales first if needed);
+        returns whether the step was taken."""
+        if not self.enabled:
+            optimizer.step()
+            return True
+        if getattr(optimizer, "clipper", None) is self:
+            optimizer.step()  # the clipper call unscales and reports the skip itself
+            return not self._found_inf
+        if self._found_inf is None:
+            self.unscale_(optimizer)
+        if self._found_inf:
+            if hasattr(optimizer, "skipped_steps"):
+                optimizer.skipped_steps += 1
+            return False
+        optimizer.step()
+        return True
+
+    def update(self, new_scale: float | None = None) -> None:
+        """Back off after an overflow, grow after ``growth_interval`` clean steps."""
+        if not self.enabled:
+            return
+        if new_scale is not None:
+            self._scale = _checks.positive("new_scale", new_scale)
+        elif self._found_inf is None:
+            raise RuntimeError("LossScaler.update(): no gradients were unscaled since the last "
+                               "update (call step(), unscale_() or the clipper first)")
+        elif self._found_inf:
+            self._scale *= self.backoff_factor
+            self._growth_tracker = 0
+        else:
+            self._growth_tracker += 1
+            if self._growth_tracker == self.growth_interval:
+                self._scale *= self.growth_factor
+                self._growth_tracker = 0
+        self._found_inf = None
+
+    def state_dict(self) -> dict[str, Any]:
+        return {"scale": self._scale, "growth_factor": self.growth_factor,
+                "backoff_factor": self.backoff_factor, "growth_interval": self.growth_interval,
+                "_growth_tracker": self._growth_tracker}
+
+    def load_state_dict(self, state_dict: dict[str, Any]) -> None:
+        values = (float(state_dict["scale"]), float(state_dict["growth_factor"]),
+                  float(state_dict["backoff_factor"]), int(state_dict["growth_interval"]),
+                  int(state_dict["_growth_tracker"]))  # parse all before changing anything
+        (self._scale, self.growth_factor, self.backoff_factor, self.growth_interval,
+         self._growth_tracker) = values
+
+    # --- as a clipper ------------------------------------------------------------------------
+
+    def _clip(self, parameters: Any) -> ClipReport:
+        if self._found_inf is not None:  # already unscaled this iteration: clip only
+            if self._found_inf or self.max_norm is None:
+                return ClipReport(math.nan, math.inf, 1.0, False, bool(self._found_inf))
+            total, coef, _ = clip_norm(parameters, self.max_norm, self.norm_type, "propagate",
+                                       self.backend, self.group)
+            return report(total, coef, self.max_norm, "propagate")
+        return self._unscale(parameters, self.max_norm, self.norm_type)
+
+    def _unscale(self, parameters: Any, max_norm: float | None, p: float) -> ClipReport:
+        inv = 1.0 / self._scale if self.enabled else 1.0
+        g, be = prepare(parameters, self.backend, layout=FLAT)
+        total_scaled, _ = measure(g, be, p, self.group)
+        total = float(total_scaled) * inv  # exact for a power-of-two scale
+        found_inf = not math.isfinite(total)
+        self._found_inf = found_inf
+        limit = math.inf if max_norm is None else max_norm
+        if found_inf:
+            return ClipReport(total, limit, 1.0, False, True)
+        coef = min(1.0, limit / (total + EPS))
+        factor = coef * inv
+        if factor != 1.0:
+            for grp in g.groups:
+                be.scale_(grp.arrays, np.full(len(grp.arrays), factor))
+            g.write_back()
+        return ClipReport(total, limit, coef, coef < 1.0, False)
+
+    def __repr__(self) -> str:
+        return (f"LossScaler(scale={self._scale}, growth_factor={self.growth_factor}, "
+                f"backoff_factor={self.backoff_factor}, growth_interval={self.growth_interval}"
+                f", max_norm={self.max_norm})")

@@ -1,0 +1,104 @@
+"""Chunk reductions and elementwise loops shared by the float and the float16/bfloat16
+work items: float64 accumulation, NaN-propagating max, and the scaled rescue of a chunk whose
+plain sum over- or underflowed."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from .._jit import njit
+from .config import TINY
+
+_FM = {"reassoc", "contract"}  # vectorised sums; no nnan/ninf, so inf/NaN stay IEEE
+
+
+@njit(cache=True, fastmath=_FM)
+def _sum_sq(y):
+    s = 0.0
+    for i in range(y.size):  # y is a whole 1-D view: the loop vectorises
+        v = np.float64(y[i])
+        s += v * v
+    return s
+
+
+@njit(cache=True, fastmath=_FM)
+def _sum_abs(y):
+    s = 0.0
+    for i in range(y.size):
+        s += abs(np.float64(y[i]))
+    return s
+
+
+@njit(cache=True, fastmath=_FM)
+def _sum_pow(y, p, scale):
+    s = 0.0
+    for i in range(y.size):
+        s += (abs(np.float64(y[i])) / scale) ** p
+    return s
+
+
+@njit(cache=True)
+def _max_abs(y):
+    m = 0.0
+    for i in range(y.size):
+        a = abs(np.float64(y[i]))
+        if a > m:
+            m = a
+        elif a != a:
+            return a
+    return m
+
+
+@njit(cache=True)
+def _reduce(y, p):
+    """sum |y|^p in float64, or max |y| (NaN-propagating) when p is inf."""
+    if p == 2.0:
+        return _sum_sq(y)
+    if p == 1.0:
+        return _sum_abs(y)
+    if p == np.inf:
+        return _max_abs(y)
+    return _sum_pow(y, p, 1.0)
+
+
+@njit(cache=True)
+def _root(s, p):
+    if p == 2.0:
+        return np.sqrt(s)
+    if p == 1.0 or p == np.inf:
+        return s
+    return s ** (1.0 / p)
+
+
+@njit(cache=True, fastmath=_FM)
+def scale_chunk(y, c):
+    for i in range(y.size):
+        y[i] = y[i] * c  # product in float64, rounded to y's dtype
+
+
+@njit(cache=True)
+def clamp_chunk(y, c):
+    """Clamp to [-c, c] with branch-free selects (vectorises); NaN stays NaN."""
+    lo = y.dtype.type(-c)
+    hi = y.dtype.type(c)
+    n = 0
+    for i in range(y.size):
+        v = y[i]
+        n += (v > hi) + (v < lo)
+        w = hi if v > hi else v
+        y[i] = lo if w < lo else w
+    return n
+
+
+@njit(cache=True)
+def partial(y, p, out, scales, k):
+    """Chunk partial: ``sum |y|^p`` (or max for p = inf) into out[k], scales[k] = 0; a sum
+    that over/underflowed is recomputed as ``sum (|y|/m)^p`` with scales[k] = m = max |y|."""
+    s = _reduce(y, p)
+    scales[k] = 0.0
+    if p != np.inf and s == s and not (TINY < s < np.inf):
+        m = _max_abs(y)
+        if 0.0 < m < np.inf:
+            s = _sum_pow(y, p, m)
+            scales[k] = m
+    out[k] = s

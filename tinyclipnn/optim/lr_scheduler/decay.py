@@ -1,0 +1,230 @@
+"""Schedulers that scale the learning rate per epoch, with PyTorch's chainable ``get_lr``
+(multiplying the group's current lr, so stacked schedulers compose) and closed forms."""
+
+from __future__ import annotations
+
+import math
+import types
+from bisect import bisect_right
+from collections import Counter
+from collections.abc import Callable, Iterable, Mapping
+from typing import Any
+
+from ..optimizer import Optimizer
+from .base import LRScheduler, check_int, check_real, group_values, per_group
+
+
+def _lrs(sched: LRScheduler) -> list[float]:
+    return group_values(sched.optimizer, "lr")
+
+
+class _LambdaBase(LRScheduler):
+    """Shared by `LambdaLR` / `MultiplicativeLR`: one function per group; the state dict keeps
+    callable objects' attributes (plain functions and lambdas are not saved, as PyTorch)."""
+
+    _NOT_STATE = ("optimizer", "lr_lambdas")
+
+    def __init__(self, optimizer: Optimizer, lr_lambda: Any, last_epoch: int) -> None:
+        owner = type(self).__name__
+        self.lr_lambdas: list[Callable[[int], float]] = per_group(
+            owner, "lr_lambda", optimizer, lr_lambda)
+        for fn in self.lr_lambdas:
+            if not callable(fn):
+                raise TypeError(f"{owner}: lr_lambda should be a function, but got "
+                                f"{type(fn).__name__}")
+        super().__init__(optimizer, last_epoch)
+
+    def state_dict(self) -> dict[str, Any]:
+        state = super().state_dict()
+        state["lr_lambdas"] = [None if isinstance(fn, types.FunctionType) else dict(fn.__dict__)
+                               for fn in self.lr_lambdas]
+        return state
+
+    def load_state_dict(self, state_dict: Mapping[str, Any]) -> None:
+        super().load_state_dict(state_dict)
+        for fn, saved in zip(self.lr_lambdas, state_dict.get("lr_lambdas", []), strict=False):
+            if saved is not None:
+                fn.__dict__.update(saved)
+
+
+class LambdaLR(_LambdaBase):
+    """``lr = base_lr * lr_lambda(epoch)`` (one function, or one per group). Not chainable:
+    it sets the rate from ``base_lr``, as PyTorch's."""
+
+    def __init__(self, optimizer: Optimizer, lr_lambda: Any, last_epoch: int = -1) -> None:
+        super().__init__(optimizer, lr_lambda, last_epoch)
+
+    def get_lr(self) -> list[float]:
+        return [b * fn(self.last_epoch) for fn, b in zip(self.lr_lambdas, self.base_lrs,
+                                                         strict=True)]
+
+
+class MultiplicativeLR(_LambdaBase):
+    """``lr *= lr_lambda(epoch)`` at every step after the first."""
+
+    def __init__(self, optimizer: Optimizer, lr_lambda: Any, last_epoch: int = -1) -> None:
+        super().__init__(optimizer, lr_lambda, last_epoch)
+
+    def get_lr(self) -> list[float]:
+        if self._is_initial:
+            return _lrs(self)
+        return [g["lr"] * fn(self.last_epoch)
+                for fn, g in zip(self.lr_lambdas, self.optimizer.param_groups, strict=True)]
+
+
+class StepLR(LRScheduler):
+    """Multiply by ``gamma`` every ``step_size`` epochs: ``base_lr * gamma ** (epoch // step_size)``."""
+
+    def __init__(self, optimizer: Optimizer, step_size: int, gamma: float = 0.1,
+                 last_epoch: int = -1) -> None:
+        self.step_size = check_int("StepLR", "step_size", step_size, 1)
+        self.gamma = check_real("StepLR", "gamma", gamma)
+        super().__init__(optimizer, last_epoch)
+
+    def get_lr(self) -> list[float]:
+        if self.last_epoch == 0 or self.last_epoch % self.step_size != 0:
+            return _lrs(self)
+        return [lr * self.gamma for lr in _lrs(self)]
+
+    def _get_closed_form_lr(self) -> list[float]:
+        return [b * self.gamma ** (self.last_epoch // self.step_size) for b in self.base_lrs]
+
+
+class MultiStepLR(LRScheduler):
+    """Multiply by ``gamma`` at each of ``milestones`` (a repeated milestone counts twice)."""
+
+    def __init__(self, optimizer: Optimizer, milestones: Iterable[int], gamma: float = 0.1,
+                 last_epoch: int = -1) -> None:
+        ms = list(milestones)
+        for m in ms:
+            check_int("MultiStepLR", "milestones entries", m, 0)
+        self.milestones = Counter(ms)
+        self.gamma = check_real("MultiStepLR", "gamma", gamma)
+        super().__init__(optimizer, last_epoch)
+
+    def get_lr(self) -> list[float]:
+        if self.last_epoch not in self.milestones:
+            return _lrs(self)
+        return [lr * self.gamma ** self.milestones[self.last_epoch] for lr in _lrs(self)]
+
+    def load_state_dict(self, state_dict: Mapping[str, Any]) -> None:
+        super().load_state_dict(state_dict)  # a saved Counter may come back as a plain dict
+        self.milestones = Counter({int(k): int(v) for k, v in self.milestones.items()})
+
+    def _get_closed_form_lr(self) -> list[float]:
+        ms = sorted(self.milestones.elements())
+        return [b * self.gamma ** bisect_right(ms, self.last_epoch) for b in self.base_lrs]
+
+
+class ConstantLR(LRScheduler):
+    """``lr = base_lr * factor`` until epoch ``total_iters``, then ``base_lr``."""
+
+    def __init__(self, optimizer: Optimizer, factor: float = 1.0 / 3, total_iters: int = 5,
+                 last_epoch: int = -1) -> None:
+        self.factor = check_real("ConstantLR", "factor", factor, 0.0, 1.0)
+        self.total_iters = check_int("ConstantLR", "total_iters", total_iters, 0)
+        super().__init__(optimizer, last_epoch)
+
+    def get_lr(self) -> list[float]:
+        if self.last_epoch == 0:
+            return [lr * self.factor for lr in _lrs(self)]
+        if self.last_epoch != self.total_iters:
+            return _lrs(self)
+        return [lr * (1.0 / self.factor) for lr in _lrs(self)]
+
+    def _get_closed_form_lr(self) -> list[float]:
+        on = self.last_epoch >= self.total_iters
+        return [b * (self.factor + on * (1 - self.factor)) for b in self.base_lrs]
+
+
+class LinearLR(LRScheduler):
+    """Factor rising (or falling) linearly from ``start_factor`` to ``end_factor`` over
+    ``total_iters`` epochs (a warm-up), then constant."""
+
+    def __init__(self, optimizer: Optimizer, start_factor: float = 1.0 / 3,
+                 end_factor: float = 1.0, total_iters: int = 5, last_epoch: int = -1) -> None:
+        if check_real("LinearLR", "start_factor", start_factor, 0.0, 1.0) == 0:
+            raise ValueError("LinearLR: start_factor must be > 0 (it divides later steps)")
+        self.start_factor = start_factor
+        self.end_factor = check_real("LinearLR", "end_factor", end_factor, 0.0, 1.0)
+        self.total_iters = check_int("LinearLR", "total_iters", total_iters, 1)
+        super().__init__(optimizer, last_epoch)
+
+    def get_lr(self) -> list[float]:
+        if self.last_epoch == 0:
+            return [lr * self.start_factor for lr in _lrs(self)]
+        if self._is_initial or self.last_epoch > self.total_iters:
+            return _lrs(self)
+        span = self.end_factor - self.start_factor
+        ratio = 1.0 + span / (self.total_iters * self.start_factor + (self.last_epoch - 1) * span)
+        return [lr * ratio for lr in _lrs(self)]
+
+    def _get_closed_form_lr(self) -> list[float]:
+        f = self.start_factor + (self.end_factor - self.start_factor) * min(
+            self.total_iters, self.last_epoch) / self.total_iters
+        return [b * f for b in self.base_lrs]
+
+
+class ExponentialLR(LRScheduler):
+    """Multiply by ``gamma`` every epoch: ``base_lr * gamma ** epoch``."""
+
+    def __init__(self, optimizer: Optimizer, gamma: float, last_epoch: int = -1) -> None:
+        self.gamma = check_real("ExponentialLR", "gamma", gamma)
+        super().__init__(optimizer, last_epoch)
+
+    def get_lr(self) -> list[float]:
+        if self._is_initial:
+            return _lrs(self)
+        return [lr * self.gamma for lr in _lrs(self)]
+
+    def _get_closed_form_lr(self) -> list[float]:
+        return [b * self.gamma ** self.last_epoch for b in self.base_lrs]
+
+
+class PolynomialLR(LRScheduler):
+    """``base_lr * (1 - min(epoch, total_iters) / total_iters) ** power``."""
+
+    def __init__(self, optimizer: Optimizer, total_iters: int = 5, power: float = 1.0,
+                 last_epoch: int = -1) -> None:
+        self.total_iters = check_int("PolynomialLR", "total_iters", total_iters, 1)
+        self.power = check_real("PolynomialLR", "power", power)
+        super().__init__(optimizer, last_epoch)
+
+    def get_lr(self) -> list[float]:
+        if self._is_initial or self.last_epoch > self.total_iters:
+            return _lrs(self)
+        e, n = self.last_epoch, self.total_iters
+        decay = ((1.0 - e / n) / (1.0 - (e - 1) / n)) ** self.power
+        return [lr * decay for lr in _lrs(self)]
+
+    def _get_closed_form_lr(self) -> list[float]:
+        frac = min(self.total_iters, self.last_epoch) / self.total_iters
+        return [b * (1.0 - frac) ** self.power for b in self.base_lrs]
+
+
+class CosineAnnealingLR(LRScheduler):
+    """``eta_min + (base_lr - eta_min) * (1 + cos(pi * epoch / T_max)) / 2``, by PyTorch's
+    recursive form (so it composes; past ``T_max`` it rises again, as PyTorch's)."""
+
+    def __init__(self, optimizer: Optimizer, T_max: int, eta_min: float = 0.0,  # noqa: N803
+                 last_epoch: int = -1) -> None:
+        self.T_max = check_int("CosineAnnealingLR", "T_max", T_max, 1)
+        self.eta_min = check_real("CosineAnnealingLR", "eta_min", eta_min)
+        super().__init__(optimizer, last_epoch)
+
+    def get_lr(self) -> list[float]:
+        e, T, lo = self.last_epoch, self.T_max, self.eta_min
+        if self._is_initial:
+            return _lrs(self)
+        if self._step_count == 1 and e > 0:
+            return [lo + (b - lo) * (1 + math.cos(e * math.pi / T)) / 2 for b in self.base_lrs]
+        if (e - 1 - T) % (2 * T) == 0:
+            return [lr + (b - lo) * (1 - math.cos(math.pi / T)) / 2
+                    for b, lr in zip(self.base_lrs, _lrs(self), strict=True)]
+        ratio = (1 + math.cos(math.pi * e / T)) / (1 + math.cos(math.pi * (e - 1) / T))
+        return [ratio * (lr - lo) + lo for lr in _lrs(self)]
+
+    def _get_closed_form_lr(self) -> list[float]:
+        lo = self.eta_min
+        return [lo + (b - lo) * (1 + math.cos(math.pi * self.last_epoch / self.T_max)) / 2
+                for b in self.base_lrs]
