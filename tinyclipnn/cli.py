@@ -152,7 +152,44 @@ def _add_sample(sub: Any) -> None:
     s.set_defaults(func=_cmd_sample)
 
 
-_COMMANDS = (_add_demo, _add_info, _add_train_charlm, _add_sample)
+def _cmd_reproduce(args: argparse.Namespace) -> int:
+    from .lab.reproduce import reproduce_pascanu
+
+    split = lambda v, f=str: [f(x) for x in v.split(",")] if v else None  # noqa: E731
+    reproduce_pascanu(args.out, args.budget, tasks=split(args.tasks),
+                      lengths=split(args.lengths, int), methods=split(args.methods),
+                      seeds=args.seeds, max_steps=args.max_steps, max_length=args.max_length,
+                      workers=args.workers, scheduler=args.scheduler, dask_local=args.dask_local,
+                      quiet=args.quiet, run=not args.report_only)
+    return 0
+
+
+def _add_reproduce(sub: Any) -> None:
+    r = sub.add_parser("reproduce", help="reproduce a paper's experiment (pascanu: Fig. 7)",
+                       description="Pascanu et al. (2013) pathological tasks x lengths x methods "
+                                   "(sgd, sgd-c, sgd-cr, sgd-cr-bptt) x seeds as a resumable "
+                                   "sweep: relaunch the same command to continue.")
+    r.add_argument("experiment", choices=["pascanu"])
+    r.add_argument("--budget", choices=["quick", "session", "paper"], default="quick",
+                   help="quick: minutes; session: 10k steps/run; paper: their caps (default: quick)")
+    r.add_argument("--tasks", help="comma-separated tasks (default: from --budget)")
+    r.add_argument("--lengths", help="comma-separated sequence lengths (default: from --budget)")
+    r.add_argument("--methods", help="comma-separated methods (default: all four)")
+    r.add_argument("--seeds", type=int, help="runs per task, length and method")
+    r.add_argument("--max-steps", type=int, help="step cap per run (default: from --budget)")
+    r.add_argument("--max-length", type=int,
+                   help="train on lengths drawn from [T, MAX_LENGTH) (their code's sampling)")
+    r.add_argument("--workers", type=int, help="local worker processes (default: one per core)")
+    r.add_argument("--scheduler", help="Dask scheduler address tcp://HOST:PORT")
+    r.add_argument("--dask-local", type=int, metavar="N", help="start a Dask LocalCluster of N")
+    r.add_argument("--out", default="runs/pascanu", help="output folder (default: runs/pascanu)")
+    r.add_argument("--quiet", action="store_true", help="no progress line")
+    r.add_argument("--report-only", action="store_true",
+                   help="run nothing: tables, summary and figure from the runs finished so far")
+    r.set_defaults(func=_cmd_reproduce)
+
+
+_COMMANDS = (_add_demo, _add_info, _add_train_charlm, _add_sample, _add_reproduce)
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -12,7 +12,7 @@ from typing import Any
 from .metrics import MetricsRecorder
 from .progress import ProgressReporter
 
-__all__ = ["LoopResult", "run_loop", "stop_requested", "reset_stop"]
+__all__ = ["LoopResult", "run_loop", "stop_requested", "request_stop", "reset_stop"]
 
 _STOP = [False]  # set by Ctrl-C: later loops of the same demo return at once
 
@@ -20,6 +20,12 @@ _STOP = [False]  # set by Ctrl-C: later loops of the same demo return at once
 def stop_requested() -> bool:
     """True after a loop was interrupted by Ctrl-C (until :func:`reset_stop`)."""
     return _STOP[0]
+
+
+def request_stop() -> None:
+    """Record a Ctrl-C caught elsewhere (a sweep): later loops return at once, and the demo
+    runner reports the run as interrupted."""
+    _STOP[0] = True
 
 
 def reset_stop() -> None:

@@ -44,8 +44,8 @@ DEMOS: dict[str, DemoInfo] = {
     d.name: d
     for d in (
         DemoInfo("exploding", _PKG + "exploding",
-                 "tanh RNN on the addition task at T = 20/50/100: plain SGD vs global-norm clipping "
-                 "(Pascanu et al. 2013)"),
+                 "tanh RNN, temporal order at T = 20, same lr, 8 seeds: clipped SGD learns, "
+                 "plain SGD does not (Pascanu et al. 2013)"),
         DemoInfo("cliff", _PKG + "cliff",
                  "one-neuron RNN loss surface with its cliff; GD with and without clipping"),
         DemoInfo("l0l1", _PKG + "l0l1",

@@ -51,26 +51,29 @@ class FusedRecurrentLayer(Function):
     x (T, B, I) time-major; h0, c0 (B, H) (c0 None unless mode == "LSTM"); biases may be None.
     Keyword arguments: ``mode``, ``reverse``, ``lengths`` ((B,) int array or None),
     ``clip_mode`` (None / "value" / "norm"), ``clip_value``, ``record`` (None, or a callable
-    that backward calls with the (T, B) array of ||dL/dh_t||).
+    that backward calls with the (T, B) array of ||dL/dh_t||), ``omega`` (None, or
+    ``(alpha, report)`` for a tanh/relu RNN: backward adds ``alpha * dΩ/dW_hh``, Pascanu's
+    vanishing-gradient regularizer from `kernels.cpu.rnn_omega`, and calls ``report(Ω)``).
     """
 
     @classmethod
     def apply(cls, x, w_ih, w_hh, b_ih, b_hh, h0, c0, *, mode: str, reverse: bool = False,
-              lengths=None, clip_mode=None, clip_value=0.0, record=None):
+              lengths=None, clip_mode=None, clip_value=0.0, record=None, omega=None):
         if kernels_available():
             return super().apply(x, w_ih, w_hh, b_ih, b_hh, h0, c0, mode=mode, reverse=reverse,
                                  lengths=lengths, clip_mode=clip_mode, clip_value=clip_value,
-                                 record=record)
+                                 record=record, omega=omega)
         from .rnn import _composed_direction  # without numba: the per-step autograd path
 
         y, h_n, c_n = _composed_direction(mode, x, (w_ih, w_hh, b_ih, b_hh), h0, c0, reverse,
-                                          lengths, clip_mode, clip_value, record)
+                                          lengths, clip_mode, clip_value, record, omega)
         return (y, h_n, c_n) if mode == "LSTM" else (y, h_n)
 
     @staticmethod
     def forward(ctx, x, w_ih, w_hh, b_ih, b_hh, h0, c0, *, mode: str, reverse: bool = False,
                 lengths: np.ndarray | None = None, clip_mode: str | None = None,
-                clip_value: float = 0.0, record: Callable[[np.ndarray], None] | None = None):
+                clip_value: float = 0.0, record: Callable[[np.ndarray], None] | None = None,
+                omega: tuple[float, Callable[[float], None]] | None = None):
         K = _kernels()
         with K.one_thread():  # BLAS pools idle: our kernels and `matmul` split over threads
             dt = w_ih.dtype
@@ -90,6 +93,7 @@ class FusedRecurrentLayer(Function):
             ctx.save_for_backward(x, w_ih, w_hh, *saved)
             ctx.opts = (mode, lengths, reverse, clip_mode, clip_value, record)
             ctx.has_bias = (b_ih is not None, b_hh is not None)
+            ctx.omega = omega
             return (y, h_n, c_n) if mode == "LSTM" else (y, h_n)
 
     @staticmethod
@@ -103,6 +107,14 @@ class FusedRecurrentLayer(Function):
                 record is not None)
             if record is not None:
                 record(norms)
+            if ctx.omega is not None and ctx.needs_input_grad[2]:  # [2]: W_hh
+                from ..kernels.cpu.rnn_omega import omega_fused
+
+                alpha, report = ctx.omega
+                om, dw_om, _ = omega_fused(dxw, gy, gh, w_hh, lengths, reverse, clip_mode,
+                                           clip_value)
+                dw_hh += alpha * dw_om
+                report(om)
             T, B, I = x.shape
             d2 = dxw.reshape(T * B, dxw.shape[-1])  # not -1: B may be 0 (empty batch)
             n = ctx.needs_input_grad

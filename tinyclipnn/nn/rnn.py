@@ -18,6 +18,10 @@ Both agree to float round-off on outputs and every gradient. Beyond PyTorch:
   ``"l0_reverse"``, ``"l1"``, ...) is a float64 (T, B) array of ||dL/dh_t|| for each time step t
   (time-major whatever ``batch_first``; before that step's clip; 0 past a sequence's end).
   It describes the most recent forward pass that has been backpropagated.
+* ``vanishing_penalty=alpha`` (`RNN` only): Pascanu et al.'s (2013) regularizer Ω against
+  vanishing gradients (Eq. 10, as their code computes it; `kernels.cpu.rnn_omega_reference`):
+  backward adds ``alpha * dΩ/dW_hh`` to ``weight_hh``'s gradient (dL/dh_t and h_t held
+  constant) and sets ``layer.omega["l0"]`` (``"l0_reverse"``, ...) to Ω as a float.
 """
 
 from __future__ import annotations
@@ -31,6 +35,7 @@ from ..autograd.api import concat, stack, where
 from . import functional as F
 from ._checks import check_compute_dtype, check_dtype, check_float, check_size, describe
 from ._rnn_fused import FusedRecurrentLayer
+from ._rnn_omega import OmegaInject, OmegaState
 from .module import Module
 from .parameter import Parameter
 from .rnn_cell import CELL_FUNCTIONS, GATES, init_recurrent_
@@ -40,6 +45,8 @@ State = Tensor | tuple[Tensor, Tensor]
 
 class RNNBase(Module):
     """Shared machinery of `RNN`, `LSTM` and `GRU` (subclasses only fix ``mode``)."""
+
+    vanishing_penalty = 0.0  # Pascanu's Ω weight; set by `RNN`
 
     def __init__(self, mode: str, input_size: int, hidden_size: int, num_layers: int = 1,
                  bias: bool = True, batch_first: bool = False, dropout: float = 0.0,
@@ -193,14 +200,22 @@ class RNNBase(Module):
         clip = self.bptt_clip_mode if self.bptt_clip is not None else None
         key = suffix[1:]
         record = self._recorder(key) if self.record_grad_norms else None
+        omega = (self.vanishing_penalty, self._omega_reporter(key)) if (
+            self.vanishing_penalty) else None
         if self.fused:
             out = FusedRecurrentLayer.apply(
                 x, *w, zeros if h0 is None else h0, c0 if lstm else None, mode=self.mode,
                 reverse=reverse, lengths=lens, clip_mode=clip, clip_value=self.bptt_clip or 0.0,
-                record=record)
+                record=record, omega=omega)
             return out[0], out[1], (out[2] if lstm else None)
         return _composed_direction(self.mode, x, w, zeros if h0 is None else h0, c0, reverse,
-                                   lens, clip, self.bptt_clip or 0.0, record)
+                                   lens, clip, self.bptt_clip or 0.0, record, omega)
+
+    def _omega_reporter(self, key: str):
+        def report(value: float) -> None:
+            self.omega[key] = value
+
+        return report
 
     def _recorder(self, key: str):
         self.grad_norms.pop(key, None)
@@ -239,10 +254,15 @@ def _clip_hook(t: int, clip_mode: str | None, clip_value: float, norms: np.ndarr
 
 def _composed_direction(mode: str, x: Tensor, w: tuple, h: Any, c: Any, reverse: bool,
                         lens: np.ndarray | None, clip_mode: str | None, clip_value: float,
-                        record) -> tuple[Tensor, Tensor, Tensor | None]:
-    """The reference path: a Python loop over autograd cells (hooks do clipping/recording)."""
+                        record, omega=None) -> tuple[Tensor, Tensor, Tensor | None]:
+    """The reference path: a Python loop over autograd cells (hooks do clipping/recording;
+    ``omega=(alpha, report)`` adds Pascanu's Ω through `OmegaInject`)."""
     T, B = x.shape[0], x.shape[1]
     cell = CELL_FUNCTIONS[mode]
+    om = None
+    if omega is not None and w[1].requires_grad:
+        om = OmegaState(T, B, w[1].shape[1], w[1].dtype, lens, mode == "RNN_RELU", *omega)
+        w = (w[0], OmegaInject.apply(w[1], state=om), *w[2:])
     hooks = clip_mode is not None or record is not None
     norms = np.zeros((T, B)) if record is not None else None
     if norms is not None and T:
@@ -266,6 +286,8 @@ def _composed_direction(mode: str, x: Tensor, w: tuple, h: Any, c: Any, reverse:
             h_new.register_hook(hk)
             if c_new is not None and clip_mode is not None:
                 c_new.register_hook(_clip_hook(t, clip_mode, clip_value, None))
+        if om is not None and h_new.requires_grad:
+            h_new.register_hook(om.hook(t, h_new.data))  # after the clip hook: sees the clipped
         if lens is None:
             ys[t], h, c = h_new, h_new, c_new
         else:
@@ -282,17 +304,25 @@ class RNN(RNNBase):
     """Elman RNN ``h_t = act(W_ih x_t + b_ih + W_hh h_{t-1} + b_hh)`` (``nonlinearity`` tanh/relu).
 
     Same arguments and results as ``torch.nn.RNN`` (see `RNNBase.forward`), plus ``bptt_clip``,
-    ``bptt_clip_mode``, ``record_grad_norms`` and ``fused`` (module docstring)."""
+    ``bptt_clip_mode``, ``record_grad_norms``, ``fused`` and ``vanishing_penalty`` (-> ``omega``;
+    module docstring)."""
 
     def __init__(self, input_size: int, hidden_size: int, num_layers: int = 1,
                  nonlinearity: str = "tanh", bias: bool = True, batch_first: bool = False,
-                 dropout: float = 0.0, bidirectional: bool = False, **kwargs: Any) -> None:
+                 dropout: float = 0.0, bidirectional: bool = False, *,
+                 vanishing_penalty: float = 0.0, **kwargs: Any) -> None:
         if nonlinearity not in ("tanh", "relu"):
             raise ValueError(f"nonlinearity must be 'tanh' or 'relu', got {nonlinearity!r}")
+        if not (isinstance(vanishing_penalty, (int, float, np.integer, np.floating))
+                and 0 <= vanishing_penalty < np.inf):
+            raise ValueError(f"vanishing_penalty must be a finite number >= 0 (0: off), got "
+                             f"{vanishing_penalty!r}")
         super().__init__("RNN_TANH" if nonlinearity == "tanh" else "RNN_RELU", input_size,
                          hidden_size, num_layers, bias, batch_first, dropout, bidirectional,
                          **kwargs)
         self.nonlinearity = nonlinearity
+        self.vanishing_penalty = float(vanishing_penalty)
+        self.omega: dict[str, float] = {}
 
 
 class LSTM(RNNBase):

@@ -23,6 +23,29 @@ def finish(name: str, out: Path, recorder: MetricsRecorder | None, summary: dict
                       text="\n".join(lines))
 
 
+def fresh_sweep(cell: Any, configs: list[dict], out: Path, workers: int | None, quiet: bool):
+    """Run a demo's grid through `lab.sweep` in ``out/sweep`` (one process per core by default,
+    ``workers=0``: in this process), starting fresh each time (a sweep would otherwise resume)."""
+    import shutil
+
+    from ..sweep import run_sweep
+
+    shutil.rmtree(Path(out) / "sweep", ignore_errors=True)
+    return run_sweep(cell, configs, Path(out) / "sweep", workers=workers, quiet=quiet)
+
+
+def traces(recorder: MetricsRecorder, names: tuple[str, ...] = ("loss", "total_norm", "clipped"),
+           run: str | None = None) -> dict[str, list]:
+    """A run's per-step columns as lists (what a sweep cell sends back to the demo)."""
+    return {k: recorder.column(k, run).tolist() for k in names}
+
+
+def record_traces(recorder: MetricsRecorder, run: str, cols: dict[str, list]) -> None:
+    """Record a cell's per-step columns (from `traces`) as rows of ``run``."""
+    for k, vals in enumerate(zip(*cols.values(), strict=True)):
+        recorder.record(run=run, step=k, **dict(zip(cols, vals, strict=True)))
+
+
 def table(header: list[str], rows: list[list[Any]]) -> list[str]:
     """A plain-text table (list of lines) with right-aligned columns."""
     cells = [header] + [[f"{c:.3g}" if isinstance(c, float) else str(c) for c in r]

@@ -18,7 +18,7 @@ from ..metrics import MetricsRecorder
 from ..persample import PerSampleMLP
 from ..plotting import get_pyplot, safe_plot, save_figure
 from ..registry import DemoResult
-from ._common import finish, table
+from ._common import finish, fresh_sweep, record_traces, table, traces
 
 LR, BATCH, HIDDEN = 2.0, 64, 64
 
@@ -85,26 +85,44 @@ def _plot(out: Path, norms: list[float], sigmas: list[float], acc: np.ndarray) -
     return save_figure(fig, out / "dp.png", dpi=80)
 
 
-def run(quick: bool = False, seed: int = 0, out: Path = Path("runs/dp"),
-        quiet: bool = False) -> DemoResult:
-    """Sweep clip norm x noise multiplier (quick: 3 x 2 grid, 150 steps; full: 6 x 4, 600)."""
+def _split(seed: int) -> tuple[np.ndarray, ...]:
+    """Spirals (3 x 200 points), shuffled by ``seed``: 80 % train, 20 % test."""
     from ...data import make_spirals
 
-    norms = [0.03, 1.0, 30.0] if quick else [0.01, 0.03, 0.1, 0.3, 1.0, 3.0, 10.0]
-    sigmas = [0.0, 1.0] if quick else [0.0, 0.5, 1.0, 2.0]
-    steps = 200 if quick else 600
     x, y = make_spirals(n_per_class=200, n_classes=3, noise=0.15, seed=seed)
     perm = np.random.default_rng(seed).permutation(len(y))
     n_train = int(0.8 * len(y))
-    xtr, ytr, xte, yte = x[perm[:n_train]], y[perm[:n_train]], x[perm[n_train:]], y[
-        perm[n_train:]]
+    tr, te = perm[:n_train], perm[n_train:]
+    return x[tr], y[tr], x[te], y[te]
+
+
+def dp_cell(config: dict, ckpt=None) -> dict:
+    """Sweep cell: DP-SGD at one clip norm C and noise multiplier; test accuracy + traces."""
+    xtr, ytr, xte, yte = _split(config["seed"])
+    rec = MetricsRecorder()
+    model = train_dp(xtr, ytr, config["C"], config["sigma"], config["steps"], config["seed"],
+                     rec, None, True)
+    return {"accuracy": accuracy(model, xte, yte), **traces(rec)}
+
+
+def run(quick: bool = False, seed: int = 0, out: Path = Path("runs/dp"),
+        quiet: bool = False, workers: int | None = None) -> DemoResult:
+    """Sweep clip norm x noise multiplier (quick: 3 x 2 grid, 200 steps; full: 7 x 4, 600),
+    one sweep cell per grid point on all cores (``workers=0``: in this process)."""
+    norms = [0.03, 1.0, 30.0] if quick else [0.01, 0.03, 0.1, 0.3, 1.0, 3.0, 10.0]
+    sigmas = [0.0, 1.0] if quick else [0.0, 0.5, 1.0, 2.0]
+    steps = 200 if quick else 600
     rec = MetricsRecorder({"demo": "dp", "seed": seed, "lr": LR, "batch": BATCH})
-    acc = np.zeros((len(norms), len(sigmas)))
-    for i, c in enumerate(norms):
-        for j, s in enumerate(sigmas):
-            model = train_dp(xtr, ytr, c, s, steps, seed, rec, f"C={c:g} sigma={s:g}", quiet)
-            acc[i, j] = accuracy(model, xte, yte)
-    rows = [[f"{c:g}", *[f"{100 * a:.0f}%" for a in acc[i]]] for i, c in enumerate(norms)]
+    configs = [{"C": c, "sigma": s, "steps": steps, "seed": seed} for c in norms for s in sigmas]
+    res = fresh_sweep(dp_cell, configs, out, workers, quiet)
+    acc = np.full((len(norms), len(sigmas)), np.nan)  # nan: not run (interrupted)
+    for r in res.rows:
+        if r["status"] == "done":
+            acc[norms.index(r["C"]), sigmas.index(r["sigma"])] = r["accuracy"]
+            record_traces(rec, f"C={r['C']:g} sigma={r['sigma']:g}",
+                          {k: r[k] for k in ("loss", "total_norm", "clipped")})
+    rows = [[f"{c:g}", *[f"{100 * a:.0f}%" if np.isfinite(a) else "not run" for a in acc[i]]]
+            for i, c in enumerate(norms)]
     summary = {"clip_norms": norms, "noise_multipliers": sigmas, "test_accuracy": acc.tolist(),
                "steps": steps}
     lines = [f"dp: test accuracy after {steps} DP-SGD steps (rows: clip norm C, columns: noise "
