@@ -143,7 +143,7 @@ def cuda_unavailable_reason() -> str | None:
     if _cuda_reason and _cuda_reason[0] is None:
         return None
     try:
-        from ..kernels.cuda._runtime import unavailable_reason
+        from ..kernels.cuda import unavailable_reason
 
         reason = unavailable_reason()
     except Exception as exc:  # a broken numba install raises more than ImportError

@@ -13,3 +13,12 @@ Modules: ``_runtime`` (lazy import, availability), ``_arrays`` (device/host arra
 ``norms`` / ``elementwise`` (the kernels), ``clip`` (the backend primitives and the
 no-host-sync clip path), ``scalar`` (``DeviceScalar``, the norm that stays on the device).
 """
+
+
+def unavailable_reason() -> str | None:
+    """None when the CUDA kernels can run here, else why not (package, driver or GPU).
+
+    The public entry point to ``_runtime.unavailable_reason``; importing it imports no numba."""
+    from ._runtime import unavailable_reason as reason
+
+    return reason()
