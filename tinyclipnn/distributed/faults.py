@@ -12,12 +12,14 @@ import contextlib
 import os
 import sys
 import threading
+import time
 import traceback
 from collections.abc import Iterator
 from typing import Any
 
 from ._mpi import resolve
 
+ABORT_GRACE_S = 0.5  # seconds between printing the traceback and MPI_Abort
 _installed: list[Any] = []  # communicators whose hook is installed (idempotent install)
 
 
@@ -28,6 +30,10 @@ def _report_and_abort(comm: Any, exc_type: type, exc: BaseException, tb: Any) ->
                      f"{comm.Get_size()} ranks (MPI_Abort)\n{text}")
     sys.stderr.flush()
     sys.stdout.flush()
+    # MPI_Abort makes the launcher kill every process, its output-forwarding proxies included:
+    # without a pause the traceback above can be lost (seen once in CI: a job that ended with
+    # no output at all). A moment lets the launcher forward it first.
+    time.sleep(ABORT_GRACE_S)
     try:
         comm.Abort(1)
     finally:  # some MPI builds return from MPI_Abort before the launcher kills the job
