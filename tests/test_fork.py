@@ -71,6 +71,26 @@ SCENARIOS = {
         stop.set()
         t.join()
     """,
+    "fork_while_another_thread_holds_the_segment_cache_lock": """
+        from tinyclipnn.kernels.cpu import _segments
+        held, release = threading.Event(), threading.Event()
+        def holder():  # another thread inside the segment-table cache at the moment of fork
+            with _segments._lock:
+                held.set()
+                release.wait()
+        t = threading.Thread(target=holder, daemon=True)
+        t.start()
+        held.wait()
+        pid = os.fork()
+        if pid == 0:
+            grads = [np.ones(n, np.float32) for n in (3, 70000, 5)]  # several: a segment table
+            norm = clip_grad_norm_(grads, 1.0)
+            os._exit(0 if abs(norm - np.sqrt(70008.0)) < 1e-2 else 3)
+        release.set()
+        t.join()
+        _, status = os.waitpid(pid, 0)
+        assert os.waitstatus_to_exitcode(status) == 0, status
+    """,
 }
 
 

@@ -29,6 +29,16 @@ _WARNED: set[str] = set()
 _LOCK = threading.Lock()
 
 
+def _renew_lock_in_child() -> None:
+    """After fork: a new lock (a parent thread may have held the old one at the fork)."""
+    global _LOCK
+    _LOCK = threading.Lock()
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_renew_lock_in_child)
+
+
 def _warn_once(key: str, message: str) -> None:
     with _LOCK:
         if key in _WARNED:

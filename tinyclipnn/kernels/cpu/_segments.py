@@ -14,6 +14,7 @@ The cache is shared by threads (several threads may clip at once) and guarded by
 
 from __future__ import annotations
 
+import os
 import threading
 import weakref
 from collections import OrderedDict
@@ -87,6 +88,18 @@ class SegmentTable:
 
 _tables: OrderedDict[tuple[int, int], tuple[list, SegmentTable]] = OrderedDict()
 _lock = threading.Lock()
+
+
+def _renew_lock_in_child() -> None:
+    """After fork: a new lock, since another parent thread may have held the old one at the
+    moment of fork and no thread in the child would ever release it. The cached tables stay
+    valid (the child has the same arrays at the same addresses)."""
+    global _lock
+    _lock = threading.Lock()
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_renew_lock_in_child)
 
 
 _deref = weakref.ref.__call__
