@@ -91,6 +91,27 @@ SCENARIOS = {
         _, status = os.waitpid(pid, 0)
         assert os.waitstatus_to_exitcode(status) == 0, status
     """,
+    "fork_while_another_thread_holds_the_generator_lock": """
+        gen = tc.autograd.default_generator()
+        held, release = threading.Event(), threading.Event()
+        def holder():  # another thread drawing initial weights at the moment of fork
+            with gen.bit_generator.lock:
+                held.set()
+                release.wait()
+        t = threading.Thread(target=holder, daemon=True)
+        t.start()
+        held.wait()
+        state = gen.bit_generator.state
+        pid = os.fork()
+        if pid == 0:
+            same_stream = tc.autograd.default_generator().bit_generator.state == state
+            layer = tc.nn.Linear(3, 4)  # draws from the global generator
+            os._exit(0 if layer.weight.shape == (4, 3) and same_stream else 3)
+        release.set()
+        t.join()
+        _, status = os.waitpid(pid, 0)
+        assert os.waitstatus_to_exitcode(status) == 0, status
+    """,
 }
 
 
