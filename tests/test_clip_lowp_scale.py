@@ -38,7 +38,7 @@ def _same(got, want, bf16, what=""):
 def _paths(bf16):
     """(name, in-place scale(bits, c)) of every kernel path for the type."""
     if bf16:
-        return [("bf16 fast", L._scale_bf16), ("bf16 exact", lambda y, c: L.scale_exact(y, c, 2))]
+        return [("bf16 fast", lambda y, c: L._scale_bf16(y, c, np.empty(L.BLOCK, np.uint16))), ("bf16 exact", lambda y, c: L.scale_exact(y, c, 2))]
     paths = [("f16 exact (integer)", lambda y, c: L.scale_exact(y, c, 1))]
     if F.HAVE_F16C:
         tmp = np.empty(L.BLOCK, np.uint16)
