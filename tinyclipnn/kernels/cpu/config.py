@@ -26,4 +26,4 @@ TINY = 1e-290
 # float16/bfloat16 scaling runs a float32 fast path per block of this many values and redoes a
 # block exactly when one of its values is near a rounding midpoint (float16: ~0.15% of values,
 # so ~9% of 64-value blocks). Small enough to stay in L1 and make redone blocks cheap.
-BLOCK = 1024
+BLOCK = 64
