@@ -15,9 +15,9 @@ from ._halfbits import (
     bf16_to_f32,
     decode,
     encode,
-    from_odd,
     f32_as_u32,
     f32_odd_bits,
+    from_odd,
     near_midpoint,
 )
 from ._reductions import _FM, partial
