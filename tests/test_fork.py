@@ -75,7 +75,7 @@ SCENARIOS = {
         from tinyclipnn.kernels.cpu import _segments
         held, release = threading.Event(), threading.Event()
         def holder():  # another thread inside the segment-table cache at the moment of fork
-            with _segments._lock:
+            with _segments._tables._lock:
                 held.set()
                 release.wait()
         t = threading.Thread(target=holder, daemon=True)

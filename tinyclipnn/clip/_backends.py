@@ -2,8 +2,10 @@
 implement, and the choice of one for a call.
 
 A backend works on the arrays of one gather group (contiguous, one dtype; bfloat16 as uint16
-bits on the host). Kernel modules (``kernels/reference.py``: numpy; ``kernels/cpu/clip.py``:
-Numba; ``kernels/cuda/clip.py``: numba.cuda) provide the primitives; the classes here add
+bits on the host), given as ``plan(arrays)``: the Numba backend's segment table (addresses and
+work items, looked up once for the norm and the scaling pass), the list itself elsewhere.
+Kernel modules (``kernels/reference.py``: numpy; ``kernels/cpu/clip.py``: Numba;
+``kernels/cuda/clip.py``: numba.cuda) provide the primitives; the classes here add
 the parts that differ between host and device: where partial norms live and how they are
 combined (``group=``: an mpi4py-like communicator, used only through ``allgather``).
 Nothing imports numba until a backend is first used.
@@ -39,6 +41,7 @@ class ClipBackend(Protocol):
     name: str
     device: bool
 
+    def plan(self, arrays: Sequence[Any]) -> Any: ...
     def partials(self, arrays: Sequence[Any], p: float) -> Any: ...
     def segment_norms(self, partials: Any, p: float) -> np.ndarray: ...
     def total(self, partials: list[Any], p: float, group: Any = None) -> Any: ...
@@ -69,7 +72,7 @@ class HostBackend:
         k = module
         self.scale_, self.clamp_, self.fill_ = k.seg_scale_, k.seg_clamp_, k.seg_fill_
         self.row_norms, self.row_scale_, self.col_sum = k.row_norms, k.row_scale_, k.col_sum
-        self.partials = k.seg_partials
+        self.partials, self.plan = k.seg_partials, k.plan
 
     def segment_norms(self, partials: Any, p: float) -> np.ndarray:
         return reference.segment_norms(partials, p)
@@ -105,6 +108,7 @@ class CudaBackend:
 
     device = True
     name = "cuda"
+    plan = staticmethod(list)
 
     def __init__(self, module: ModuleType) -> None:
         k = self.kernels = module

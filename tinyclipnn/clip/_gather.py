@@ -18,11 +18,13 @@ import types
 import warnings
 from collections.abc import Iterable
 from dataclasses import dataclass, field
+from operator import attrgetter
 from typing import Any
 
 import numpy as np
 
 from . import _device_arrays as D
+from . import _recent
 from ._inputs import (
     ACCEPTED,
     DTYPES,
@@ -47,6 +49,15 @@ class Group:
     dtype: np.dtype
     arrays: list[Any] = field(default_factory=list)
     positions: list[int] = field(default_factory=list)
+    plans: dict[str, Any] = field(default_factory=dict)  # backend name -> its plan of arrays
+
+    def planned(self, be: Any) -> Any:
+        """``be.plan(arrays)`` (the Numba backend's segment table), made once per group: what
+        every backend call of a clip function gets, so its passes look the arrays up once."""
+        plan = self.plans.get(be.name)
+        if plan is None:
+            plan = self.plans[be.name] = be.plan(self.arrays)
+        return plan
 
 
 @dataclass
@@ -145,21 +156,37 @@ def _host(g: Any, writable: bool, layout: str, name: str) -> tuple[np.ndarray, n
 
 
 _TORCH_TYPES: dict[type, bool] = {}
+_grad = attrgetter("grad")
+
+
+def _torch_type(tp: type, example: Any) -> bool:
+    """Whether entries of type ``tp`` (``example`` is one) are PyTorch tensors (cached)."""
+    torch_like = _TORCH_TYPES.get(tp)
+    if torch_like is None:
+        torch_like = _TORCH_TYPES[tp] = is_torch_tensor(example)
+    return torch_like
 
 
 def _grads(ents: list[Any], name: str) -> list[Any]:
     """``grad_of`` for every entry, with the common cases (arrays, objects with ``.grad``) on
     a fast path (an optimizer hands over ~1,000 parameters per step)."""
+    kinds = set(map(type, ents))
+    if len(kinds) == 1:  # one kind of entry: one C-level pass
+        (tp,) = kinds
+        if tp is np.ndarray:
+            return list(ents)
+        if not _torch_type(tp, ents[0]):
+            try:
+                return list(map(_grad, ents))
+            except AttributeError:
+                pass  # no .grad (e.g. an array-like): entry by entry below
     out = []
     for e in ents:
         tp = type(e)
         if tp is np.ndarray:
             out.append(e)
             continue
-        torch_like = _TORCH_TYPES.get(tp)
-        if torch_like is None:
-            torch_like = _TORCH_TYPES[tp] = is_torch_tensor(e)
-        if torch_like:
+        if _torch_type(tp, e):
             out.append(e.grad if e.requires_grad else e)
             continue
         g = getattr(e, "grad", _MISSING)
@@ -191,13 +218,18 @@ def gather(parameters: Any, *, writable: bool, layout: str = FLAT,
         parameters.sync()
         parameters = [parameters.flat] if layout == FLAT else parameters.views
     grads = _grads(entries(parameters, name), name)
+    flat_ok = layout in (FLAT, PER_TENSOR)
+    if flat_ok and grads:
+        seen = _recent.find(grads, writable)
+        if seen is not None:
+            return Gathered([seen], len(grads), kept=list(range(len(grads))))
     kept = [i for i, g in enumerate(grads) if g is not None]
-    if len(kept) != len(grads):
+    complete = len(kept) == len(grads)
+    if not complete:
         grads = [grads[i] for i in kept]
     grads, positions, aliases = _distinct(grads)
     out = Gathered([], len(grads), kept=kept, aliases=aliases)
     by: dict[tuple[bool, np.dtype], Group] = {}
-    flat_ok = layout in (FLAT, PER_TENSOR)
     last, grp = None, Group(F32)
     for pos, g in zip(positions, grads, strict=True):
         if type(g) is np.ndarray and flat_ok:  # fast path: a plain contiguous float array
@@ -231,4 +263,7 @@ def gather(parameters: Any, *, writable: bool, layout: str = FLAT,
         raise TypeError(f"{name}: gradients must be all on the device or all in host memory")
     out.groups = list(by.values())
     out.device = devices == {True}
+    if flat_ok and complete and len(out.groups) == 1 and not (out.device or out.copies
+                                                               or aliases):
+        _recent.keep(grads, out.groups[0])
     return out

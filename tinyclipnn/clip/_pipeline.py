@@ -40,7 +40,7 @@ def measure(g: Gathered, be: ClipBackend, p: float, group: Any = None,
             per_tensor: bool = False) -> tuple[Any, np.ndarray | None]:
     """(total p-norm, each gradient's norm when asked). ``group``: the total over every
     rank's gradients (an mpi4py-like communicator; identical on all ranks)."""
-    parts = [be.partials(grp.arrays, p) for grp in g.groups]
+    parts = [be.partials(grp.planned(be), p) for grp in g.groups]
     total = be.total(parts, p, group)
     if be.device and not g.device:
         total = float(total)  # host arrays through the cuda backend: a host result
@@ -64,7 +64,7 @@ def scale_to(g: Gathered, be: ClipBackend, max_norm: float, total: Any, policy: 
     returns the coefficient used (a ``DeviceScalar`` on the device)."""
     check_finite(total, policy, p)
     pol = "propagate" if policy == "error" else policy
-    coefs = [be.clip_to_(grp.arrays, max_norm, total, EPS, pol) for grp in g.groups]
+    coefs = [be.clip_to_(grp.planned(be), max_norm, total, EPS, pol) for grp in g.groups]
     g.write_back()
     return coefs[0] if coefs else 1.0
 

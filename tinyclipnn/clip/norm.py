@@ -98,7 +98,7 @@ def clip_norm_per_tensor(parameters: Any, max_norm: float, p: float, policy: str
     """Each gradient clipped to its own p-norm; the report's ``per_tensor_norms`` are the
     norms before clipping and ``coef`` the smallest coefficient used."""
     g, be = prepare(parameters, backend, layout=PER_TENSOR)
-    parts = [be.partials(grp.arrays, p) for grp in g.groups]
+    parts = [be.partials(grp.planned(be), p) for grp in g.groups]
     per_group = [be.segment_norms(x, p) for x in parts]
     bad = [~np.isfinite(n) for n in per_group]
     if policy == "error" and any(b.any() for b in bad):
@@ -112,7 +112,7 @@ def clip_norm_per_tensor(parameters: Any, max_norm: float, p: float, policy: str
         coefs[np.isnan(norms)] = np.nan  # NaN propagates, as in the global version
         if policy in ("skip", "zero"):
             coefs[b] = 1.0
-        be.scale_(grp.arrays, coefs)
+        be.scale_(grp.planned(be), coefs)
         if policy == "zero" and b.any():
             be.fill_([a for a, z in zip(grp.arrays, b, strict=True) if z], 0.0)
             coefs[b] = 0.0

@@ -169,7 +169,7 @@ class LossScaler(Clipper):
         factor = coef * inv
         if factor != 1.0:
             for grp in g.groups:
-                be.scale_(grp.arrays, np.full(len(grp.arrays), factor))
+                be.scale_(grp.planned(be), np.full(len(grp.arrays), factor))
             g.write_back()
         return ClipReport(total, limit, coef, coef < 1.0, False)
 

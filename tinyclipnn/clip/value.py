@@ -17,7 +17,7 @@ def value_report(parameters: Any, clip_value: float, backend: str, measure_norm:
     """Clamp in place; the report has the L2 norm before clipping when ``measure_norm``."""
     g, be = prepare(parameters, backend, layout=PER_TENSOR if per_tensor else FLAT)
     total, pt = measure(g, be, 2.0, None, per_tensor) if measure_norm else (math.nan, None)
-    changed = sum(be.clamp_(grp.arrays, clip_value) for grp in g.groups)
+    changed = sum(be.clamp_(grp.planned(be), clip_value) for grp in g.groups)
     g.write_back()
     return ClipReport(float(total), clip_value, math.nan, changed > 0, False, pt)
 

@@ -7,17 +7,13 @@ unit of parallel work. Fixed chunks plus a fixed-order combine make every reduct
 bit-identical for any thread count. Kernels read a segment with ``segment_view``.
 
 Building a table costs about 1 us per array, so the last few tables are cached, keyed by the
-identity of the arrays (checked through weak references, so no freed memory is ever reused)
-and re-validated on every hit (dtype and size: an array resized or re-typed in place misses).
-The cache is shared by threads (several threads may clip at once) and guarded by a lock.
+identity of the arrays (``kernels.identity_cache``: weak references, so no freed memory is
+ever reused) and re-validated on every hit (dtype and size: an array resized or re-typed in
+place misses). A table can also be built once and passed to several kernel calls (``plan``).
 """
 
 from __future__ import annotations
 
-import os
-import threading
-import weakref
-from collections import OrderedDict
 from collections.abc import Sequence
 from itertools import repeat
 from operator import attrgetter, is_
@@ -27,6 +23,7 @@ from numba import carray, types
 from numba.extending import intrinsic
 
 from .._jit import njit
+from ..identity_cache import IdentityCache
 from .config import CHUNK, TABLE_CACHE_SIZE
 
 
@@ -85,45 +82,26 @@ class SegmentTable:
         self.proto = np.empty(0, np.uint16 if self.kind else dtype)
         self.total = int(sizes.sum())
 
-
-_tables: OrderedDict[tuple[int, int], tuple[list, SegmentTable]] = OrderedDict()
-_lock = threading.Lock()
-
-
-def _renew_lock_in_child() -> None:
-    """After fork: a new lock, since another parent thread may have held the old one at the
-    moment of fork and no thread in the child would ever release it. The cached tables stay
-    valid (the child has the same arrays at the same addresses)."""
-    global _lock
-    _lock = threading.Lock()
+    def __len__(self) -> int:
+        return len(self.size_list)
 
 
-if hasattr(os, "register_at_fork"):
-    os.register_at_fork(after_in_child=_renew_lock_in_child)
-
-
-_deref = weakref.ref.__call__
+_tables = IdentityCache(TABLE_CACHE_SIZE)
 _dtype, _size = attrgetter("dtype"), attrgetter("size")
 
 
-def _still_valid(refs: list, table: SegmentTable, arrays: Sequence[np.ndarray]) -> bool:
-    """Same array objects, each still of the table's dtype and size (an array resized or
-    re-typed in place must not be indexed with stale sizes)."""
-    return (len(refs) == len(arrays) and all(map(is_, map(_deref, refs), arrays))
-            and all(map(is_, map(_dtype, arrays), repeat(table.dtype)))
+def _still_valid(table: SegmentTable, arrays: Sequence[np.ndarray]) -> bool:
+    """Each array still of the table's dtype and size (an array resized or re-typed in place
+    must not be indexed with stale sizes)."""
+    return (all(map(is_, map(_dtype, arrays), repeat(table.dtype)))
             and list(map(_size, arrays)) == table.size_list)
 
 
 def segment_table(arrays: Sequence[np.ndarray]) -> SegmentTable:
     """Table for contiguous arrays of one dtype (cached by array identity, thread-safe)."""
-    key = (len(arrays), id(arrays[0]) if arrays else 0)
-    with _lock:
-        hit = _tables.get(key)
-    if hit is not None and _still_valid(hit[0], hit[1], arrays):
-        with _lock:
-            if key in _tables:
-                _tables.move_to_end(key)
-        return hit[1]
+    table = _tables.get(arrays)
+    if table is not None and _still_valid(table, arrays):
+        return table
     dtype = arrays[0].dtype if arrays else np.dtype(np.float64)
     for a in arrays:  # memory safety: kernels index raw addresses with this dtype and size
         if a.dtype != dtype or not (a.flags.c_contiguous or a.flags.f_contiguous):
@@ -131,10 +109,7 @@ def segment_table(arrays: Sequence[np.ndarray]) -> SegmentTable:
     addrs = np.fromiter((a.ctypes.data for a in arrays), np.int64, len(arrays))
     sizes = np.fromiter((a.size for a in arrays), np.int64, len(arrays))
     table = SegmentTable(addrs, sizes, dtype)
-    with _lock:
-        _tables[key] = ([weakref.ref(a) for a in arrays], table)
-        while len(_tables) > TABLE_CACHE_SIZE:
-            _tables.popitem(last=False)
+    _tables.put(arrays, table)
     return table
 
 

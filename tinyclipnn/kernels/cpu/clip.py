@@ -1,7 +1,9 @@
 """Numba CPU clipping primitives (the set documented in ``tinyclipnn.clip._backend``).
 
 Every function takes arrays that are contiguous (C or Fortran order) and share one float dtype
-(float32 or float64); the caller (``tinyclipnn.clip``) validates that. Reductions accumulate in
+(float32 or float64); the caller (``tinyclipnn.clip``) validates that. The ``seg_*`` functions
+also take ``plan(arrays)`` (a segment table) in place of the list, so several passes over the
+same arrays look them up once. Reductions accumulate in
 float64 over fixed chunks (see ``_segments``) that are combined in a fixed order, so results are
 bit-identical for any thread count. Segments whose plain float64 sum overflows or underflows
 are recomputed with scaling (max-abs first, then ``sum((|x|/m)**p)``), so finite inputs near
@@ -92,11 +94,24 @@ def _norms(t: SegmentTable, p: float) -> np.ndarray:
     return reference.segment_norms(_partials(t, float(p)), float(p))
 
 
-def seg_partials(arrays: Sequence[np.ndarray], norm_type: float) -> reference.Partials:
+Arrays = Sequence[np.ndarray] | SegmentTable
+
+
+def plan(arrays: Sequence[np.ndarray]) -> SegmentTable:
+    """The segment table of ``arrays`` (addresses and work items), to pass to several
+    ``seg_*`` calls instead of the list (valid while the arrays keep dtype, size and memory)."""
+    return segment_table(arrays)
+
+
+def _table(arrays: Arrays) -> SegmentTable:
+    return arrays if isinstance(arrays, SegmentTable) else segment_table(arrays)
+
+
+def seg_partials(arrays: Arrays, norm_type: float) -> reference.Partials:
     """Chunk partials of each array (``reference.seg_partials`` semantics, fixed chunks)."""
-    if not arrays:
+    if not len(arrays):
         return np.zeros(0), np.zeros(0), np.zeros(1, np.int64)
-    return _partials(segment_table(arrays), float(norm_type))
+    return _partials(_table(arrays), float(norm_type))
 
 
 def row_partials(x2d: np.ndarray, norm_type: float = 2.0) -> reference.Partials:
@@ -108,31 +123,31 @@ def _scale_table(t: SegmentTable, coefs: np.ndarray) -> None:
     _run(t, _SCALE, 0.0, np.ascontiguousarray(coefs, dtype=np.float64))
 
 
-def seg_norms(arrays: Sequence[np.ndarray], norm_type: float) -> np.ndarray:
+def seg_norms(arrays: Arrays, norm_type: float) -> np.ndarray:
     """p-norm of each array (all elements), float64 array of shape (len(arrays),)."""
-    if not arrays:
+    if not len(arrays):
         return np.zeros(0)
-    return _norms(segment_table(arrays), norm_type)
+    return _norms(_table(arrays), norm_type)
 
 
-def seg_scale_(arrays: Sequence[np.ndarray], coefs: np.ndarray) -> None:
+def seg_scale_(arrays: Arrays, coefs: np.ndarray) -> None:
     """In place ``arrays[i] *= coefs[i]`` (product in float64); coefficient 1 writes nothing."""
-    if arrays:
-        _scale_table(segment_table(arrays), coefs)
+    if len(arrays):
+        _scale_table(_table(arrays), coefs)
 
 
-def seg_clamp_(arrays: Sequence[np.ndarray], clip_value: float) -> int:
+def seg_clamp_(arrays: Arrays, clip_value: float) -> int:
     """In place clamp to [-clip_value, clip_value] (NaN kept); returns how many changed."""
-    if not arrays:
+    if not len(arrays):
         return 0
-    t = segment_table(arrays)
+    t = _table(arrays)
     return int(_run(t, _CLAMP, cast_scalar(clip_value, t.dtype)).sum())
 
 
-def seg_fill_(arrays: Sequence[np.ndarray], value: float) -> None:
+def seg_fill_(arrays: Arrays, value: float) -> None:
     """In place fill every element with ``value``."""
-    if arrays:
-        _run(segment_table(arrays), _FILL, value)
+    if len(arrays):
+        _run(_table(arrays), _FILL, value)
 
 
 def row_norms(x2d: np.ndarray, norm_type: float = 2.0) -> np.ndarray:
