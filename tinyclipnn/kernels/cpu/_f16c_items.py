@@ -89,10 +89,13 @@ def _scale_exact(y, c):
 
 @njit(cache=True)
 def _scale(y, c, tmp):
-    """``y *= c``, the float64 product rounded once (RNE), per block of ``BLOCK``: the float32
-    product rounded by one ``vcvtps2ph`` is written in place (originals kept in ``tmp``); a
-    block where a product lies near a float16 midpoint (``f16_near_midpoint``, about 1 value
-    in 1000) is redone exactly from ``tmp``. Whole blocks run a loop of constant length
+    """``y *= c``, the float64 product rounded once (RNE), per block of ``BLOCK`` (``tmp``:
+    ``BLOCK`` scratch values). The float32 product s rounded by one ``vcvtps2ph`` is written
+    in place, originals kept in ``tmp``; it is the exact result unless s is within ``NEAR``
+    ulps of a float16 midpoint (``f16_near_midpoint``, an integer test on the bits of s; about
+    1 value in 1,400, 4% of blocks), and such a block is redone exactly from ``tmp``. One
+    hardware rounding plus the integer test costs ~0.24 ns per value against ~0.29 for the
+    former two roundings of an enclosing interval. Whole blocks run a loop of constant length
     (unrolled, no remainder loop); the last partial block is done exactly."""
     if not FAST_C_MIN <= abs(c) <= FAST_C_MAX:
         _scale_exact(y, c)

@@ -102,7 +102,8 @@ def _scale_bf16(y, c, tmp):
     subnormal grid too; s = 0 or inf only where the product rounds to 0 or inf as well), so
     both round alike unless s is within ``NEAR`` ulps of a bfloat16 midpoint; NaN stays NaN,
     quiet. A block with such a value (rare) is redone exactly from ``tmp``; the last partial
-    block is done exactly."""
+    block is done exactly. One loop (decode and multiply once; ``tmp``: ``BLOCK`` scratch
+    values) costs ~0.21 ns per value against ~0.29 for a check loop then a scaling loop."""
     if not FAST_C_MIN <= abs(c) <= FAST_C_MAX:
         scale_exact(y, c, 2)
         return
