@@ -110,6 +110,15 @@ def test_numba_lowp_large_threaded_and_col_sum():
         assert np.array_equal(K.col_sum(m), R.col_sum(m))
 
 
+def test_bf16_norm_of_views_at_odd_offsets():
+    """The bfloat16 sum of squares reads value pairs as uint32 words: views starting at an odd
+    value (unaligned words), odd sizes, several chunks and a single value."""
+    x = H.from_f64(np.random.default_rng(3).standard_normal(100_003) * 30, H.BF16_BITS)
+    for v in (x, x[1:], x[3:-2], x[1:2], x[1:4], x[:0]):
+        want = R.seg_norms([v], 2.0)[0]
+        assert K.seg_norms([v], 2.0)[0] == pytest.approx(want, rel=1e-12, abs=0.0)
+
+
 def _grads(dtype, seed=0, scale=3.0):
     rng = np.random.default_rng(seed)
     return [(rng.standard_normal(s) * scale).astype(dtype) for s in [(4, 5), (7,), (3, 2, 2)]]

@@ -37,11 +37,12 @@ def _same(got, want, bf16, what=""):
 
 def _paths(bf16):
     """(name, in-place scale(bits, c)) of every kernel path for the type."""
+    tmp = np.empty(L.BLOCK, np.uint16)  # the scratch the fast paths need
     if bf16:
-        return [("bf16 fast", L._scale_bf16), ("bf16 exact", lambda y, c: L.scale_exact(y, c, 2))]
+        return [("bf16 fast", lambda y, c: L._scale_bf16(y, c, tmp)),
+                ("bf16 exact", lambda y, c: L.scale_exact(y, c, 2))]
     paths = [("f16 exact (integer)", lambda y, c: L.scale_exact(y, c, 1))]
     if F.HAVE_F16C:
-        tmp = np.empty(L.BLOCK, np.uint16)
         paths += [("f16 F16C fast", lambda y, c: F._scale(y, c, tmp)),
                   ("f16 F16C exact", F._scale_exact)]
     return paths
@@ -56,6 +57,9 @@ def test_every_pattern_every_path_matches_reference(bf16):
             got = ALL.copy()
             scale(got, c)
             _same(got, want.view(np.uint16), bf16, f"{name}, c={c!r}")
+            got = ALL.copy()  # blocks shifted by 5 values; a last partial block of 59
+            scale(got[5:], c)
+            _same(got[5:], want.view(np.uint16)[5:], bf16, f"{name}, c={c!r}, offset 5")
 
 
 def _lowp(dtype, n_max=40):

@@ -129,14 +129,37 @@ def from_odd(u, kind):
     return f16_from_odd(u) if kind == FP16 else bf16_from_odd(u)
 
 
-# float32 fast path of ``x * c`` (x a 16-bit value, c a float64 with ENCLOSE_MIN <= |c| <=
-# ENCLOSE_MAX): s = x * float32(c) is within 2**-22.5 (relative) of the float64 product v, so
-# v lies between s * ENCLOSE_LO and s * ENCLOSE_HI (each rounded once more: margin 2**-21).
-# Round-to-nearest-even is monotone: when both ends round to the same 16-bit value, so does v.
-ENCLOSE_LO = np.float32(1.0 - 2.0**-21)
-ENCLOSE_HI = np.float32(1.0 + 2.0**-21)
-ENCLOSE_MIN, ENCLOSE_MAX = 2.0**-100, 2.0**100
+# float32 fast path of ``x * c`` (x a 16-bit value, c a float64 with FAST_C_MIN <= |c| <=
+# FAST_C_MAX): s = x * float32(c) is a float32 normal (or 0, inf, NaN where v is too) and
+# within |v| * (2**-23 + 2**-48) of the float64 product v = fl64(x * c) (two roundings of
+# 2**-24, then 2**-53), i.e. < 2 float32 ulps of s: a 16-bit midpoint lies >= 4000 ulps from
+# the binade's ends, so |v| < 2 * 2**e there. Round-to-nearest-even is monotone: s and v round
+# to the same 16-bit value unless a midpoint lies within 2 ulps of s (both are on the float32
+# grid: a distance >= 2 ulps exceeds the error). ``near_midpoint`` flags distances <= NEAR = 2
+# (1 ulp to spare).
+FAST_C_MIN, FAST_C_MAX = 2.0**-100, 2.0**100
+NEAR = 2
+_F16_MIN_NORMAL = np.float32(2.0**-14)
 
+
+@njit(inline="always")
+def near_midpoint(u, drop):
+    """1 when float32 bits ``u`` lie within ``NEAR`` ulps of a pattern whose low ``drop``
+    bits are ``1 << (drop - 1)`` (a midpoint once ``drop`` bits are rounded off), else 0; as
+    uint32 for 8-wide OR-accumulation."""
+    mask = U32((1 << drop) - 1)
+    return U32(U32(U32(u + U32((1 << (drop - 1)) + NEAR)) & mask) <= U32(2 * NEAR))
+
+
+@njit(inline="always")
+def f16_near_midpoint(s):
+    """``near_midpoint`` for rounding float32 ``s`` to float16: normal results drop 13 bits;
+    for |s| < 2**-14 (float16 subnormals, spaced 2**-24) f = |s| + 2**-14 puts the subnormal
+    grid on f's low 13 bits (ulp 2**-37: the error of s, < 2 ulps of s <= 2**-38, is < 1 ulp
+    of f, and the addition's rounding is monotone and adds <= 0.5 ulp: < NEAR)."""
+    a = U32(f32_as_u32(s) & U32(0x7FFFFFFF))
+    f = f32_as_u32(u32_as_f32(a) + _F16_MIN_NORMAL)
+    return near_midpoint(a if a >= U32(0x38800000) else f, 13)
 
 
 @njit(inline="always")

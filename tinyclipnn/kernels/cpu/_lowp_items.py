@@ -9,16 +9,17 @@ import numpy as np
 
 from .._jit import njit
 from ._halfbits import (
-    ENCLOSE_MAX,
-    ENCLOSE_MIN,
+    FAST_C_MAX,
+    FAST_C_MIN,
     FP16,
-    bf16_from_odd,
     bf16_to_f32,
     decode,
     encode,
-    f16_from_odd,
     f32_as_u32,
     f32_odd_bits,
+    from_odd,
+    near_midpoint,
+    u32_as_f32,
 )
 from ._reductions import _FM, partial
 from ._segments import segment_view
@@ -26,7 +27,6 @@ from .config import BLOCK, CHUNK, TINY
 
 _NORM, _SCALE, _CLAMP, _FILL = 0, 1, 2, 3
 U32 = np.uint32
-_NEAR = 16  # float32 ulps around a bfloat16 midpoint treated as unsettled (need > 3)
 
 
 @njit(cache=True)
@@ -43,16 +43,23 @@ def _decode_into(y, kind, buf):
 
 @njit(cache=True, fastmath=_FM)
 def _sum_sq(y, kind):
-    """sum of squares of 16-bit values in float64, decoded on the fly (one fused loop)."""
+    """sum of squares of 16-bit values in float64, decoded on the fly (one fused loop).
+    bfloat16 reads pairs as one uint32 word w: the values are w << 16 and w & 0xFFFF0000 (two
+    ops per 8 + 8 values, a fifth fewer cycles than zero-extending each value)."""
     s = 0.0
     if kind == FP16:
         for i in range(y.size):
             v = np.float64(decode(y[i], FP16))
             s += v * v
-    else:
-        for i in range(y.size):
-            v = np.float64(bf16_to_f32(y[i]))
-            s += v * v
+        return s
+    pairs = y[: y.size - y.size % 2].view(np.uint32)
+    for i in range(pairs.size):
+        lo = np.float64(u32_as_f32(U32(pairs[i] << U32(16))))
+        hi = np.float64(u32_as_f32(U32(pairs[i] & U32(0xFFFF0000))))
+        s += lo * lo + hi * hi
+    for i in range(2 * pairs.size, y.size):
+        v = np.float64(bf16_to_f32(y[i]))
+        s += v * v
     return s
 
 
@@ -67,42 +74,53 @@ def settled(s, out, scales, k):
     return False
 
 
+@njit(inline="always")
+def _exact(h, c, kind):
+    """16-bit value ``h`` times ``c`` with the product in float64 rounded once (RNE): round
+    to odd to float32, then RNE on the bits (exact, see ``f32_odd_bits``)."""
+    return from_odd(f32_odd_bits(np.float64(decode(h, kind)) * c), kind)
+
+
 @njit(cache=True)
 def scale_exact(y, c, kind):
-    """``y *= c`` with the product in float64 rounded once (RNE): round to odd to float32,
-    then RNE on the bits (exact, see ``f32_odd_bits``); one fused, vectorised pass."""
+    """``y *= c`` exactly (``_exact``), one fused, vectorised pass per kind (in place: a
+    separate source and destination that alias would make LLVM fall back to scalar code)."""
     if kind == FP16:
         for i in range(y.size):
-            y[i] = f16_from_odd(f32_odd_bits(np.float64(decode(y[i], FP16)) * c))
+            y[i] = _exact(y[i], c, FP16)
     else:
         for i in range(y.size):
-            y[i] = bf16_from_odd(f32_odd_bits(np.float64(decode(y[i], 2)) * c))
+            y[i] = _exact(y[i], c, 2)
 
 
 @njit(cache=True)
-def _scale_bf16(y, c):
+def _scale_bf16(y, c, tmp):
     """bfloat16 ``y *= c`` as ``scale_exact``, per block of ``BLOCK``, in 8-wide float32/int32
-    vectors: s = x * float32(c) is within 3 float32 ulps of the float64 product (see
-    ``ENCLOSE_LO``; 1 ulp when s is a float32 subnormal, and s = 0 or inf only where the
-    product rounds to 0 or inf as well), so unless s lies within ``_NEAR`` ulps of a bfloat16
-    midpoint both round to the same value (RNE is monotone); NaN stays NaN, quiet. A block
-    with a value near a midpoint (rare) is redone exactly."""
-    if not ENCLOSE_MIN <= abs(c) <= ENCLOSE_MAX:
+    vectors: s = x * float32(c) rounded to nearest-even on its bits is written in place
+    (originals kept in ``tmp``). s is within 2 float32 ulps of the float64 product (see
+    ``FAST_C_MIN``; 1 ulp when s is a float32 subnormal, whose grid is the bfloat16
+    subnormal grid too; s = 0 or inf only where the product rounds to 0 or inf as well), so
+    both round alike unless s is within ``NEAR`` ulps of a bfloat16 midpoint; NaN stays NaN,
+    quiet. A block with such a value (rare) is redone exactly from ``tmp``; the last partial
+    block is done exactly. One loop (decode and multiply once; ``tmp``: ``BLOCK`` scratch
+    values) costs ~0.21 ns per value against ~0.29 for a check loop then a scaling loop."""
+    if not FAST_C_MIN <= abs(c) <= FAST_C_MAX:
         scale_exact(y, c, 2)
         return
     c32 = np.float32(c)
-    for lo in range(0, y.size, BLOCK):
-        x = y[lo : lo + BLOCK]
-        bad = U32(0)  # a 32-bit OR (each op cast back: numba widens to 64 bits) vectorises
-        for i in range(x.size):  # check (read only), then scale: cheaper than a buffer
-            u = f32_as_u32(bf16_to_f32(x[i]) * c32)
-            bad = U32(bad | U32(U32(U32(u - U32(0x8000 - _NEAR)) & U32(0xFFFF)) < U32(2 * _NEAR)))
-        if bad:
-            scale_exact(x, c, 2)
-        else:
-            for i in range(x.size):
-                u = f32_as_u32(bf16_to_f32(x[i]) * c32)
-                x[i] = np.uint16(U32(u + U32(0x7FFF) + U32(U32(u >> U32(16)) & U32(1))) >> U32(16))
+    full = y.size - y.size % BLOCK
+    for lo in range(0, full, BLOCK):
+        near = U32(0)  # a 32-bit OR (each op cast back: numba widens to 64 bits) vectorises
+        for i in range(BLOCK):  # constant length: unrolled, no remainder loop
+            h = y[lo + i]
+            tmp[i] = h
+            u = f32_as_u32(bf16_to_f32(h) * c32)
+            near = U32(near | near_midpoint(u, 16))
+            y[lo + i] = np.uint16(U32(u + U32(0x7FFF) + U32(U32(u >> U32(16)) & U32(1))) >> U32(16))
+        if near:
+            for i in range(BLOCK):
+                y[lo + i] = _exact(tmp[i], c, 2)
+    scale_exact(y[full:], c, 2)
 
 
 @njit(cache=True)
@@ -128,6 +146,7 @@ def run_items_lowp(op, addrs, sizes, seg, start, stop, arg, coefs, proto, out, s
                    lo, hi):
     """Work items lo..hi-1 over 16-bit arrays (``kind``: 1 float16, 2 bfloat16)."""
     buf = np.empty(CHUNK, np.float32)
+    tmp = np.empty(BLOCK, np.uint16)
     fill = encode(arg, kind)
     for k in range(lo, hi):
         s = seg[k]
@@ -141,7 +160,7 @@ def run_items_lowp(op, addrs, sizes, seg, start, stop, arg, coefs, proto, out, s
             elif kind == FP16:
                 scale_exact(y, coefs[s], FP16)
             else:
-                _scale_bf16(y, coefs[s])
+                _scale_bf16(y, coefs[s], tmp)
         elif op == _CLAMP:
             out[k] = _clamp(y, arg, kind, buf)
         else:
