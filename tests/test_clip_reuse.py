@@ -36,6 +36,15 @@ def test_a_list_clipped_again_gives_the_reference_result(backend):
             np.testing.assert_allclose(p.grad, b * coef, rtol=1e-6)
 
 
+def test_numpy_refuses_to_resize_an_array_the_caches_hold():
+    """The reuse skips size checks because numpy refuses to resize an array that has weak
+    references (the caches hold one): if numpy ever allowed it, sizes must be checked again."""
+    arrays = [np.ones(70000, np.float32), np.ones(5, np.float32)]
+    C.clip_grad_norm_(arrays, 1e9)
+    with pytest.raises(ValueError, match="referenced"):
+        arrays[1].resize(100_000, refcheck=False)
+
+
 @pytest.mark.parametrize("backend", BACKENDS)
 def test_a_replaced_gradient_is_the_one_clipped(backend):
     params = _params([10, 20])
