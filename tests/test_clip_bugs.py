@@ -152,3 +152,19 @@ def test_available_backends_never_raises_when_numba_import_breaks():
     lines = out.strip().splitlines()
     assert lines[0] == "['numpy']" and lines[1] == "True"
     assert "OSError" in lines[2] and "libllvmlite" in lines[2] and "numpy backend" in lines[2]
+
+
+def test_bfloat16_arrays_are_clipped_in_place_without_a_write_back():
+    """A contiguous ml_dtypes bfloat16 array used to be gathered as a "copy" that shared its
+    memory, so every call copied the whole gradient onto itself afterwards (write-back)."""
+    ml_dtypes = pytest.importorskip("ml_dtypes")
+    from tinyclipnn.clip._gather import gather
+
+    for arr in (np.ones(10, ml_dtypes.bfloat16), np.ones((4, 6), ml_dtypes.bfloat16, order="F")):
+        g = gather([arr], writable=True)
+        assert g.copies == []
+        assert np.shares_memory(g.groups[0].arrays[0], arr)
+    strided = np.ones((4, 6), ml_dtypes.bfloat16)[:, ::2]  # not contiguous: a real copy
+    assert len(gather([strided], writable=True).copies) == 1
+    C.clip_grad_norm_([strided], 1.0)
+    assert np.linalg.norm(strided.astype(np.float64)) == pytest.approx(1.0, rel=1e-2)

@@ -32,6 +32,7 @@ from ._inputs import (
     F64,
     describe,
     host_array,
+    is_bf16,
     is_device_array,
     is_torch_tensor,
     kernel_dtype,
@@ -146,7 +147,9 @@ def _host(g: Any, writable: bool, layout: str, name: str) -> tuple[np.ndarray, n
         raise TypeError(f"{name}: per-example gradients need a leading batch axis, got a "
                         f"0-d {describe(g)}")
     c_ok = flags.c_contiguous
-    direct = kd == d and (c_ok or (flags.f_contiguous and layout in (FLAT, PER_TENSOR)))
+    # in place when only the kernel's view differs (a bfloat16 array is read as its bits)
+    in_place = kd == d or (not bits and kd.kind == "u" and is_bf16(d))
+    direct = in_place and (c_ok or (flags.f_contiguous and layout in (FLAT, PER_TENSOR)))
     work = a if direct else np.ascontiguousarray(a, dtype=d.newbyteorder("=") if d.kind == "f" else d)
     if kd != work.dtype:
         work = work.view(kd)
