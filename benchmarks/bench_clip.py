@@ -20,6 +20,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import statistics
 import subprocess
 import sys
 from pathlib import Path
@@ -267,6 +268,16 @@ def best(runs: list[dict], key: str | None) -> float | None:
     return min(vals) if vals else None
 
 
+def paired_ratio(ours: list[dict], theirs: list[dict], key: str, other: str,
+                 upper: bool) -> float | None:
+    """Median over rounds of the ratio within each round (ours / theirs for an upper bound,
+    theirs / ours otherwise). The processes of one round run back to back, so a machine whose
+    speed drifts between rounds (a shared VM) moves both sides of each ratio alike."""
+    vals = [(a[key] / b[other]) if upper else (b[other] / a[key])
+            for a, b in zip(ours, theirs, strict=True) if key in a and other in b]
+    return statistics.median(vals) if vals else None
+
+
 def machine_extra() -> dict:
     flags = []
     try:
@@ -311,12 +322,12 @@ def main() -> None:
                      "torch / tinyclipnn": tt / t if tt else None})
     goals = []
     for label, ours, other, kind, target, upper in GOALS:
-        t = best(runs["tinyclipnn"], ours)
-        o = best(runs[kind], other)
-        if t is None or o is None:
+        v = paired_ratio(runs["tinyclipnn"], runs[kind], ours, other, upper)
+        t, o = best(runs["tinyclipnn"], ours), best(runs[kind], other)
+        if v is None or t is None or o is None:
             continue
-        v = t / o if upper else o / t
         goals.append({"goal": label, "value": round(v, 3),
+                      "best-of ratio": round(t / o if upper else o / t, 3),
                       "target": f"{'<=' if upper else '>='} {target}",
                       "met": v <= target if upper else v >= target})
     cold = cold_start(3 if ARGS.quick else 5) if want("d") else {}
@@ -325,7 +336,8 @@ def main() -> None:
     print_table(rows, ["case", "tinyclipnn ms", "torch ms", "numpy ref ms", "bound ms",
                        "x bound", "torch / tinyclipnn"])
     print()
-    print_table(goals, ["goal", "value", "target", "met"])
+    print("goals: value = median over rounds of each round's ratio (see paired_ratio)")
+    print_table(goals, ["goal", "value", "best-of ratio", "target", "met"])
     if cold:
         print(f"\ncold start: import {cold['import_s'] * 1e3:.0f} ms, first clip_grad_norm_ "
               f"{cold['first_call_s'] * 1e3:.0f} ms")
