@@ -40,36 +40,47 @@ def array_lists(draw, nonfinite=True):
     return out
 
 
+def _given(arrays, planned):
+    """The kernels' input: the list, or its plan (segment table) made once beforehand."""
+    return K.plan(arrays) if planned else arrays
+
+
+PLANNED = pytest.mark.parametrize("planned", [False, True], ids=["list", "plan"])
+
+
 def _assert_norms(got, want):
     np.testing.assert_allclose(got, want, rtol=1e-10, atol=0, equal_nan=True)
 
 
+@PLANNED
 @SETTINGS
 @given(array_lists(), st.sampled_from(NORMS))
-def test_seg_norms_matches_reference(arrays, p):
-    _assert_norms(K.seg_norms(arrays, p), R.seg_norms(arrays, p))
+def test_seg_norms_matches_reference(planned, arrays, p):
+    _assert_norms(K.seg_norms(_given(arrays, planned), p), R.seg_norms(arrays, p))
 
 
+@PLANNED
 @SETTINGS
 @given(array_lists(), st.floats(0.0, 2.0))
-def test_seg_scale_matches_reference(arrays, c):
+def test_seg_scale_matches_reference(planned, arrays, c):
     coefs = np.full(len(arrays), c)
     if len(arrays) > 1:
         coefs[0] = 1.0
     a1 = [a.copy(order="A") for a in arrays]
     a2 = [a.copy(order="A") for a in arrays]
-    K.seg_scale_(a1, coefs)
+    K.seg_scale_(_given(a1, planned), coefs)
     R.seg_scale_(a2, coefs)
     for x, y in zip(a1, a2, strict=True):
         np.testing.assert_array_equal(x, y)
 
 
+@PLANNED
 @SETTINGS
 @given(array_lists(), st.floats(0.0, 1e3))
-def test_seg_clamp_matches_reference(arrays, c):
+def test_seg_clamp_matches_reference(planned, arrays, c):
     a1 = [a.copy(order="A") for a in arrays]
     a2 = [a.copy(order="A") for a in arrays]
-    assert K.seg_clamp_(a1, c) == R.seg_clamp_(a2, c)
+    assert K.seg_clamp_(_given(a1, planned), c) == R.seg_clamp_(a2, c)
     for x, y in zip(a1, a2, strict=True):
         np.testing.assert_array_equal(x, y)
 
