@@ -3,6 +3,7 @@ again is re-validated on every call, and any change to an array since gives the 
 (or the same error) as a first call would."""
 
 import gc
+import weakref
 from types import SimpleNamespace
 
 import numpy as np
@@ -105,12 +106,37 @@ def test_identity_cache_keeps_only_the_most_recent_entries():
     assert [cache.get(lists[1]), cache.get(lists[2])] == [1, 2]
 
 
-def test_plans_are_the_backends_own():
-    arrays = [np.ones(4, np.float32)]
-    assert reference.plan(arrays) == arrays and reference.plan(arrays) is not arrays
+def test_plans_are_the_numba_backends_own():
+    from tinyclipnn.clip._backends import backend_for
     from tinyclipnn.kernels.cpu import clip as K
 
+    assert backend_for("numba", False).makes_plans
+    assert not backend_for("numpy", False).makes_plans  # given the list itself
+    arrays = [np.ones(4, np.float32)]
     table = K.plan(arrays)
     assert len(table) == 1
     sums, scales, first = K.seg_partials(table, 2.0)
     assert float(sums.sum()) == 4.0 and first.tolist() == [0, 1]
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_a_reused_gather_does_not_keep_freed_gradients_alive(backend):
+    """What the caches keep holds no reference to the arrays: a model's gradients are freed
+    when the model is, however often they were clipped."""
+    params = _params([1000, 70000])
+    for _ in range(2):
+        C.clip_grad_norm_(params, 1.0, backend=backend)
+    refs = [weakref.ref(p.grad) for p in params]
+    del params
+    gc.collect()
+    assert all(r() is None for r in refs)
+
+
+def test_identity_cache_entry_whose_object_died_never_matches_a_none():
+    """A dead weak reference dereferences to None: it must not match a None in the list."""
+    cache = IdentityCache(2)
+    kept, dies = np.ones(2), np.ones(3)
+    cache.put([kept, dies], "value")
+    del dies
+    gc.collect()
+    assert cache.get([kept, None]) is None

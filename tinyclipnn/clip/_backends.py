@@ -2,8 +2,9 @@
 implement, and the choice of one for a call.
 
 A backend works on the arrays of one gather group (contiguous, one dtype; bfloat16 as uint16
-bits on the host), given as ``plan(arrays)``: the Numba backend's segment table (addresses and
-work items, looked up once for the norm and the scaling pass), the list itself elsewhere.
+bits on the host). A backend that ``makes_plans`` (Numba) is given ``plan(arrays)`` instead of
+the list: its segment table (addresses and work items, no references to the arrays), made once
+for the norm and the scaling pass and kept with a reused gather.
 Kernel modules (``kernels/reference.py``: numpy; ``kernels/cpu/clip.py``: Numba;
 ``kernels/cuda/clip.py``: numba.cuda) provide the primitives; the classes here add
 the parts that differ between host and device: where partial norms live and how they are
@@ -40,6 +41,7 @@ class ClipBackend(Protocol):
 
     name: str
     device: bool
+    makes_plans: bool  # whether plan() exists; the list is passed as is otherwise
 
     def plan(self, arrays: Sequence[Any]) -> Any: ...
     def partials(self, arrays: Sequence[Any], p: float) -> Any: ...
@@ -72,7 +74,9 @@ class HostBackend:
         k = module
         self.scale_, self.clamp_, self.fill_ = k.seg_scale_, k.seg_clamp_, k.seg_fill_
         self.row_norms, self.row_scale_, self.col_sum = k.row_norms, k.row_scale_, k.col_sum
-        self.partials, self.plan = k.seg_partials, k.plan
+        self.partials = k.seg_partials
+        self.plan = getattr(k, "plan", None)  # the Numba kernels' segment tables
+        self.makes_plans = self.plan is not None
 
     def segment_norms(self, partials: Any, p: float) -> np.ndarray:
         return reference.segment_norms(partials, p)
@@ -108,7 +112,7 @@ class CudaBackend:
 
     device = True
     name = "cuda"
-    plan = staticmethod(list)
+    makes_plans = False
 
     def __init__(self, module: ModuleType) -> None:
         k = self.kernels = module

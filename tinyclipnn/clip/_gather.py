@@ -25,6 +25,7 @@ import numpy as np
 
 from . import _device_arrays as D
 from . import _recent
+from ._group import Group
 from ._inputs import (
     ACCEPTED,
     DTYPES,
@@ -41,24 +42,6 @@ from .buffer import GradBuffer
 
 FLAT, PER_TENSOR, ROWS, BATCH = "flat", "per_tensor", "rows", "batch"
 _MISSING = object()
-
-
-@dataclass
-class Group:
-    """Arrays of one device kind and one kernel dtype, with their input positions."""
-
-    dtype: np.dtype
-    arrays: list[Any] = field(default_factory=list)
-    positions: list[int] = field(default_factory=list)
-    plans: dict[str, Any] = field(default_factory=dict)  # backend name -> its plan of arrays
-
-    def planned(self, be: Any) -> Any:
-        """``be.plan(arrays)`` (the Numba backend's segment table), made once per group: what
-        every backend call of a clip function gets, so its passes look the arrays up once."""
-        plan = self.plans.get(be.name)
-        if plan is None:
-            plan = self.plans[be.name] = be.plan(self.arrays)
-        return plan
 
 
 @dataclass

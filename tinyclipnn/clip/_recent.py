@@ -16,6 +16,7 @@ from operator import attrgetter, is_
 from typing import Any
 
 from ..kernels.identity_cache import IdentityCache
+from ._group import Group
 
 _WRITEABLE = 0x400  # numpy's writeable flag bit
 _signature = attrgetter("dtype", "flags.num")  # what may change on the same array object
@@ -23,22 +24,25 @@ _groups = IdentityCache(8)
 
 
 def keep(grads: list[Any], group: Any) -> None:
-    """Remember ``group`` for ``grads`` when it holds exactly those arrays."""
+    """Remember ``group`` for ``grads`` when it holds exactly those arrays. What is kept holds
+    no reference to the arrays (their dtype, flags and the group's plans: segment tables of
+    addresses), so a kept gather never keeps a freed model's gradients alive."""
     arrays = group.arrays
     if len(arrays) == len(grads) and all(map(is_, arrays, grads)):
         signature = list(map(_signature, grads))
         writeable = all(flags & _WRITEABLE for _, flags in signature)
-        _groups.put(grads, (group, signature, writeable))
+        _groups.put(grads, (group.dtype, group.plans, signature, writeable))
 
 
 def find(grads: list[Any], writable: bool) -> Any | None:
-    """The group kept for these very arrays if each still has the dtype and flags it had
-    (else None: the caller gathers from scratch, raising the errors a changed array deserves).
-    Sizes need no check: numpy refuses to resize an array that has weak references."""
+    """A group of ``grads`` with the plans kept for these very arrays, if each still has the
+    dtype and flags it had (else None: the caller gathers from scratch, raising the errors a
+    changed array deserves). Sizes need no check: numpy refuses to resize an array that has
+    weak references."""
     hit = _groups.get(grads)
     if hit is None:
         return None
-    group, signature, writeable = hit
+    dtype, plans, signature, writeable = hit
     if (writable and not writeable) or list(map(_signature, grads)) != signature:
         return None
-    return group
+    return Group(dtype, list(grads), list(range(len(grads))), plans)

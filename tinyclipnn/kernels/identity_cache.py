@@ -27,7 +27,7 @@ class IdentityCache:
 
     def __init__(self, size: int) -> None:
         self.size = size
-        self._entries: OrderedDict[tuple[int, int], tuple[list, Any]] = OrderedDict()
+        self._entries: OrderedDict[tuple[int, int], tuple[list, Any, list]] = OrderedDict()
         self._lock = threading.Lock()
         _instances.add(self)
 
@@ -40,17 +40,24 @@ class IdentityCache:
                 self._entries.move_to_end(key)
         if hit is None:
             return None
-        refs, value = hit
-        if len(refs) == len(objs) and all(map(is_, map(_deref, refs), objs)):
+        refs, value, alive = hit
+        if alive[0] and len(refs) == len(objs) and all(map(is_, map(_deref, refs), objs)):
             return value
         return None
 
     def put(self, objs: Sequence[Any], value: Any) -> None:
-        """Keep ``value`` for ``objs`` (evicting the least recently used entry when full)."""
-        refs = [weakref.ref(o) for o in objs]
+        """Keep ``value`` for ``objs`` (evicting the least recently used entry when full).
+        An entry one of whose objects has died never matches again (a dead reference would
+        otherwise compare equal to a None in the list looked up)."""
+        alive = [True]
+
+        def died(_ref: weakref.ref, alive: list = alive) -> None:
+            alive[0] = False
+
+        refs = [weakref.ref(o, died) for o in objs]
         key = (len(objs), id(objs[0]) if objs else 0)
         with self._lock:
-            self._entries[key] = (refs, value)
+            self._entries[key] = (refs, value, alive)
             self._entries.move_to_end(key)
             while len(self._entries) > self.size:
                 self._entries.popitem(last=False)

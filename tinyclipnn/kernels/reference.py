@@ -57,12 +57,6 @@ def _chunk_partials(x: np.ndarray, p: float) -> tuple[np.ndarray, np.ndarray]:
     return sums, scales
 
 
-def plan(arrays: Sequence[np.ndarray]) -> list[np.ndarray]:
-    """What the ``seg_*`` functions take for several passes over ``arrays``: here the list
-    itself (the Numba backend returns a segment table)."""
-    return list(arrays)
-
-
 def seg_partials(arrays: Sequence[np.ndarray], norm_type: float) -> Partials:
     """Norm partials of each array, chunk by chunk (``CHUNK`` elements from each array's start):
     float64 ``sums`` and ``scales`` (one per chunk, in order) and int64 ``first`` (segment ``s``
