@@ -10,7 +10,6 @@ import numpy as np
 import pytest
 
 import tinyclipnn.clip as C
-from tinyclipnn.kernels import reference
 from tinyclipnn.kernels.identity_cache import IdentityCache
 
 BACKENDS = ["numpy", "numba"]

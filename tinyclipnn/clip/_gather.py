@@ -131,7 +131,7 @@ def _host(g: Any, writable: bool, layout: str, name: str) -> tuple[np.ndarray, n
                         f"0-d {describe(g)}")
     c_ok = flags.c_contiguous
     # in place when only the kernel's view differs (a bfloat16 array is read as its bits)
-    in_place = kd == d or (not bits and kd.kind == "u" and is_bf16(d))
+    in_place = kd == d or is_bf16(d)
     direct = in_place and (c_ok or (flags.f_contiguous and layout in (FLAT, PER_TENSOR)))
     work = a if direct else np.ascontiguousarray(a, dtype=d.newbyteorder("=") if d.kind == "f" else d)
     if kd != work.dtype:

@@ -5,9 +5,9 @@ Only gathers whose one group holds the gradients themselves (plain contiguous nu
 one dtype: no copies, no repeats, no None) are kept, keyed by the identity of the arrays
 (``kernels.identity_cache``: weak references). Every hit is re-validated in two C-level
 passes (same objects; each array's dtype and flags as they were), so an array made read-only
-or re-typed since is gathered and checked again from scratch. A hit
-saves the per-array Python work and keeps the group's backend plans (``Group.planned``: the
-Numba segment table), which stay valid because addresses, dtypes and sizes are unchanged.
+or re-typed since is gathered and checked again from scratch. A hit saves the per-array
+Python work and keeps the group's backend plans (``Group.planned``: the Numba segment table),
+which stay valid because addresses, dtypes and sizes are unchanged.
 """
 
 from __future__ import annotations

@@ -62,10 +62,6 @@ class IdentityCache:
             while len(self._entries) > self.size:
                 self._entries.popitem(last=False)
 
-    def clear(self) -> None:
-        with self._lock:
-            self._entries.clear()
-
     def _renew_lock(self) -> None:
         self._lock = threading.Lock()
 
