@@ -39,16 +39,28 @@ def test_unscale_and_clip_equals_unscale_then_clip(backend, dtype):
         np.testing.assert_allclose(p.grad, q.grad, rtol=tol, atol=1e-7)
 
 
-def test_unscale_and_clip_is_one_read_pass_and_one_write_pass(monkeypatch):
+@pytest.mark.parametrize("group", [None, "one rank"])
+def test_unscale_and_clip_is_one_read_pass_and_one_write_pass(monkeypatch, group):
+    """One fused call (a norm pass, then a scaling pass, inside the kernel); with a
+    communicator, whose combine sits between the passes: one norm and one scaling call."""
     from tinyclipnn.clip import _backends
 
     calls = []
     be = _backends.backend_for("numba", False)
-    for name in ("partials", "scale_", "fill_", "clamp_"):
+    for name in ("clip_norm_", "partials", "scale_", "fill_", "clamp_"):
         real = getattr(be, name)
         monkeypatch.setattr(be, name, lambda *a, _r=real, _n=name: calls.append(_n) or _r(*a))
-    C.LossScaler(init_scale=8.0, backend="numba").unscale_and_clip_(_params(scale=8.0), 0.1)
-    assert calls == ["partials", "scale_"]
+    comm = None if group is None else _OneRank()
+    C.LossScaler(init_scale=8.0, backend="numba", group=comm).unscale_and_clip_(
+        _params(scale=8.0), 0.1)
+    assert calls == (["clip_norm_"] if group is None else ["partials", "scale_"])
+
+
+class _OneRank:
+    """A one-process stand-in for an mpi4py communicator (only ``allgather`` is used)."""
+
+    def allgather(self, obj):
+        return [obj]
 
 
 def test_overflow_skips_and_backs_off_like_gradscaler():

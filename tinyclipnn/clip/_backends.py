@@ -4,7 +4,9 @@ implement, and the choice of one for a call.
 A backend works on the arrays of one gather group (contiguous, one dtype; bfloat16 as uint16
 bits on the host). A backend that ``makes_plans`` (Numba) is given ``plan(arrays)`` instead of
 the list: its segment table (addresses and work items, no references to the arrays), made once
-for the norm and the scaling pass and kept with a reused gather.
+for the norm and the scaling pass and kept with a reused gather. A host backend also
+``fuses_clip``: ``clip_norm_`` is the whole global-norm clip of one group in one call (the
+Numba one runs both passes in one threaded call, with no Python between them).
 Kernel modules (``kernels/reference.py``: numpy; ``kernels/cpu/clip.py``: Numba;
 ``kernels/cuda/clip.py``: numba.cuda) provide the primitives; the classes here add
 the parts that differ between host and device: where partial norms live and how they are
@@ -42,6 +44,7 @@ class ClipBackend(Protocol):
     name: str
     device: bool
     makes_plans: bool  # whether plan() exists; the list is passed as is otherwise
+    fuses_clip: bool  # whether clip_norm_() exists (host backends)
 
     def plan(self, arrays: Sequence[Any]) -> Any: ...
     def partials(self, arrays: Sequence[Any], p: float) -> Any: ...
@@ -49,6 +52,8 @@ class ClipBackend(Protocol):
     def total(self, partials: list[Any], p: float, group: Any = None) -> Any: ...
     def clip_to_(self, arrays: Sequence[Any], max_norm: float, total: Any, eps: float,
                  policy: str) -> Any: ...
+    def clip_norm_(self, arrays: Sequence[Any], p: float, max_norm: float, eps: float,
+                   policy: str, unscale: float = 1.0) -> tuple[float, float]: ...
     def scale_(self, arrays: Sequence[Any], coefs: np.ndarray) -> None: ...
     def clamp_(self, arrays: Sequence[Any], clip_value: float) -> int: ...
     def fill_(self, arrays: Sequence[Any], value: float) -> None: ...
@@ -68,10 +73,12 @@ class HostBackend:
     """numpy or Numba kernels over host memory; partials and totals are host float64."""
 
     device = False
+    fuses_clip = True
 
     def __init__(self, module: ModuleType, name: str) -> None:
         self.kernels, self.name = module, name
         k = module
+        self.clip_norm_ = k.seg_clip_norm_
         self.scale_, self.clamp_, self.fill_ = k.seg_scale_, k.seg_clamp_, k.seg_fill_
         self.row_norms, self.row_scale_, self.col_sum = k.row_norms, k.row_scale_, k.col_sum
         self.partials = k.seg_partials
@@ -113,6 +120,7 @@ class CudaBackend:
     device = True
     name = "cuda"
     makes_plans = False
+    fuses_clip = False
 
     def __init__(self, module: ModuleType) -> None:
         k = self.kernels = module

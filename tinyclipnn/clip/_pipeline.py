@@ -83,8 +83,19 @@ def clip_norm(parameters: Any, max_norm: float, p: float, policy: str, backend: 
               group: Any = None, per_tensor: bool = False):
     """The global-norm clip: (total, coef, per-tensor norms or None)."""
     g, be = prepare(parameters, backend, layout=PER_TENSOR if per_tensor else FLAT)
+    if fusable(g, be, group) and not per_tensor:
+        total, coef = be.clip_norm_(g.groups[0].planned(be), p, max_norm, EPS, policy)
+        check_finite(total, policy, p)  # "error": the kernel wrote nothing
+        g.write_back()
+        return total, coef, None
     total, pt = measure(g, be, p, group, per_tensor)
     return total, scale_to(g, be, max_norm, total, policy, p), pt
+
+
+def fusable(g: Gathered, be: ClipBackend, group: Any) -> bool:
+    """Whether the backend's one-call ``clip_norm_`` can do this clip: one group of host
+    arrays and no communicator (whose combine must sit between the two passes)."""
+    return be.fuses_clip and group is None and len(g.groups) == 1
 
 
 def combine_norms(norms: np.ndarray, norm_type: float, axis: int = 0) -> np.ndarray | float:

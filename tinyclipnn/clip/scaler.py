@@ -10,7 +10,7 @@ import numpy as np
 
 from . import _checks
 from ._gather import FLAT
-from ._pipeline import EPS, clip_norm, measure, prepare, report
+from ._pipeline import EPS, clip_norm, fusable, measure, prepare, report
 from .clippers import Clipper
 from .monitor import GradMonitor
 from .report import ClipReport
@@ -158,11 +158,16 @@ class LossScaler(Clipper):
     def _unscale(self, parameters: Any, max_norm: float | None, p: float) -> ClipReport:
         inv = 1.0 / self._scale if self.enabled else 1.0
         g, be = prepare(parameters, self.backend, layout=FLAT)
+        limit = math.inf if max_norm is None else max_norm
+        if fusable(g, be, self.group):  # both passes in one call; nothing written on overflow
+            total, coef = be.clip_norm_(g.groups[0].planned(be), p, limit, EPS, "skip", inv)
+            g.write_back()
+            self._found_inf = not math.isfinite(total)
+            return ClipReport(total, limit, coef, coef < 1.0, self._found_inf)
         total_scaled, _ = measure(g, be, p, self.group)
         total = float(total_scaled) * inv  # exact for a power-of-two scale
         found_inf = not math.isfinite(total)
         self._found_inf = found_inf
-        limit = math.inf if max_norm is None else max_norm
         if found_inf:
             return ClipReport(total, limit, 1.0, False, True)
         coef = min(1.0, limit / (total + EPS))

@@ -18,6 +18,8 @@ from numba import types
 from numba.extending import intrinsic
 
 from .._jit import njit
+from ._claims import claim
+from ._float_items import CLAMP, NORM, SCALE
 from ._halfbits import (
     FAST_C_MAX,
     FAST_C_MIN,
@@ -34,7 +36,6 @@ from ._segments import segment_view
 from .config import BLOCK, CHUNK
 
 HAVE_F16C = "+f16c" in binding.get_host_cpu_features().flatten().split(",")
-_NORM, _SCALE, _CLAMP = 0, 1, 2
 
 
 @intrinsic
@@ -118,21 +119,27 @@ def _scale(y, c, tmp):
 
 @njit(cache=True, nogil=True)
 def run_items_f16c(op, addrs, sizes, seg, start, stop, arg, coefs, proto, out, scales, kind,
-                   lo, hi):
+                   claims):
     """``run_items_lowp`` for float16 (``kind`` 1) with the hardware conversions."""
     buf = np.empty(CHUNK, np.float32)
     tmp = np.empty(BLOCK, np.uint16)
     fill = encode(arg, FP16)
-    for k in range(lo, hi):
-        s = seg[k]
-        y = segment_view(addrs[s], sizes[s], proto)[start[k] : stop[k]]
-        if op == _NORM:
-            if arg != 2.0 or not settled(_sum_sq(y), out, scales, k):
-                partial(_decode(y, buf), arg, out, scales, k)
-        elif op == _SCALE:
-            if coefs[s] != 1.0:
-                _scale(y, coefs[s], tmp)
-        elif op == _CLAMP:
-            out[k] = _clamp(y, arg, FP16, buf)
-        else:
-            y[:] = fill
+    n, done = seg.shape[0], 0
+    lo, hi = claim(claims, n, 0)
+    while lo < hi:
+        for k in range(lo, hi):
+            s = seg[k]
+            y = segment_view(addrs[s], sizes[s], proto)[start[k] : stop[k]]
+            if op == NORM:
+                if arg != 2.0 or not settled(_sum_sq(y), out, scales, k):
+                    partial(_decode(y, buf), arg, out, scales, k)
+            elif op == SCALE:
+                if coefs[s] != 1.0:
+                    _scale(y, coefs[s], tmp)
+            elif op == CLAMP:
+                out[k] = _clamp(y, arg, FP16, buf)
+            else:
+                y[:] = fill
+        done += hi - lo
+        lo, hi = claim(claims, n, hi - lo)
+    return done

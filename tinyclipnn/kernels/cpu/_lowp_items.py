@@ -8,6 +8,8 @@ from __future__ import annotations
 import numpy as np
 
 from .._jit import njit
+from ._claims import claim
+from ._float_items import CLAMP, NORM, SCALE
 from ._halfbits import (
     FAST_C_MAX,
     FAST_C_MIN,
@@ -25,7 +27,6 @@ from ._reductions import _FM, partial
 from ._segments import segment_view
 from .config import BLOCK, CHUNK, TINY
 
-_NORM, _SCALE, _CLAMP, _FILL = 0, 1, 2, 3
 U32 = np.uint32
 
 
@@ -143,28 +144,35 @@ def _clamp(y, c, kind, buf):
 
 @njit(cache=True, nogil=True)
 def run_items_lowp(op, addrs, sizes, seg, start, stop, arg, coefs, proto, out, scales, kind,
-                   lo, hi):
-    """Work items lo..hi-1 over 16-bit arrays (``kind``: 1 float16, 2 bfloat16)."""
+                   claims):
+    """``_float_items.run_items`` over 16-bit arrays (``kind``: 1 float16, 2 bfloat16): the
+    work items this thread claims; returns how many it did."""
     buf = np.empty(CHUNK, np.float32)
     tmp = np.empty(BLOCK, np.uint16)
     fill = encode(arg, kind)
-    for k in range(lo, hi):
-        s = seg[k]
-        y = segment_view(addrs[s], sizes[s], proto)[start[k] : stop[k]]
-        if op == _NORM:
-            if arg != 2.0 or not settled(_sum_sq(y, kind), out, scales, k):
-                partial(_decode_into(y, kind, buf), arg, out, scales, k)
-        elif op == _SCALE:
-            if coefs[s] == 1.0:
-                pass
-            elif kind == FP16:
-                scale_exact(y, coefs[s], FP16)
+    n, done = seg.shape[0], 0
+    lo, hi = claim(claims, n, 0)
+    while lo < hi:
+        for k in range(lo, hi):
+            s = seg[k]
+            y = segment_view(addrs[s], sizes[s], proto)[start[k] : stop[k]]
+            if op == NORM:
+                if arg != 2.0 or not settled(_sum_sq(y, kind), out, scales, k):
+                    partial(_decode_into(y, kind, buf), arg, out, scales, k)
+            elif op == SCALE:
+                if coefs[s] == 1.0:
+                    pass
+                elif kind == FP16:
+                    scale_exact(y, coefs[s], FP16)
+                else:
+                    _scale_bf16(y, coefs[s], tmp)
+            elif op == CLAMP:
+                out[k] = _clamp(y, arg, kind, buf)
             else:
-                _scale_bf16(y, coefs[s], tmp)
-        elif op == _CLAMP:
-            out[k] = _clamp(y, arg, kind, buf)
-        else:
-            y[:] = fill
+                y[:] = fill
+        done += hi - lo
+        lo, hi = claim(claims, n, hi - lo)
+    return done
 
 
 @njit(cache=True, nogil=True)

@@ -70,6 +70,51 @@ def _root(s, p):
     return s ** (1.0 / p)
 
 
+@njit(cache=True)
+def _pow(x, p):
+    return x * x if p == 2.0 else x if p == 1.0 else x**p
+
+
+@njit(cache=True)
+def combine_partials(sums, scales, p):
+    """``reference.combine_partials`` in one compiled call (same operations, same order, so
+    the same float64 result): the p-norm from chunk partials, reduced strictly in order."""
+    n = sums.shape[0]
+    if n == 0:
+        return 0.0
+    if p == np.inf:
+        m = sums[0]
+        for i in range(n):
+            if sums[i] != sums[i]:
+                return sums[i]
+            m = max(m, sums[i])
+        return m
+    plain = True
+    for i in range(n):
+        if scales[i] != 0.0:
+            plain = False
+            break
+    if plain:
+        s = 0.0
+        for i in range(n):
+            s += sums[i]
+        if s != s or s == 0.0 or TINY < s < np.inf:
+            return _root(s, p)
+    norms = np.empty(n)
+    for i in range(n):
+        r = _root(sums[i], p)
+        norms[i] = r if scales[i] == 0.0 else scales[i] * r
+        if norms[i] != norms[i]:
+            return np.nan
+    m = norms.max()
+    if m == 0.0 or m == np.inf:
+        return m
+    s = 0.0
+    for i in range(n):
+        s += _pow(norms[i] / m, p)
+    return m * _root(s, p)
+
+
 @njit(cache=True, fastmath=_FM)
 def scale_chunk(y, c):
     for i in range(y.size):

@@ -19,39 +19,17 @@ import numpy as np
 from .. import reference
 from .._jit import njit
 from ._f16c_items import HAVE_F16C, run_items_f16c
+from ._float_items import CLAMP, FILL, NORM, SCALE, run_items
+from ._fused import PROPAGATE, SKIP, ZERO, clip_f16c, clip_float, clip_lowp
 from ._lowp_items import col_sum_lowp, run_items_lowp
-from ._reductions import clamp_chunk, partial, scale_chunk
-from ._segments import SegmentTable, row_table, segment_table, segment_view
-from ._threads import max_threads, split_run
+from ._segments import SegmentTable, row_table, segment_table
+from ._threads import claim_run, max_threads, split_run
 from .config import PARALLEL_MIN
 from .halfbits import cast_scalar
 
 _COL_BLOCK = 1024
-_NORM, _SCALE, _CLAMP, _FILL = 0, 1, 2, 3
 _NO_COEFS = np.ones(1)
-
-
-@njit(cache=True)
-def _item(op, k, addrs, sizes, seg, start, stop, arg, coefs, proto, out, scales):
-    """Work item k of operation ``op`` on its chunk; per-item results go to ``out[k]``."""
-    s = seg[k]
-    y = segment_view(addrs[s], sizes[s], proto)[start[k] : stop[k]]
-    if op == _NORM:
-        partial(y, arg, out, scales, k)
-    elif op == _SCALE:
-        if coefs[s] != 1.0:
-            scale_chunk(y, coefs[s])
-    elif op == _CLAMP:
-        out[k] = clamp_chunk(y, arg)
-    else:
-        y[:] = arg
-
-
-@njit(cache=True, nogil=True)
-def _run_items(op, addrs, sizes, seg, start, stop, arg, coefs, proto, out, scales, lo, hi):
-    """Work items lo..hi-1 (``split_run`` hands each thread one range)."""
-    for k in range(lo, hi):
-        _item(op, k, addrs, sizes, seg, start, stop, arg, coefs, proto, out, scales)
+_POLICY = {"propagate": PROPAGATE, "skip": SKIP, "error": SKIP, "zero": ZERO}
 
 
 @njit(cache=True, nogil=True)
@@ -76,17 +54,17 @@ def _run(t: SegmentTable, op: int, arg: float = 0.0, coefs: np.ndarray = _NO_COE
     threads = max_threads() if t.total >= PARALLEL_MIN else 1
     args = (op, t.addrs, t.sizes, t.seg, t.start, t.stop, float(arg), coefs, t.proto, out, scales)
     if t.kind == 1 and HAVE_F16C:
-        split_run(run_items_f16c, n_items, threads, *args, t.kind)
+        claim_run(run_items_f16c, n_items, threads, *args, t.kind)
     elif t.kind:
-        split_run(run_items_lowp, n_items, threads, *args, t.kind)
+        claim_run(run_items_lowp, n_items, threads, *args, t.kind)
     else:
-        split_run(_run_items, n_items, threads, *args)
+        claim_run(run_items, n_items, threads, *args)
     return out
 
 
 def _partials(t: SegmentTable, p: float) -> reference.Partials:
     scales = np.empty(t.seg.shape[0], np.float64)
-    sums = _run(t, _NORM, p, _NO_COEFS, scales)
+    sums = _run(t, NORM, p, _NO_COEFS, scales)
     return sums, scales, t.first
 
 
@@ -120,7 +98,7 @@ def row_partials(x2d: np.ndarray, norm_type: float = 2.0) -> reference.Partials:
 
 
 def _scale_table(t: SegmentTable, coefs: np.ndarray) -> None:
-    _run(t, _SCALE, 0.0, np.ascontiguousarray(coefs, dtype=np.float64))
+    _run(t, SCALE, 0.0, np.ascontiguousarray(coefs, dtype=np.float64))
 
 
 def seg_norms(arrays: Arrays, norm_type: float) -> np.ndarray:
@@ -136,18 +114,42 @@ def seg_scale_(arrays: Arrays, coefs: np.ndarray) -> None:
         _scale_table(_table(arrays), coefs)
 
 
+def seg_clip_norm_(arrays: Arrays, norm_type: float, max_norm: float, eps: float,
+                   policy: str, unscale: float = 1.0) -> tuple[float, float]:
+    """Global-norm clip of all arrays as one vector in one threaded call (``_fused``):
+    ``total = ||arrays||_p * unscale``; a finite total (or ``policy="propagate"``) scales by
+    ``coef * unscale`` where ``coef = max_norm / (total + eps)`` if that is below 1 (or NaN),
+    else 1. A non-finite total writes nothing for "skip" and "error", zeroes for "zero".
+    Returns ``(total, coef)`` (coef 1.0 when skipped, 0.0 when zeroed)."""
+    if not len(arrays):
+        return reference.seg_clip_norm_([], norm_type, max_norm, eps, policy, unscale)
+    t = _table(arrays)
+    n_items = t.seg.shape[0]
+    out, scales, res = np.empty(n_items), np.empty(n_items), np.zeros(2)
+    threads = max_threads() if t.total >= PARALLEL_MIN else 1
+    args = (t.addrs, t.sizes, t.seg, t.start, t.stop, t.proto, out, scales, float(norm_type),
+            float(max_norm), float(eps), float(unscale), _POLICY[policy], res)
+    if t.kind == 1 and HAVE_F16C:
+        claim_run(clip_f16c, n_items, threads, *args, t.kind, passes=2)
+    elif t.kind:
+        claim_run(clip_lowp, n_items, threads, *args, t.kind, passes=2)
+    else:
+        claim_run(clip_float, n_items, threads, *args, passes=2)
+    return float(res[0]), float(res[1])
+
+
 def seg_clamp_(arrays: Arrays, clip_value: float) -> int:
     """In place clamp to [-clip_value, clip_value] (NaN kept); returns how many changed."""
     if not len(arrays):
         return 0
     t = _table(arrays)
-    return int(_run(t, _CLAMP, cast_scalar(clip_value, t.dtype)).sum())
+    return int(_run(t, CLAMP, cast_scalar(clip_value, t.dtype)).sum())
 
 
 def seg_fill_(arrays: Arrays, value: float) -> None:
     """In place fill every element with ``value``."""
     if len(arrays):
-        _run(_table(arrays), _FILL, value)
+        _run(_table(arrays), FILL, value)
 
 
 def row_norms(x2d: np.ndarray, norm_type: float = 2.0) -> np.ndarray:

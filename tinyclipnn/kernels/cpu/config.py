@@ -29,3 +29,12 @@ TINY = 1e-290
 # 32K float16 N(0,1) values in L2, c = 1/5657, ns per value): 32: 0.295, 64: 0.284,
 # 128: 0.409 (more blocks redone; 64 is also where the constant-length block loop unrolls).
 BLOCK = 64
+
+# ``claim_run`` (``_threads``): each thread takes about this many batches of work items, so a
+# thread that starts late or is descheduled costs at most one batch of imbalance at the end.
+CLAIMS_PER_THREAD = 16
+
+# ``claim_run``: reads of the shared counter (~1 ns each) the caller spins for before it checks
+# its pool threads again; the batches still in flight when the caller runs out of work end
+# within one batch time (tens of microseconds), far sooner than a sleeping thread is woken.
+SPIN_POLLS = 1 << 16
