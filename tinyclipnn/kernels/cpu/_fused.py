@@ -54,10 +54,13 @@ def _decide(out, scales, p, max_norm, eps, unscale, policy, claims, res):
 
 
 @njit(cache=True, nogil=True)
-def _second_pass_done(claims, what, n):
-    """With no second pass, mark it done (a benign race: every thread stores the same n)."""
+def _after_norms(out, scales, p, max_norm, eps, unscale, policy, claims, res, n_segments):
+    """``_decide``, then (operation, per-segment factors) for the second pass; with no second
+    pass it is marked done (a benign race: every thread stores the same count)."""
+    what, factor = _decide(out, scales, p, max_norm, eps, unscale, policy, claims, res)
     if what == _NOTHING:
-        claims[1, DONE] = n
+        claims[1, DONE] = out.shape[0]
+    return what, np.full(n_segments, factor)
 
 
 @njit(cache=True, nogil=True)
@@ -65,12 +68,11 @@ def clip_float(addrs, sizes, seg, start, stop, proto, out, scales, p, max_norm, 
                policy, res, claims):
     """The fused clip over float32/float64 segments; returns the scaling items it did."""
     run_items(NORM, addrs, sizes, seg, start, stop, p, res, proto, out, scales, claims[0])
-    what, factor = _decide(out, scales, p, max_norm, eps, unscale, policy, claims, res)
-    _second_pass_done(claims, what, seg.shape[0])
+    what, coefs = _after_norms(out, scales, p, max_norm, eps, unscale, policy, claims, res,
+                               sizes.shape[0])
     if what == _NOTHING:
         return 0
-    coefs = np.full(sizes.shape[0], factor)
-    return run_items(what, addrs, sizes, seg, start, stop, factor, coefs, proto, out, scales,
+    return run_items(what, addrs, sizes, seg, start, stop, 0.0, coefs, proto, out, scales,
                      claims[1])
 
 
@@ -80,11 +82,10 @@ def clip_lowp(addrs, sizes, seg, start, stop, proto, out, scales, p, max_norm, e
     """``clip_float`` over float16/bfloat16 bits (``kind``: 1 float16, 2 bfloat16)."""
     run_items_lowp(NORM, addrs, sizes, seg, start, stop, p, res, proto, out, scales, kind,
                    claims[0])
-    what, factor = _decide(out, scales, p, max_norm, eps, unscale, policy, claims, res)
-    _second_pass_done(claims, what, seg.shape[0])
+    what, coefs = _after_norms(out, scales, p, max_norm, eps, unscale, policy, claims, res,
+                               sizes.shape[0])
     if what == _NOTHING:
         return 0
-    coefs = np.full(sizes.shape[0], factor)
     return run_items_lowp(what, addrs, sizes, seg, start, stop, 0.0, coefs, proto, out, scales,
                           kind, claims[1])
 
@@ -95,10 +96,9 @@ def clip_f16c(addrs, sizes, seg, start, stop, proto, out, scales, p, max_norm, e
     """``clip_lowp`` for float16 with the F16C conversions."""
     run_items_f16c(NORM, addrs, sizes, seg, start, stop, p, res, proto, out, scales, kind,
                    claims[0])
-    what, factor = _decide(out, scales, p, max_norm, eps, unscale, policy, claims, res)
-    _second_pass_done(claims, what, seg.shape[0])
+    what, coefs = _after_norms(out, scales, p, max_norm, eps, unscale, policy, claims, res,
+                               sizes.shape[0])
     if what == _NOTHING:
         return 0
-    coefs = np.full(sizes.shape[0], factor)
     return run_items_f16c(what, addrs, sizes, seg, start, stop, 0.0, coefs, proto, out, scales,
                           kind, claims[1])
