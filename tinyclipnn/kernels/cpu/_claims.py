@@ -55,11 +55,25 @@ def claim(claims, n_items, finished):
     return min(lo, n_items), min(lo + claims[BATCH], n_items)
 
 
+@intrinsic
+def load_acquire(typingctx, arr, idx):
+    """``arr[idx]`` of an int64 array as an atomic read (never hoisted out of a loop, and no
+    write: a spinning reader does not take the cache line from the threads that update it)."""
+    if not (isinstance(arr, types.Array) and arr.dtype == types.int64):
+        return None
+
+    def codegen(context, builder, signature, args):
+        ary = context.make_array(signature.args[0])(context, builder, args[0])
+        return builder.load_atomic(builder.gep(ary.data, [args[1]]), "acquire", 8)
+
+    return types.int64(arr, idx), codegen
+
+
 @njit(cache=True, nogil=True)
 def wait_done(claims, n_items, polls):
     """Spin until every item is done (True) or ``polls`` reads have passed (False)."""
     for _ in range(polls):
-        if fetch_add(claims, DONE, 0) >= n_items:
+        if load_acquire(claims, DONE) >= n_items:
             return True
     return False
 
