@@ -197,3 +197,31 @@ def test_claim_run_error_in_the_caller_waits_for_the_pool_then_raises():
     assert frozen.max() <= 1
     threading.Event().wait(0.05)
     np.testing.assert_array_equal(hits, frozen)
+
+
+@pytest.mark.timeout(120)
+def test_fused_clips_from_several_python_threads_at_once():
+    """Python threads share the kernels' thread pool: each call's items are still all done,
+    once, and each result equals the same clip run alone."""
+    sources = [_big(np.float32, 700_000 + 50_000 * k) for k in range(4)]
+    want = []
+    for src in sources:
+        a = src.copy()
+        want.append((K.seg_clip_norm_([a], 2.0, 1.0, 1e-6, "propagate"), a))
+    got: dict[int, list] = {k: [] for k in range(len(sources))}
+
+    def work(k):
+        for _ in range(10):
+            a = sources[k].copy()
+            got[k].append((K.seg_clip_norm_([a], 2.0, 1.0, 1e-6, "propagate"), a))
+
+    threads = [threading.Thread(target=work, args=(k,)) for k in range(len(sources))]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(100)
+    for k, (result, array) in enumerate(want):
+        assert len(got[k]) == 10
+        for r, a in got[k]:
+            assert r == result
+            _assert_same([a], [array])
