@@ -5,6 +5,10 @@
     total, per_tensor = measure(g, be, p, group)  # chunk partials -> one fixed-order combine
     coef  = scale_to(g, be, max_norm, total, policy)  # policy, then one scaling pass
     report(total, coef, max_norm, policy, ...)    # -> ClipReport
+
+A host backend runs ``measure`` + ``scale_to`` of a one-group global-norm clip as one call
+(``be.clip_norm_``: the same steps, with no Python between the two passes); ``clip_norm`` and
+the loss scaler take that road whenever no communicator needs the partials in between.
 """
 
 from __future__ import annotations
