@@ -35,8 +35,8 @@ def _decide(out, scales, p, max_norm, eps, unscale, policy, claims, res):
     """After the norm pass: (operation for the second pass or ``_NOTHING``, its factor).
     ``res`` gets the total norm (times ``unscale``) and the clip coefficient."""
     n = out.shape[0]
-    while not wait_done(claims[0], n, 1 << 16):
-        pass
+    while not wait_done(claims[0], n, 1 << 16):  # the norm batches still running elsewhere
+        pass  # (``close`` after an error marks them done, so this never waits forever)
     total = combine_partials(out, scales, p) * unscale
     res[0] = total
     if not np.isfinite(total) and policy != PROPAGATE:

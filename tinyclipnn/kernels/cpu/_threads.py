@@ -76,7 +76,8 @@ def claim_run(kernel: Callable[..., Any], n_items: int, n_threads: int, *args: A
     in the last pass (it marks a pass it skips as done).
 
     Returns as soon as every item is done: a pool thread that wakes after that finds nothing
-    left to claim and touches no data. An error in any thread stops further claims and is
+    left to claim and writes no gradient (a fused kernel's late thread recomputes the same
+    total and coefficient into its result array). An error in any thread stops further claims and is
     raised here once every thread has stopped.
     """
     from ._claims import close, new_claims, wait_done
