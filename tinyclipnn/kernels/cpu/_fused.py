@@ -35,8 +35,11 @@ def _decide(out, scales, p, max_norm, eps, unscale, policy, claims, res):
     """After the norm pass: (operation for the second pass or ``_NOTHING``, its factor).
     ``res`` gets the total norm (times ``unscale``) and the clip coefficient."""
     n = out.shape[0]
-    while not wait_done(claims[0], n, 1 << 16):  # the norm batches still running elsewhere
-        pass  # (``close`` after an error marks them done, so this never waits forever)
+    # the norm batches still running in other threads: they end, since nothing in a claimed
+    # batch can fail (no allocation, no division by zero); an error in the caller before its
+    # own batches are done makes ``claim_run`` mark them done (``_claims.close``)
+    while not wait_done(claims[0], n, 1 << 16):
+        pass
     total = combine_partials(out, scales, p) * unscale
     res[0] = total
     if not np.isfinite(total) and policy != PROPAGATE:
