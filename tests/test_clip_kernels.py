@@ -85,6 +85,19 @@ def test_seg_clamp_matches_reference(planned, arrays, c):
         np.testing.assert_array_equal(x, y)
 
 
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_clamp_counts_whole_chunks(dtype):
+    """Every value of several full chunks clamped (the count is kept per chunk in float32
+    lanes: exact up to 2**24), plus NaN (kept, not counted) and values exactly at the bound."""
+    x = np.random.default_rng(5).standard_normal(3 * 32768 + 11).astype(dtype) * 10
+    x[np.abs(x) <= 1.0] = 5.0
+    x[:3] = [np.nan, 1.0, -1.0]
+    a, b = x.copy(), x.copy()
+    got = K.seg_clamp_([a], 1.0)
+    assert got == R.seg_clamp_([b], 1.0) == x.size - 3
+    np.testing.assert_array_equal(a, b)
+
+
 @SETTINGS
 @given(
     st.sampled_from([np.float32, np.float64]),
