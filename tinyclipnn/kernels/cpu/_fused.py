@@ -13,6 +13,10 @@ total, bit for bit), and claims scaling items. ``claims`` has one row per pass
 (``_claims``). The caller passes the policy as a code: ``PROPAGATE`` (IEEE arithmetic, as
 PyTorch), ``SKIP`` (a non-finite total writes nothing; also used for "error", where the
 caller raises afterwards) or ``ZERO`` (a non-finite total zeroes the gradients).
+
+There is one such function per item runner (float, 16-bit, float16 with F16C), alike but for
+the runner they call: numba does not cache a function that takes another compiled function
+as an argument, and the F16C runner must not be compiled on a CPU without F16C.
 """
 
 from __future__ import annotations
