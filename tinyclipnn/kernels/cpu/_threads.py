@@ -8,7 +8,7 @@ safe to call from several Python threads at once, and leave the user's threading
 (The spinning is also what makes an OpenMP loop start at once when nothing else runs: timed
 alone, back to back, a 6M-float ``prange`` read loop beat the same loop on plain threads by
 ~15% on the 2-vCPU test VM, whose idle threads take 0.2-0.35 ms to wake; ``claim_run`` makes
-up most of that without a thread spinning between calls.)
+up part of that without a thread spinning between calls.)
 
 Two ways to split: ``split_run`` hands each thread one fixed range of items; ``claim_run`` lets
 threads take small batches from a shared counter (``_claims``), so a thread that starts late or
