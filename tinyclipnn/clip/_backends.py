@@ -17,7 +17,6 @@ Nothing imports numba until a backend is first used.
 from __future__ import annotations
 
 import importlib
-import math
 import warnings
 from collections.abc import Sequence
 from types import ModuleType
@@ -100,17 +99,8 @@ class HostBackend:
 
     def clip_to_(self, arrays: Sequence[Any], max_norm: float, total: Any, eps: float,
                  policy: str) -> float:
-        t = float(total)
-        if not math.isfinite(t) and policy in ("skip", "zero"):
-            if policy == "zero":
-                self.fill_(arrays, 0.0)
-                return 0.0
-            return 1.0
-        coef = max_norm / (t + eps)  # t >= 0: never a division by zero
-        if coef < 1.0 or coef != coef:  # NaN propagates, as in PyTorch
-            self.scale_(arrays, np.full(len(arrays), coef))
-            return coef
-        return 1.0
+        return reference.clip_with_norm_(arrays, max_norm, float(total), eps, policy,
+                                         scale_=self.scale_, fill_=self.fill_)
 
 
 class CudaBackend:

@@ -12,7 +12,8 @@ product in float64 and rounds it to the array's dtype (round-to-nearest-even).
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from typing import Any
 
 import numpy as np
 
@@ -136,27 +137,35 @@ def seg_scale_(arrays: Sequence[np.ndarray], coefs: np.ndarray) -> None:
                 _store(a, _flat64(a) * c)
 
 
-def seg_clip_norm_(arrays: Sequence[np.ndarray], norm_type: float, max_norm: float,
-                   eps: float, policy: str, unscale: float = 1.0) -> tuple[float, float]:
-    """Global-norm clip of all arrays as one vector: ``total = ||arrays||_p * unscale``; a
-    finite total (or ``policy="propagate"``) scales by ``coef * unscale``, where
-    ``coef = max_norm / (total + eps)`` if that is below 1 (or NaN), else 1. A non-finite total
-    writes nothing for "skip" and "error", zeroes for "zero". Returns ``(total, coef)``
-    (coef 1.0 when skipped, 0.0 when zeroed)."""
-    sums, scales, _ = seg_partials(arrays, norm_type)
-    total = combine_partials(sums, scales, norm_type) * unscale
+def clip_with_norm_(arrays: Sequence[Any], max_norm: float, total: float, eps: float,
+                    policy: str, unscale: float = 1.0, scale_: Callable | None = None,
+                    fill_: Callable | None = None) -> float:
+    """Scale ``arrays`` for a known ``total`` norm: a finite total (or ``policy="propagate"``)
+    scales by ``coef * unscale``, where ``coef = max_norm / (total + eps)`` if that is below 1
+    (or NaN), else 1. A non-finite total writes nothing for "skip" and "error", zeroes for
+    "zero". Returns ``coef`` (1.0 when skipped, 0.0 when zeroed). ``scale_``/``fill_``: the
+    kernels that write (default: this module's; the Numba backend passes its own)."""
     if not math.isfinite(total) and policy != "propagate":
         if policy == "zero":
-            seg_fill_(arrays, 0.0)
-            return total, 0.0
-        return total, 1.0
+            (fill_ or seg_fill_)(arrays, 0.0)
+            return 0.0
+        return 1.0
     with np.errstate(divide="ignore", invalid="ignore"):
         coef = float(np.float64(max_norm) / (total + eps))
     if not (coef < 1.0 or coef != coef):  # NaN propagates, as in PyTorch
         coef = 1.0
     if coef * unscale != 1.0:
-        seg_scale_(arrays, np.full(len(arrays), coef * unscale))
-    return total, coef
+        (scale_ or seg_scale_)(arrays, np.full(len(arrays), coef * unscale))
+    return coef
+
+
+def seg_clip_norm_(arrays: Sequence[np.ndarray], norm_type: float, max_norm: float,
+                   eps: float, policy: str, unscale: float = 1.0) -> tuple[float, float]:
+    """Global-norm clip of all arrays as one vector: ``total = ||arrays||_p * unscale``, then
+    ``clip_with_norm_``. Returns ``(total, coef)``."""
+    sums, scales, _ = seg_partials(arrays, norm_type)
+    total = combine_partials(sums, scales, norm_type) * unscale
+    return total, clip_with_norm_(arrays, max_norm, total, eps, policy, unscale)
 
 
 def seg_clamp_(arrays: Sequence[np.ndarray], clip_value: float) -> int:
