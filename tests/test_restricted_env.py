@@ -144,3 +144,31 @@ def test_without_numba_every_cli_command_works(tmp_path):
     assert "numba" in outs[0] and "unavailable" in outs[0]
     assert (tmp_path / "spirals" / "summary.json").exists()
     assert outs[-1].startswith("the") and len(outs[-1].strip()) == 13
+
+
+@pytest.mark.timeout(300)
+@pytest.mark.parametrize("cpu_env", [{"NUMBA_CPU_NAME": "generic"},
+                                     {"NUMBA_CPU_NAME": "haswell", "NUMBA_CPU_FEATURES": "+avx2,-f16c"}],
+                         ids=["generic", "no-f16c"])
+def test_float16_clip_on_a_target_without_f16c(tmp_path, cpu_env):
+    """A portable kernel cache (``NUMBA_CPU_NAME=generic``) compiles for a CPU without F16C: the
+    float16 kernels must take the bit-arithmetic path there, not call a conversion routine that
+    Numba does not link (which killed the process with "Symbol not found: __extendhfsf2")."""
+    code = textwrap.dedent("""
+        import numpy as np
+        from tinyclipnn.clip import clip_grad_norm_, clip_grad_value_
+        rng = np.random.default_rng(0)
+        g = (rng.standard_normal(70_000) * 3).astype(np.float16)
+        a, b = g.copy(), g.copy()
+        na = clip_grad_norm_([a], 1.0, backend="numba")
+        nb = clip_grad_norm_([b], 1.0, backend="numpy")
+        c, d = g.copy(), g.copy()
+        clip_grad_value_([c], 0.5, backend="numba")
+        clip_grad_value_([d], 0.5, backend="numpy")
+        from tinyclipnn.kernels.cpu._f16c_items import HAVE_F16C
+        print("RESULT", na, nb, int(np.array_equal(a, b)), int(np.array_equal(c, d)), int(HAVE_F16C))
+    """)
+    env = {**cpu_env, "NUMBA_CACHE_DIR": str(tmp_path / "cache")}
+    na, nb, same_norm_clip, same_value_clip, f16c = _parse(_python(code, env).stdout)[0]
+    assert na == pytest.approx(nb, rel=1e-12)
+    assert same_norm_clip == 1 and same_value_clip == 1 and f16c == 0

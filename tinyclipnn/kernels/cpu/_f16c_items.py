@@ -1,6 +1,7 @@
 """float16 work items on CPUs with the F16C instructions (every AVX2 CPU): decoding and
 rounding to float16 in hardware (``vcvtph2ps`` / ``vcvtps2ph``, 8 values per instruction)
-instead of bit arithmetic. Used only when the host has F16C (``HAVE_F16C``): elsewhere LLVM
+instead of bit arithmetic. Used only when Numba compiles for a CPU with F16C (``HAVE_F16C``: the
+host's features, or ``NUMBA_CPU_FEATURES`` when set): elsewhere LLVM
 would need a library call that Numba does not link.
 
 Scaling keeps the exact semantics of the other paths (float64 product, rounded once to
@@ -35,7 +36,19 @@ from ._reductions import _FM, partial
 from ._segments import segment_view
 from .config import BLOCK, CHUNK
 
-HAVE_F16C = "+f16c" in binding.get_host_cpu_features().flatten().split(",")
+
+
+def _target_features() -> str:
+    """The CPU features Numba compiles for: ``NUMBA_CPU_FEATURES`` when set (Numba sets it to ""
+    for ``NUMBA_CPU_NAME=generic``, the portable-cache setting), else the host's."""
+    from numba.core import config
+
+    if config.CPU_FEATURES is not None:
+        return config.CPU_FEATURES
+    return binding.get_host_cpu_features().flatten()
+
+
+HAVE_F16C = "+f16c" in _target_features().split(",")
 
 
 @intrinsic
