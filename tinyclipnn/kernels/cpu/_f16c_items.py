@@ -37,7 +37,6 @@ from ._segments import segment_view
 from .config import BLOCK, CHUNK
 
 
-
 def _target_features() -> str:
     """The CPU features Numba compiles for: ``NUMBA_CPU_FEATURES`` when set (Numba sets it to ""
     for ``NUMBA_CPU_NAME=generic``, the portable-cache setting), else the host's."""
