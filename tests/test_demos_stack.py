@@ -6,18 +6,29 @@ import pytest
 from tinyclipnn.lab import run_demo
 
 
+@pytest.mark.numerics
 def test_exploding_clipping_makes_the_rnn_learn_at_the_same_lr():
-    """The flagship's claim on one seed: clipped SGD solves temporal order at T = 20, plain SGD
-    at the same learning rate stays at chance with gradient norms far above the threshold."""
-    from tinyclipnn.lab.demos.exploding import train_cell, verdict
+    """The flagship's claim, held with a margin over six seeds (chaotic training amplifies the
+    rounding differences between CPUs, so no single seed's path is asserted): clipped SGD solves
+    temporal order at T = 20; plain SGD at the same learning rate stays near chance (0.75) with
+    gradient norms above the clip threshold of 1.0.
 
-    plain = train_cell({"seed": 3, "method": "plain SGD", "steps": 400, "n_eval": 500})
-    clip = train_cell({"seed": 3, "method": "SGD + clip", "steps": 400, "n_eval": 500})
-    assert clip["solved"] and not clip["diverged"]
-    assert plain["error"] > 0.5  # chance is 0.75
-    assert max(plain["norm"]) > 10 and np.median(plain["norm"]) > 1.0  # above the threshold
-    assert verdict(plain, clip) == "learns"
-    assert verdict(plain, plain) == "no" and verdict(None, clip) == "not run"
+    Measured over seeds 0-7 natively on AVX-512 (Zen 4) and held to AVX2 and to SSE4.2
+    (``.ci/isa_env.py``): clipped runs solved 24 of 24; plain errors 0.66-0.85; plain median
+    norms 1.13-1.97; plain peaks 4.8-48.7."""
+    from tinyclipnn.lab.demos.exploding import MAX_NORM, train_cell, verdict
+
+    runs = [(train_cell({"seed": s, "method": "plain SGD", "steps": 400, "n_eval": 500}),
+             train_cell({"seed": s, "method": "SGD + clip", "steps": 400, "n_eval": 500}))
+            for s in range(6)]
+    plains, clips = [p for p, _ in runs], [c for _, c in runs]
+    assert sum(c["solved"] and not c["diverged"] for c in clips) >= 5
+    assert sum(p["error"] > 0.5 for p in plains) >= 5
+    assert sum(np.median(p["norm"]) > MAX_NORM for p in plains) >= 5
+    assert sum(max(p["norm"]) > 3 * MAX_NORM for p in plains) >= 5
+    assert max(max(p["norm"]) for p in plains) > 8 * MAX_NORM
+    assert sum(verdict(p, c) == "learns" for p, c in runs) >= 5
+    assert verdict(plains[0], plains[0]) == "no" and verdict(None, clips[0]) == "not run"
 
 
 def test_exploding_interrupted_marks_unrun_runs_not_run(tmp_path, monkeypatch):
