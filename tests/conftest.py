@@ -6,7 +6,6 @@ import pytest
 
 import tinyclipnn as tc
 
-
 # Modules whose every test compares floating-point results (kernels against references, layers
 # against PyTorch, training outcomes): marked ``numerics`` so CI runs them again with every library
 # held to a lower instruction set. Single tests elsewhere carry the mark themselves.
