@@ -192,10 +192,10 @@ def get_backend(name: str = "auto") -> ModuleType:
         try:
             return _import(name)
         except Exception as exc:  # numba missing or broken (e.g. llvmlite missing)
-            raise RuntimeError(
+            raise ImportError(
                 "backend='numba': the Numba CPU kernels cannot be loaded "
                 f"({type(exc).__name__}: {exc}); install numba (pip install numba) or use "
-                "backend='numpy' (or 'auto', which falls back to numpy)") from exc
+                "backend='numpy' (or 'auto', which falls back to numpy)", name="numba") from exc
     if name == "cuda":
         if "cuda" not in _loaded:
             reason = cuda_unavailable_reason()

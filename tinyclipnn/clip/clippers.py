@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any, ClassVar
 
-from .._validate import Rule, check_state
+from .._validate import Boolean, Rule, check_state
 from . import _checks
 from ._pipeline import clip_norm, report
 from .agc import agc_report
@@ -102,7 +102,8 @@ class ClipGradValue(Clipper):
         measure_norm: bool = False,
     ) -> None:
         self.clip_value = _checks.threshold("clip_value", clip_value)
-        self.backend, self.monitor, self.measure_norm = backend, monitor, bool(measure_norm)
+        self.backend, self.monitor = backend, monitor
+        self.measure_norm = Boolean()(measure_norm, "measure_norm")
 
     def _clip(self, parameters: Any) -> ClipReport:
         return value_report(parameters, self.clip_value, self.backend,

@@ -8,7 +8,7 @@ from typing import Any
 
 import numpy as np
 
-from .._validate import Integer, Real, state_error
+from .._validate import Boolean, Integer, Real, state_error
 from . import _checks
 from ._gather import FLAT
 from ._pipeline import EPS, clip_norm, fusable, measure, prepare, report
@@ -65,7 +65,7 @@ class LossScaler(Clipper):
         self.growth_factor = GROWTH_FACTOR(growth_factor, "growth_factor")
         self.backoff_factor = BACKOFF_FACTOR(backoff_factor, "backoff_factor")
         self.growth_interval = GROWTH_INTERVAL(growth_interval, "growth_interval")
-        self.enabled = bool(enabled)
+        self.enabled = Boolean()(enabled, "enabled")
         self.max_norm = None if max_norm is None else _checks.threshold("max_norm", max_norm)
         self.norm_type = _checks.norm_type(norm_type)
         self.backend, self.monitor, self.group = backend, monitor, group

@@ -104,10 +104,10 @@ class Optimizer:
                 if not isinstance(g, np.ndarray):
                     raise TypeError(f"{where} must be a numpy array (or None), got "
                                     f"{type(g).__name__}; nothing was updated")
-                if g.dtype.kind != "f" and not (g.dtype.kind == "c" and p.dtype.kind == "c"):
+                if not _floating(g.dtype, p.dtype):
                     raise TypeError(f"{where} has dtype {g.dtype}; gradients must be floating "
-                                    f"point (float16, float32 or float64), like the parameter "
-                                    f"({p.dtype}); nothing was updated")
+                                    f"point (float16, bfloat16, float32 or float64), as the "
+                                    f"parameter ({p.dtype}); nothing was updated")
                 if g.shape != p.data.shape:
                     raise ValueError(f"{where} has shape {g.shape} but the parameter has shape "
                                      f"{p.data.shape}; nothing was updated")
@@ -246,6 +246,12 @@ class Optimizer:
 
 
 _INDEX = Integer(0)
+
+
+def _floating(grad: np.dtype, param: np.dtype) -> bool:
+    """A gradient dtype an update can use: a float (bfloat16 too), complex for a complex
+    parameter."""
+    return grad.kind == "f" or grad.name == "bfloat16" or (grad.kind == "c" == param.kind)
 
 
 def _count(ids: Any) -> str:

@@ -8,7 +8,15 @@ from typing import Any
 
 from ..._validate import Integer, ListOf, OneOf, Optional, Real, state_error
 from ..optimizer import Optimizer
-from .base import EPOCH, EPOCH_DEPRECATION_WARNING, LRS, LRScheduler, check_int, check_optimizer
+from .base import (
+    EPOCH,
+    EPOCH_DEPRECATION_WARNING,
+    LRS,
+    LRScheduler,
+    check_int,
+    check_optimizer,
+    check_real,
+)
 from .base import group_values as _group_values
 
 _MIN_LR = Real(0)
@@ -39,9 +47,9 @@ class ReduceLROnPlateau(LRScheduler):
         if isinstance(min_lr, (list, tuple)):
             if len(min_lr) != n:
                 raise ValueError(f"{owner}: expected {n} min_lrs, got {len(min_lr)}")
-            self.default_min_lr, self.min_lrs = None, self._arg("min_lrs", min_lr)
+            self.default_min_lr, self.min_lrs = None, self._arg("min_lrs", min_lr, "min_lr")
         else:
-            self.default_min_lr = self._arg("default_min_lr", min_lr)
+            self.default_min_lr = check_real(owner, "min_lr", min_lr, 0.0)
             self.min_lrs = [self.default_min_lr] * n
         self.patience = self._arg("patience", patience)
         self.cooldown = self._arg("cooldown", cooldown)
