@@ -426,3 +426,30 @@ def test_multistep_milestones_come_back_as_a_counter():
     fresh = _sched(lambda o: S.MultiStepLR(o, [1]))
     fresh.load_state_dict({**sched.state_dict(), "milestones": {3: 1, 5: 2}})
     assert isinstance(fresh.milestones, Counter) and fresh.milestones == {3: 1, 5: 2}
+
+
+def test_user_subclasses_may_store_more():
+    """A user's scheduler or optimizer subclass keeps extra fields (as PyTorch allows); the
+    fields tinyclipnn knows are still checked."""
+
+    class Warmup(S.StepLR):
+        def __init__(self, optimizer, warm):
+            self.warm = warm
+            super().__init__(optimizer, 3)
+
+    sched = _sched(lambda o: Warmup(o, 4))
+    fresh = _sched(lambda o: Warmup(o, 1))
+    fresh.load_state_dict(sched.state_dict())
+    assert fresh.warm == 4
+    _refused(fresh, {**sched.state_dict(), "gamma": "x"}, TypeError, "gamma")
+
+    class Counted(optim.SGD):
+        def _update(self, p, grad, group, state):
+            state["calls"] = state.get("calls", 0) + 1
+            super()._update(p, grad, group, state)
+
+    opt = _optimizer(Counted, momentum=0.9)
+    other = _optimizer(Counted, momentum=0.9)
+    other.load_state_dict(opt.state_dict())
+    assert other.state_dict()["state"][0]["calls"] == 2
+    _refused(other, _entry(opt.state_dict(), momentum_buffer=np.ones(7)), ValueError, "shape")

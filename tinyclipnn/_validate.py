@@ -15,6 +15,7 @@ otherwise: each rule's text says whether infinities are allowed).
 
 from __future__ import annotations
 
+import copy
 import math
 import operator
 from collections.abc import Callable, Collection, Mapping
@@ -23,7 +24,7 @@ from typing import Any
 import numpy as np
 
 __all__ = ["Boolean", "Integer", "Kind", "ListOf", "MapOf", "OneOf", "Optional", "Real",
-           "Record", "Rule", "check_state", "prefixed", "show", "state_error"]
+           "Record", "Rule", "check_state", "defined_here", "prefixed", "show", "state_error"]
 
 
 def show(value: Any) -> str:
@@ -253,17 +254,25 @@ def state_error(owner: str, message: str) -> ValueError:
     return ValueError(f"{owner}.load_state_dict: {message}")
 
 
+def defined_here(obj: Any) -> bool:
+    """Whether ``obj``'s class is one of tinyclipnn's own (whose state layout is known in
+    full), not a user's subclass (which may store more)."""
+    return type(obj).__module__.startswith("tinyclipnn.")
+
+
 def check_state(owner: str, state: Any, rules: Mapping[str, Rule], *,
-                ignore: Collection[str] = ()) -> dict[str, Any]:
+                ignore: Collection[str] = (), strict: bool = True) -> dict[str, Any]:
     """Every field of ``state`` (a ``state_dict()``) checked by its rule in ``rules`` and
     normalised; ``owner.load_state_dict`` then assigns the result, so a bad state changes
     nothing. Every key of ``rules`` must be present; keys in ``ignore`` are dropped (fields
-    other libraries store, e.g. PyTorch's); any other key is refused."""
+    other libraries store, e.g. PyTorch's); any other key is refused, unless not ``strict``
+    (a user's subclass: its own fields are returned as deep copies, unchecked)."""
     if not isinstance(state, Mapping):
         raise TypeError(f"{owner}.load_state_dict: state_dict must be a dict (what "
                         f"{owner}.state_dict() returns), got {type(state).__name__}")
     missing = [k for k in rules if k not in state]
-    unexpected = [k for k in state if k not in rules and k not in ignore]
+    extra = [k for k in state if k not in rules and k not in ignore]
+    unexpected = extra if strict else []
     if missing or unexpected:
         parts = ([f"lacks keys {missing}"] if missing else []) + (
             [f"has unexpected keys {sorted(map(str, unexpected))}"] if unexpected else [])
@@ -275,4 +284,6 @@ def check_state(owner: str, state: Any, rules: Mapping[str, Rule], *,
             out[key] = rule(state[key], f"state_dict[{key!r}]")
         except (TypeError, ValueError) as e:
             raise prefixed(f"{owner}.load_state_dict: ", e) from None
+    if not strict:
+        out.update({k: copy.deepcopy(state[k]) for k in extra})
     return out

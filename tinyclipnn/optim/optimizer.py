@@ -9,7 +9,7 @@ from typing import Any, ClassVar
 
 import numpy as np
 
-from .._validate import Integer, Rule, prefixed, show
+from .._validate import Integer, Rule, defined_here, prefixed, show
 from ..autograd import Tensor, zero_grads
 from ._checks import StateArray
 
@@ -230,7 +230,8 @@ class Optimizer:
         rules = self._STATE
         if rules is None:  # no declared layout: arrays must fit the parameter
             return {n: _state_value(f"{where}[{n!r}]", v, p) for n, v in entry.items()}
-        unknown = [n for n in entry if n not in rules]
+        lenient = not defined_here(self)  # a user's subclass may store more entries
+        unknown = [n for n in entry if n not in rules and not lenient]
         missing = [n for n in self._required_state(group) if entry and n not in entry]
         if unknown or missing:
             raise ValueError(f"{where} has " + " and ".join(
@@ -239,9 +240,11 @@ class Optimizer:
                 + f"; a {type(self).__name__} state holds {sorted(rules)}")
         out = {}
         for n, v in entry.items():
-            rule = rules[n]
-            out[n] = (rule.bind(p) if isinstance(rule, StateArray) else rule)(
-                v, f"{where}[{n!r}]")
+            rule, at = rules.get(n), f"{where}[{n!r}]"
+            if rule is None:
+                out[n] = _state_value(at, v, p)
+            else:
+                out[n] = (rule.bind(p) if isinstance(rule, StateArray) else rule)(v, at)
         return out
 
 

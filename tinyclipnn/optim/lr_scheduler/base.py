@@ -22,7 +22,17 @@ from collections.abc import Mapping
 from functools import wraps
 from typing import Any, ClassVar
 
-from ..._validate import Boolean, Integer, ListOf, Real, Rule, check_state, prefixed, state_error
+from ..._validate import (
+    Boolean,
+    Integer,
+    ListOf,
+    Real,
+    Rule,
+    check_state,
+    defined_here,
+    prefixed,
+    state_error,
+)
 from ..optimizer import Optimizer
 
 EPOCH_DEPRECATION_WARNING = (
@@ -184,7 +194,8 @@ class LRScheduler:
     def _checked_state(self, state_dict: Any) -> dict[str, Any]:
         """The fields of ``state_dict``, checked and normalised (nothing is changed)."""
         owner = type(self).__name__
-        values = check_state(owner, state_dict, self._FIELDS, ignore=_PYTORCH_ONLY)
+        values = check_state(owner, state_dict, self._FIELDS, ignore=_PYTORCH_ONLY,
+                             strict=defined_here(self))
         n = len(self.optimizer.param_groups)
         for key in self._PER_GROUP:
             if key in values and len(values[key]) != n:
