@@ -162,7 +162,8 @@ def test_nonfinite_policies(backend):
         (lambda g: C.clip_grad_norm_(g, "1"), TypeError),
         (lambda g: C.clip_grad_norm_(g, 1.0, norm_type=0.5), ValueError),
         (lambda g: C.clip_grad_norm_(g, 1.0, nonfinite="ignore"), ValueError),
-        (lambda g: C.clip_grad_norm_(g, 1.0, True, nonfinite="skip"), ValueError),
+        (lambda g: C.clip_grad_norm_(g, 1.0, 2.0, True, nonfinite="skip"), ValueError),
+        (lambda g: C.clip_grad_norm_(g, 1.0, True), TypeError),  # a bool is not a norm_type
         (lambda g: C.clip_grad_norm_(g, 1.0, backend="gpu"), ValueError),
         (lambda g: C.clip_grad_value_(g, -0.1), ValueError),
         (lambda g: C.clip_grad_value_(g + [np.ones(3, np.int64)], 0.1), TypeError),

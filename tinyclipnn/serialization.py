@@ -10,6 +10,9 @@ Files: `save` writes ``.NAME.tmp-PID-XXXX`` in the target's folder and renames i
 so a crash never leaves a half-written checkpoint; the temporary file is removed on any exception,
 and one left by a killed process (its PID no longer running) is removed by the next save to that
 folder. A replaced file keeps its permission bits; a new one gets ``0666 & ~umask`` (0644 usually).
+A path that is a symbolic link is written through, as ``open()`` would: the link's final target is
+replaced (atomically, with its temporary file beside it) and the link stays a link. Errors name
+the path given (a missing folder, no permission), never the temporary file.
 """
 
 from __future__ import annotations
@@ -163,15 +166,26 @@ def save(state: Any, path: str | os.PathLike) -> None:
     writer = _Writer()
     tree = writer.node(state, ())
     meta = json.dumps({"format": 2, "tree": tree})
-    path = os.fspath(path)
-    if os.path.isdir(path):
-        raise IsADirectoryError(f"save: {path} is a directory; give a file name such as "
-                                f"{os.path.join(path, 'model.npz')}")
-    folder = os.path.dirname(os.path.abspath(path))
+    given = os.fspath(path)
+    if os.path.isdir(given):
+        raise IsADirectoryError(f"save: {given} is a directory; give a file name such as "
+                                f"{os.path.join(given, 'model.npz')}")
+    path = _target(given)
+    folder = os.path.dirname(path)
+    if not os.path.isdir(folder):
+        what = "is not a folder" if os.path.exists(folder) else "does not exist"
+        error = NotADirectoryError if os.path.exists(folder) else FileNotFoundError
+        raise error(f"save: cannot write {given}: {folder} {what}"
+                    + ("" if os.path.exists(folder) else " (create it first, e.g. with "
+                       "os.makedirs)"))
     _remove_stale_temporaries(folder)
     mode = _default_mode(path)
-    fd, tmp = tempfile.mkstemp(prefix=f".{os.path.basename(path)}.tmp-{os.getpid()}-",
-                               dir=folder)
+    try:
+        fd, tmp = tempfile.mkstemp(prefix=f".{os.path.basename(path)}.tmp-{os.getpid()}-",
+                                   dir=folder)
+    except OSError as e:
+        raise type(e)(f"save: cannot write {given}: cannot create a file in {folder} "
+                      f"({e.strerror or e})") from None
     try:
         with os.fdopen(fd, "wb") as f:
             np.savez(f, **{_META: np.array(meta)}, **writer.arrays)
@@ -186,6 +200,15 @@ def save(state: Any, path: str | os.PathLike) -> None:
             pass
         raise
     _fsync_dir(folder)
+
+
+def _target(path: str) -> str:
+    """The absolute path a write to ``path`` lands on: symbolic links followed to their final
+    target (as ``open()`` does), so the atomic rename replaces the target, not the link."""
+    target = os.path.realpath(path)
+    if os.path.islink(target):  # realpath stops at a loop
+        raise OSError(f"save: cannot write {path}: too many levels of symbolic links")
+    return target
 
 
 def _fsync_dir(folder: str) -> None:

@@ -186,8 +186,16 @@ def get_backend(name: str = "auto") -> ModuleType:
                     RuntimeWarning, stacklevel=3)
                 _auto.append(_import("numpy"))
         return _auto[0]
-    if name in ("numpy", "numba"):
+    if name == "numpy":
         return _import(name)
+    if name == "numba":
+        try:
+            return _import(name)
+        except Exception as exc:  # numba missing or broken (e.g. llvmlite missing)
+            raise ImportError(
+                "backend='numba': the Numba CPU kernels cannot be loaded "
+                f"({type(exc).__name__}: {exc}); install numba (pip install numba) or use "
+                "backend='numpy' (or 'auto', which falls back to numpy)", name="numba") from exc
     if name == "cuda":
         if "cuda" not in _loaded:
             reason = cuda_unavailable_reason()

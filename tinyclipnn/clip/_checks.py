@@ -5,6 +5,10 @@ from __future__ import annotations
 import math
 from typing import Any
 
+from .._validate import Real, show
+from ..kernels.cuda.scalar import DeviceScalar
+from ._inputs import is_device_array
+
 NONFINITE_POLICIES = ("propagate", "error", "skip", "zero")
 
 
@@ -12,29 +16,51 @@ class NonFiniteNormError(RuntimeError):
     """The total gradient norm is inf or NaN and the policy is ``nonfinite="error"``."""
 
 
+THRESHOLD = Real(0, finite=False)  # a clipping threshold; inf: no clipping
+POSITIVE = Real(0, low_open=True)  # a finite factor > 0
+NONNEGATIVE = Real(0)  # a finite amount >= 0
+NORM_TYPE = Real(1, finite=False)
+
+
 def threshold(name: str, value: Any) -> float:
-    """A clipping threshold: a real number >= 0 (inf allowed, meaning no clipping)."""
-    if (
-        isinstance(value, bool)
-        or not isinstance(value, (int, float))
-        and not hasattr(value, "__float__")
-    ):
-        raise TypeError(f"{name} must be a real number >= 0, got {type(value).__name__}")
-    v = float(value)
-    if not v >= 0.0:  # also rejects NaN
-        raise ValueError(f"{name} must be >= 0 (inf allowed), got {value!r}")
-    return v
+    """A clipping threshold: a real number >= 0, or inf (no clipping); never NaN."""
+    return THRESHOLD(value, name)
+
+
+def positive(name: str, value: Any) -> float:
+    """A finite real number > 0."""
+    return POSITIVE(value, name)
+
+
+def nonnegative(name: str, value: Any) -> float:
+    """A finite real number >= 0."""
+    return NONNEGATIVE(value, name)
 
 
 def norm_type(value: Any) -> float:
-    """A p-norm order: float >= 1 or inf (the string 'inf' is accepted too)."""
-    try:
-        p = float(value)
-    except (TypeError, ValueError):
-        raise TypeError(f"norm_type must be a float >= 1 or inf, got {value!r}") from None
-    if isinstance(value, bool) or not p >= 1.0:
-        raise ValueError(f"norm_type must be a float >= 1 or inf, got {value!r}")
-    return p
+    """A p-norm order: a number >= 1 or inf (a string such as 'inf' too, as PyTorch)."""
+    if isinstance(value, str):
+        try:
+            value = float(value)
+        except ValueError:
+            raise TypeError(f"norm_type must be {NORM_TYPE.text} (or a string such as 'inf'), "
+                            f"got str {value!r}") from None
+    return NORM_TYPE(value, "norm_type")
+
+
+def total_norm(value: Any) -> Any:
+    """A precomputed total norm: a number >= 0 or inf; NaN passes (it propagates into the
+    gradients, as in PyTorch). A ``DeviceScalar`` / device array is passed on unread (reading
+    it would wait for the GPU)."""
+    if isinstance(value, DeviceScalar) or is_device_array(value):
+        return value
+    v = THRESHOLD.number(value, "total_norm")
+    if math.isnan(v):
+        return v
+    if not v >= 0.0:
+        raise ValueError(f"total_norm must be a number >= 0, inf or NaN (a norm, as "
+                         f"get_total_norm returns), got {show(value)}")
+    return v
 
 
 def nonfinite_policy(nonfinite: str | None, error_if_nonfinite: bool) -> str:
@@ -51,10 +77,3 @@ def nonfinite_policy(nonfinite: str | None, error_if_nonfinite: bool) -> str:
         )
     return nonfinite
 
-
-def positive(name: str, value: Any) -> float:
-    """A finite real number > 0."""
-    v = threshold(name, value)
-    if not (v > 0.0 and math.isfinite(v)):
-        raise ValueError(f"{name} must be a finite number > 0, got {value!r}")
-    return v

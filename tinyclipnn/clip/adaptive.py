@@ -8,12 +8,16 @@ from typing import Any
 
 import numpy as np
 
+from .._validate import Boolean, Integer, ListOf, OneOf, Optional, Real, state_error
 from . import _checks
 from ._gather import FLAT, PER_TENSOR
 from ._pipeline import measure, prepare, report, scale_to
 from .clippers import Clipper
 from .monitor import GradMonitor
 from .report import ClipReport
+
+NORMS = ListOf(_checks.NONNEGATIVE)  # recorded total norms: finite, >= 0
+MEAN_NORM = Optional(_checks.NONNEGATIVE)
 
 
 class _NormClipper(Clipper):
@@ -60,15 +64,8 @@ class AutoClip(_NormClipper):
         group: Any = None,
     ) -> None:
         super().__init__(nonfinite, backend, monitor, group)
-        p = _checks.threshold("percentile", percentile)
-        if p > 100:
-            raise ValueError(f"percentile must be in [0, 100], got {percentile!r}")
-        if history is not None and (
-            isinstance(history, bool) or not isinstance(history, int) or history < 1
-        ):
-            raise ValueError(f"history must be None or an int >= 1, got {history!r}")
-        self.percentile = p
-        self.norms: deque[float] = deque(maxlen=history)
+        self.percentile = Real(0, 100)(percentile, "percentile")
+        self.norms: deque[float] = deque(maxlen=Optional(Integer(1))(history, "history"))
 
     def _threshold(self, total: float) -> tuple[float, bool]:
         if math.isfinite(total):
@@ -76,13 +73,15 @@ class AutoClip(_NormClipper):
         thr = float(np.percentile(self.norms, self.percentile)) if self.norms else math.inf
         return thr, False
 
+    _STATE = {"norms": NORMS}
+
     def state_dict(self) -> dict[str, Any]:
         return {"norms": list(self.norms)}
 
-    def load_state_dict(self, state_dict: dict[str, Any]) -> None:
-        norms = [float(v) for v in state_dict["norms"]]  # parse all before changing anything
+    def _set_state(self, values: dict[str, Any]) -> None:
+        """(A longer saved history than ``history`` keeps its most recent norms.)"""
         self.norms.clear()
-        self.norms.extend(norms)
+        self.norms.extend(values["norms"])
 
 
 class ZClip(_NormClipper):
@@ -112,17 +111,10 @@ class ZClip(_NormClipper):
         group: Any = None,
     ) -> None:
         super().__init__(nonfinite, backend, monitor, group)
-        if not isinstance(skip_update_on_spike, bool):
-            raise TypeError("skip_update_on_spike must be True or False, got "
-                            f"{skip_update_on_spike!r}")
-        self.skip_update_on_spike = skip_update_on_spike
-        if not 0.0 <= _checks.threshold("alpha", alpha) < 1.0:
-            raise ValueError(f"alpha must be in [0, 1), got {alpha!r}")
-        if mode not in ("zscore", "mean"):
-            raise ValueError(f"mode must be 'zscore' or 'mean', got {mode!r}")
-        if isinstance(warmup_steps, bool) or not isinstance(warmup_steps, int) or warmup_steps < 1:
-            raise ValueError(f"warmup_steps must be an int >= 1, got {warmup_steps!r}")
-        self.alpha, self.mode, self.warmup_steps = float(alpha), mode, warmup_steps
+        self.skip_update_on_spike = Boolean()(skip_update_on_spike, "skip_update_on_spike")
+        self.alpha = Real(0, 1, high_open=True)(alpha, "alpha")
+        self.mode = OneOf("zscore", "mean")(mode, "mode")
+        self.warmup_steps = Integer(1)(warmup_steps, "warmup_steps")
         self.z_thresh = _checks.positive("z_thresh", z_thresh)
         self.max_norm = None if max_norm is None else _checks.threshold("max_norm", max_norm)
         self.eps = _checks.threshold("eps", eps)
@@ -154,10 +146,17 @@ class ZClip(_NormClipper):
         self.var = a * self.var + (1 - a) * (fed - self.mean) ** 2
         return min(thr, cap), False
 
+    _STATE = {"mean": MEAN_NORM, "var": Optional(_checks.NONNEGATIVE), "warmup": NORMS}
+
     def state_dict(self) -> dict[str, Any]:
         return {"mean": self.mean, "var": self.var, "warmup": list(self._warmup)}
 
-    def load_state_dict(self, state_dict: dict[str, Any]) -> None:
-        warmup = [float(v) for v in state_dict["warmup"]]  # parse all before changing anything
-        self.mean, self.var = state_dict["mean"], state_dict["var"]
-        self._warmup = warmup
+    def _set_state(self, values: dict[str, Any]) -> None:
+        mean, var, warmup = values["mean"], values["var"], values["warmup"]
+        if (mean is None) != (var is None):
+            raise state_error("ZClip", f"mean and var are both None (warming up) or both "
+                                       f"numbers, got mean={mean!r} and var={var!r}")
+        if mean is not None and warmup:
+            raise state_error("ZClip", f"warmup must be [] once mean and var are set (the "
+                                       f"warm-up is over), got {len(warmup)} norms")
+        self.mean, self.var, self._warmup = mean, var, warmup

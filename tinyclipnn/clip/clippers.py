@@ -8,8 +8,10 @@ report says ``skipped``.
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Mapping
+from typing import Any, ClassVar
 
+from .._validate import Boolean, Rule, check_state
 from . import _checks
 from ._pipeline import clip_norm, report
 from .agc import agc_report
@@ -24,6 +26,7 @@ class Clipper:
 
     backend: str = "auto"
     monitor: GradMonitor | None = None
+    _STATE: ClassVar[Mapping[str, Rule]] = {}  # state_dict() keys and each one's rule
 
     def __call__(self, parameters: Any) -> ClipReport:
         rep = self._clip(parameters)
@@ -43,7 +46,15 @@ class Clipper:
         return {}
 
     def load_state_dict(self, state_dict: dict[str, Any]) -> None:
-        """Restore ``state_dict()`` output."""
+        """Restore ``state_dict()`` output. Every field is checked first, with the rules the
+        constructor applies (types, ranges, finiteness; a stateless clipper takes only
+        ``{}``), so a bad state raises ``TypeError`` / ``ValueError`` naming the key, the
+        value and the rule, and leaves the clipper exactly as it was."""
+        self._set_state(check_state(type(self).__name__, state_dict, self._STATE))
+
+    def _set_state(self, values: dict[str, Any]) -> None:
+        """Take checked state values (subclasses with state; cross-field checks go here,
+        before the first assignment)."""
 
     def __repr__(self) -> str:
         args = ", ".join(f"{k}={v!r}" for k, v in vars(self).items() if not k.startswith("_"))
@@ -91,7 +102,8 @@ class ClipGradValue(Clipper):
         measure_norm: bool = False,
     ) -> None:
         self.clip_value = _checks.threshold("clip_value", clip_value)
-        self.backend, self.monitor, self.measure_norm = backend, monitor, bool(measure_norm)
+        self.backend, self.monitor = backend, monitor
+        self.measure_norm = Boolean()(measure_norm, "measure_norm")
 
     def _clip(self, parameters: Any) -> ClipReport:
         return value_report(parameters, self.clip_value, self.backend,

@@ -53,8 +53,11 @@ def clip_grads_with_norm_(
     parameters: Any, max_norm: float, total_norm: float | DeviceScalar, *, backend: str = "auto"
 ) -> None:
     """Scale gradients by ``min(1, max_norm / (total_norm + 1e-6))`` (the second half).
-    For device gradients a ``DeviceScalar`` total is read by the kernel (no host sync)."""
+    ``total_norm``: a number >= 0 or inf (NaN propagates, as in PyTorch); a negative one raises
+    (it would flip the gradients' sign). For device gradients a ``DeviceScalar`` total is read
+    by the kernel (no host sync), so it is not checked."""
     max_norm = _checks.threshold("max_norm", max_norm)
+    total_norm = _checks.total_norm(total_norm)
     g, be = prepare(parameters, backend)
     scale_to(g, be, max_norm, total_norm, "propagate")
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from typing import Any, NamedTuple
 
 import numpy as np
@@ -61,7 +62,10 @@ def clip_per_sample_(
     ``PerSampleResult``.
     """
     max_norm = _checks.threshold("max_norm", max_norm)
-    sigma = _checks.threshold("noise_multiplier", noise_multiplier)
+    sigma = _checks.nonnegative("noise_multiplier", noise_multiplier)
+    if sigma > 0 and math.isinf(max_norm):
+        raise ValueError(f"noise_multiplier={noise_multiplier!r} > 0 needs a finite max_norm "
+                         "(the noise std is noise_multiplier * max_norm), got max_norm=inf")
     gen = _generator(rng) if sigma > 0 else None
     if isinstance(per_sample_grads, (list, tuple)):
         arrays = list(per_sample_grads)

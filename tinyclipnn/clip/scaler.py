@@ -8,6 +8,7 @@ from typing import Any
 
 import numpy as np
 
+from .._validate import Boolean, Integer, Real, state_error
 from . import _checks
 from ._gather import FLAT
 from ._pipeline import EPS, clip_norm, fusable, measure, prepare, report
@@ -21,6 +22,11 @@ def _optimizer_params(obj: Any) -> Any:
     if groups is None:
         return obj
     return [p for g in groups for p in g["params"]]
+
+
+GROWTH_FACTOR = Real(1, low_open=True)  # finite, > 1
+BACKOFF_FACTOR = Real(0, 1, low_open=True, high_open=True)
+GROWTH_INTERVAL = Integer(1)
 
 
 class LossScaler(Clipper):
@@ -56,17 +62,10 @@ class LossScaler(Clipper):
         group: Any = None,
     ) -> None:
         self._scale = _checks.positive("init_scale", init_scale)
-        self.growth_factor = _checks.positive("growth_factor", growth_factor)
-        if self.growth_factor <= 1.0:
-            raise ValueError(f"growth_factor must be > 1, got {growth_factor!r}")
-        self.backoff_factor = _checks.positive("backoff_factor", backoff_factor)
-        if self.backoff_factor >= 1.0:
-            raise ValueError(f"backoff_factor must be < 1, got {backoff_factor!r}")
-        if (isinstance(growth_interval, bool) or not isinstance(growth_interval, int)
-                or growth_interval < 1):
-            raise ValueError(f"growth_interval must be an int >= 1, got {growth_interval!r}")
-        self.growth_interval = growth_interval
-        self.enabled = bool(enabled)
+        self.growth_factor = GROWTH_FACTOR(growth_factor, "growth_factor")
+        self.backoff_factor = BACKOFF_FACTOR(backoff_factor, "backoff_factor")
+        self.growth_interval = GROWTH_INTERVAL(growth_interval, "growth_interval")
+        self.enabled = Boolean()(enabled, "enabled")
         self.max_norm = None if max_norm is None else _checks.threshold("max_norm", max_norm)
         self.norm_type = _checks.norm_type(norm_type)
         self.backend, self.monitor, self.group = backend, monitor, group
@@ -137,12 +136,18 @@ class LossScaler(Clipper):
                 "backoff_factor": self.backoff_factor, "growth_interval": self.growth_interval,
                 "_growth_tracker": self._growth_tracker}
 
-    def load_state_dict(self, state_dict: dict[str, Any]) -> None:
-        values = (float(state_dict["scale"]), float(state_dict["growth_factor"]),
-                  float(state_dict["backoff_factor"]), int(state_dict["growth_interval"]),
-                  int(state_dict["_growth_tracker"]))  # parse all before changing anything
-        (self._scale, self.growth_factor, self.backoff_factor, self.growth_interval,
-         self._growth_tracker) = values
+    _STATE = {"scale": _checks.POSITIVE, "growth_factor": GROWTH_FACTOR,
+              "backoff_factor": BACKOFF_FACTOR, "growth_interval": GROWTH_INTERVAL,
+              "_growth_tracker": Integer(0)}  # PyTorch GradScaler's keys
+
+    def _set_state(self, values: dict[str, Any]) -> None:
+        tracker, interval = values["_growth_tracker"], values["growth_interval"]
+        if tracker >= interval:
+            raise state_error("LossScaler", f"_growth_tracker must be < growth_interval "
+                                            f"({interval}), got {tracker}")
+        self._scale, self.growth_factor = values["scale"], values["growth_factor"]
+        self.backoff_factor, self.growth_interval = values["backoff_factor"], interval
+        self._growth_tracker = tracker
 
     # --- as a clipper ------------------------------------------------------------------------
 

@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
 import numpy as np
 
-from ._checks import check_betas, check_number
+from .._validate import Integer
+from ._checks import BETAS, FLAG, StateArray, number_rule
 from .optimizer import Optimizer
 
 
@@ -17,16 +18,21 @@ class Adam(Optimizer):
     with ``g = grad + wd·p`` (L2 penalty) and optional AMSGrad (max of past v)."""
 
     decoupled = False
+    _HYPER = {"lr": number_rule("lr"), "betas": BETAS, "eps": number_rule("eps"),
+              "weight_decay": number_rule("weight_decay"), "amsgrad": FLAG}
+    _STATE = {"step": Integer(0), "exp_avg": StateArray(), "exp_avg_sq": StateArray(0.0),
+              "max_exp_avg_sq": StateArray(0.0)}
 
     def __init__(self, params: Iterable[Any], lr: float = 1e-3,
                  betas: tuple[float, float] = (0.9, 0.999), eps: float = 1e-8,
                  weight_decay: float = 0.0, amsgrad: bool = False,
                  clipper: Callable | None = None) -> None:
-        lr, eps = check_number("lr", lr), check_number("eps", eps)
-        weight_decay = check_number("weight_decay", weight_decay)
-        betas = check_betas(betas)
-        super().__init__(params, dict(lr=lr, betas=tuple(betas), eps=eps,
-                                      weight_decay=weight_decay, amsgrad=amsgrad), clipper)
+        super().__init__(params, dict(lr=lr, betas=betas, eps=eps, weight_decay=weight_decay,
+                                      amsgrad=amsgrad), clipper)
+
+    def _required_state(self, group: Mapping[str, Any]) -> tuple[str, ...]:
+        return ("step", "exp_avg", "exp_avg_sq") + (
+            ("max_exp_avg_sq",) if group["amsgrad"] else ())
 
     def _update(self, p, grad, group, state) -> None:
         lr, (b1, b2), eps, wd = group["lr"], group["betas"], group["eps"], group["weight_decay"]

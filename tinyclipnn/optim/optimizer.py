@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import copy
 import warnings
-from collections.abc import Callable, Iterable
-from typing import Any
+from collections.abc import Callable, Iterable, Mapping
+from typing import Any, ClassVar
 
 import numpy as np
 
+from .._validate import Integer, Rule, defined_here, prefixed, show
 from ..autograd import Tensor, zero_grads
+from ._checks import StateArray
 
 
 class Optimizer:
@@ -21,7 +23,15 @@ class Optimizer:
         clipper: optional callable ``clipper(params_with_grad)`` run at the start of every
             ``step()`` (e.g. ``functools.partial(clip.clip_grad_norm_, max_norm=1.0)`` or a
             ``clip.ZClip()`` instance); its return value is kept in ``self.last_clip``.
+
+    Subclasses declare the rule of each hyper-parameter in ``_HYPER`` (checked for the
+    defaults, for every parameter group and for every loaded state dict) and of each
+    per-parameter state entry in ``_STATE`` (None: any entry, arrays checked against their
+    parameter's shape).
     """
+
+    _HYPER: ClassVar[Mapping[str, Rule]] = {}
+    _STATE: ClassVar[Mapping[str, Rule] | None] = None
 
     def __init__(self, params: Iterable[Any], defaults: dict[str, Any],
                  clipper: Callable[[list[Tensor]], Any] | None = None) -> None:
@@ -31,7 +41,7 @@ class Optimizer:
         if clipper is not None and not callable(clipper):
             raise TypeError(f"clipper must be callable (a clip function or clipper object), "
                             f"got {type(clipper).__name__}")
-        self.defaults = defaults
+        self.defaults = self._checked_hyper(defaults, str)
         self.clipper = clipper
         self.last_clip: Any = None
         self.state: dict[Tensor, dict[str, Any]] = {}
@@ -59,10 +69,48 @@ class Optimizer:
         seen = {id(p) for g in self.param_groups for p in g["params"]}
         if any(id(p) in seen for p in params):
             raise ValueError("some parameters appear in more than one parameter group")
+        i = len(self.param_groups)
         full = dict(self.defaults)
-        full.update({k: v for k, v in group.items() if k != "params"})
+        full.update(self._checked_hyper({k: v for k, v in group.items() if k != "params"},
+                                        lambda k: f"param_groups[{i}][{k!r}]"))
+        self._check_group(full, f"param_groups[{i}]")
         full["params"] = params
         self.param_groups.append(full)
+
+    def _checked_hyper(self, values: Mapping[str, Any], where: Callable[[str], str]
+                       ) -> dict[str, Any]:
+        """``values`` with each hyper-parameter of ``_HYPER`` checked and normalised (other
+        keys, e.g. a scheduler's ``initial_lr``, as they are); ``where(key)`` names it."""
+        return {k: self._HYPER[k](v, where(k)) if k in self._HYPER else v
+                for k, v in values.items()}
+
+    def _check_group(self, group: Mapping[str, Any], where: str) -> None:
+        """Rules between a group's hyper-parameters (subclasses; raise ValueError)."""
+
+    def _required_state(self, group: Mapping[str, Any]) -> tuple[str, ...]:
+        """The entries a non-empty per-parameter state must hold under ``group``."""
+        return ()
+
+    def _check_grads(self) -> None:
+        """Every gradient a step would use is a float array of its parameter's shape (checked
+        before the clipper or any update runs, so a bad one changes nothing)."""
+        owner = type(self).__name__
+        for i, group in enumerate(self.param_groups):
+            for j, p in enumerate(group["params"]):
+                g = p.grad
+                if g is None:
+                    continue
+                where = f"{owner}.step: param_groups[{i}]['params'][{j}].grad"
+                if not isinstance(g, np.ndarray):
+                    raise TypeError(f"{where} must be a numpy array (or None), got "
+                                    f"{type(g).__name__}; nothing was updated")
+                if not _floating(g.dtype, p.dtype):
+                    raise TypeError(f"{where} has dtype {g.dtype}; gradients must be floating "
+                                    f"point (float16, bfloat16, float32 or float64), as the "
+                                    f"parameter ({p.dtype}); nothing was updated")
+                if g.shape != p.data.shape:
+                    raise ValueError(f"{where} has shape {g.shape} but the parameter has shape "
+                                     f"{p.data.shape}; nothing was updated")
 
     def _params_with_grad(self) -> list[Tensor]:
         return [p for g in self.param_groups for p in g["params"] if p.grad is not None]
@@ -86,7 +134,9 @@ class Optimizer:
         When the clipper's report (``self.last_clip``) says ``skipped`` (a non-finite norm with
         ``nonfinite="skip"``, a loss-scale overflow, a ZClip spike), nothing is updated:
         parameters and optimizer state (momentum, moments, step counts) stay as they were, as
-        Optax's ``apply_if_finite``; ``self.skipped_steps`` counts such steps."""
+        Optax's ``apply_if_finite``; ``self.skipped_steps`` counts such steps. A gradient
+        that is not a float array of its parameter's shape raises before anything changes."""
+        self._check_grads()
         if self._clip():
             self.skipped_steps += 1
             return
@@ -94,9 +144,6 @@ class Optimizer:
             for p in group["params"]:
                 if p.grad is None:
                     continue
-                if p.grad.shape != p.data.shape:
-                    raise RuntimeError(f"gradient shape {p.grad.shape} does not match parameter "
-                                       f"shape {p.data.shape}")
                 self._update(p, p.grad, group, self.state.setdefault(p, {}))
                 p._bump_version()
 
@@ -119,53 +166,121 @@ class Optimizer:
         return {"state": state, "param_groups": groups}
 
     def load_state_dict(self, state_dict: dict[str, Any]) -> None:
-        """Restore `state_dict` output (also after ``tinyclipnn.save`` / ``load``). Groups,
-        parameter indices, and every state array's shape and dtype are checked before anything
-        changes, so a bad state dict leaves the optimizer as it was."""
-        groups, saved_state = _unpack(state_dict)
-        if len(groups) != len(self.param_groups):
-            raise ValueError(f"load_state_dict: {len(groups)} parameter groups in the state dict "
-                             f"but {len(self.param_groups)} in the optimizer")
-        for i, (saved, own) in enumerate(zip(groups, self.param_groups, strict=True)):
-            if not isinstance(saved, dict) or len(saved.get("params", ())) != len(own["params"]):
-                raise ValueError(f"load_state_dict: parameter group {i} has "
-                                 f"{len(own['params'])} parameters in the optimizer but not in "
-                                 "the state dict")
-        params = [p for g in self.param_groups for p in g["params"]]
-        state = {}
-        for k, s in saved_state.items():
-            index = _index(k, len(params))
-            if not isinstance(s, dict):
-                raise TypeError(f"load_state_dict: state[{k!r}] must be a dict, got "
-                                f"{type(s).__name__}")
-            p = params[index]
-            state[p] = {n: _state_value(f"state[{k!r}][{n!r}]", v, p) for n, v in s.items()}
-        for saved, own in zip(groups, self.param_groups, strict=True):
-            own.update({k: copy.deepcopy(v) for k, v in saved.items() if k != "params"})
+        """Restore `state_dict` output (also after ``tinyclipnn.save`` / ``load``; PyTorch's
+        layout). Everything is checked before anything changes, so a bad state dict raises
+        ``TypeError`` / ``ValueError`` naming the entry and leaves the optimizer as it was:
+        the groups' structure and sizes, each hyper-parameter by the constructor's rule, each
+        state index, and each per-parameter state entry (arrays of the parameter's shape, with
+        finite numbers; cast to its dtype)."""
+        owner = type(self).__name__
+        try:
+            groups, state = self._checked_state_dict(state_dict)
+        except (TypeError, ValueError) as e:
+            raise prefixed(f"{owner}.load_state_dict: ", e) from None
+        for own, values in zip(self.param_groups, groups, strict=True):
+            own.update(values)
         self.state = state
 
+    def _checked_state_dict(self, state_dict: Any) -> tuple[list[dict], dict]:
+        """(each group's new values, the new state), checked; raises before any change."""
+        saved_groups, saved_state = _unpack(state_dict)
+        if len(saved_groups) != len(self.param_groups):
+            raise ValueError(f"loaded state dict has a different number of parameter groups "
+                             f"({len(saved_groups)}) than the optimizer "
+                             f"({len(self.param_groups)})")
+        groups, param_of, group_of = [], {}, {}
+        for i, (saved, own) in enumerate(zip(saved_groups, self.param_groups, strict=True)):
+            where = f"param_groups[{i}]"
+            if not isinstance(saved, Mapping):
+                raise TypeError(f"{where} must be a dict, got {type(saved).__name__}")
+            ids = saved.get("params")
+            if not isinstance(ids, (list, tuple)) or len(ids) != len(own["params"]):
+                raise ValueError(f"{where} holds {_count(ids)} parameters in the state dict but "
+                                 f"{len(own['params'])} in the optimizer (loaded state dict "
+                                 "contains a parameter group that doesn't match the size of "
+                                 "optimizer's group)")
+            values = self._checked_hyper({k: copy.deepcopy(v) for k, v in saved.items()
+                                          if k != "params"}, lambda k, w=where: f"{w}[{k!r}]")
+            merged = {**own, **values}
+            self._check_group(merged, where)
+            groups.append(values)
+            for j, (pid, p) in enumerate(zip(ids, own["params"], strict=True)):
+                pid = _INDEX(pid, f"{where}['params'][{j}]")
+                if param_of.setdefault(pid, p) is not p:
+                    raise ValueError(f"{where}['params'][{j}]: parameter index {pid} appears "
+                                     "twice in the state dict for different parameters")
+                group_of[pid] = merged
+        if not isinstance(saved_state, Mapping):
+            raise TypeError(f"'state' must be a dict, got {type(saved_state).__name__}")
+        state = {}
+        for key, entry in saved_state.items():
+            pid = _state_key(key)
+            if pid not in param_of:
+                raise ValueError(f"state index {key!r} is not a parameter index of "
+                                 f"param_groups (they hold {sorted(param_of)})")
+            where = f"state[{key!r}]"
+            if not isinstance(entry, Mapping):
+                raise TypeError(f"{where} must be a dict, got {type(entry).__name__}")
+            p = param_of[pid]
+            state[p] = self._checked_param_state(entry, p, group_of[pid], where)
+        return groups, state
 
-def _unpack(state_dict: Any) -> tuple[list, dict]:
-    if not isinstance(state_dict, dict) or not {"state", "param_groups"} <= set(state_dict):
-        raise ValueError("load_state_dict: expected a dict with 'state' and 'param_groups' (what "
+    def _checked_param_state(self, entry: Mapping[str, Any], p: Tensor,
+                             group: Mapping[str, Any], where: str) -> dict[str, Any]:
+        rules = self._STATE
+        if rules is None:  # no declared layout: arrays must fit the parameter
+            return {n: _state_value(f"{where}[{n!r}]", v, p) for n, v in entry.items()}
+        lenient = not defined_here(self)  # a user's subclass may store more entries
+        unknown = [n for n in entry if n not in rules and not lenient]
+        missing = [n for n in self._required_state(group) if entry and n not in entry]
+        if unknown or missing:
+            raise ValueError(f"{where} has " + " and ".join(
+                ([f"unexpected entries {sorted(map(str, unknown))}"] if unknown else [])
+                + ([f"no {missing}"] if missing else []))
+                + f"; a {type(self).__name__} state holds {sorted(rules)}")
+        out = {}
+        for n, v in entry.items():
+            rule, at = rules.get(n), f"{where}[{n!r}]"
+            if rule is None:
+                out[n] = _state_value(at, v, p)
+            else:
+                out[n] = (rule.bind(p) if isinstance(rule, StateArray) else rule)(v, at)
+        return out
+
+
+_INDEX = Integer(0)
+
+
+def _floating(grad: np.dtype, param: np.dtype) -> bool:
+    """A gradient dtype an update can use: a float (bfloat16 too), complex for a complex
+    parameter."""
+    return grad.kind == "f" or grad.name == "bfloat16" or (grad.kind == "c" == param.kind)
+
+
+def _count(ids: Any) -> str:
+    return str(len(ids)) if isinstance(ids, (list, tuple)) else f"no list of ({show(ids)})"
+
+
+def _unpack(state_dict: Any) -> tuple[list, Any]:
+    if not isinstance(state_dict, Mapping) or not {"state", "param_groups"} <= set(state_dict):
+        raise ValueError("expected a dict with 'state' and 'param_groups' (what "
                          f"Optimizer.state_dict() returns), got {type(state_dict).__name__}"
                          + (f" with keys {sorted(map(str, state_dict))}"
-                            if isinstance(state_dict, dict) else ""))
-    groups, state = state_dict["param_groups"], state_dict["state"]
-    if not isinstance(groups, (list, tuple)) or not isinstance(state, dict):
-        raise TypeError("load_state_dict: 'param_groups' must be a list and 'state' a dict")
-    return list(groups), state
+                            if isinstance(state_dict, Mapping) else ""))
+    groups = state_dict["param_groups"]
+    if not isinstance(groups, (list, tuple)):
+        raise TypeError(f"'param_groups' must be a list, got {type(groups).__name__}")
+    return list(groups), state_dict["state"]
 
 
-def _index(key: Any, n: int) -> int:
+def _state_key(key: Any) -> int | None:
+    """A state key as a parameter index (an int, or its digits as a string), else None."""
+    if isinstance(key, str) and key.isdigit():
+        return int(key)
     try:
-        i = int(key)
+        return _INDEX(key, "state key")
     except (TypeError, ValueError):
-        i = -1
-    if isinstance(key, bool) or i != key and str(i) != key or not 0 <= i < n:
-        raise ValueError(f"load_state_dict: state index {key!r} is not a parameter index "
-                         f"(the optimizer has parameters 0..{n - 1})")
-    return i
+        return None
 
 
 def _state_value(where: str, value: Any, p: Tensor) -> Any:
@@ -174,8 +289,7 @@ def _state_value(where: str, value: Any, p: Tensor) -> Any:
         return copy.deepcopy(value)
     arr = np.asarray(value)
     if arr.dtype.kind not in "biuf":
-        raise TypeError(f"load_state_dict: {where} has dtype {arr.dtype}; expected numbers")
+        raise TypeError(f"{where} has dtype {arr.dtype}; expected numbers")
     if arr.shape != p.shape:
-        raise ValueError(f"load_state_dict: {where} has shape {arr.shape} but its parameter "
-                         f"has shape {p.shape}")
+        raise ValueError(f"{where} has shape {arr.shape} but its parameter has shape {p.shape}")
     return np.array(arr, dtype=p.dtype)

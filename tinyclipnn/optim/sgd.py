@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
 import numpy as np
 
-from ._checks import check_number
+from ._checks import FLAG, StateArray, number_rule
 from .optimizer import Optimizer
 
 
@@ -15,16 +15,23 @@ class SGD(Optimizer):
     """``d = g + wd·p; b = μ·b + (1-τ)·d (b = d at the first step); d = d + μ·b if nesterov
     else b; p -= lr·d``."""
 
+    _HYPER = {"lr": number_rule("lr"), "momentum": number_rule("momentum"),
+              "dampening": number_rule("dampening", float("-inf")),
+              "weight_decay": number_rule("weight_decay"), "nesterov": FLAG}
+    _STATE = {"momentum_buffer": StateArray(optional=True)}
+
     def __init__(self, params: Iterable[Any], lr: float = 1e-3, momentum: float = 0.0,
                  dampening: float = 0.0, weight_decay: float = 0.0, nesterov: bool = False,
                  clipper: Callable | None = None) -> None:
-        lr, momentum = check_number("lr", lr), check_number("momentum", momentum)
-        dampening = check_number("dampening", dampening, float("-inf"))
-        weight_decay = check_number("weight_decay", weight_decay)
-        if nesterov and (momentum <= 0 or dampening != 0):
-            raise ValueError("nesterov=True requires momentum > 0 and dampening = 0")
         super().__init__(params, dict(lr=lr, momentum=momentum, dampening=dampening,
                                       weight_decay=weight_decay, nesterov=nesterov), clipper)
+
+    def _check_group(self, group: Mapping[str, Any], where: str) -> None:
+        if group["nesterov"] and (group["momentum"] <= 0 or group["dampening"] != 0):
+            raise ValueError(f"{where}: Nesterov momentum requires a momentum and zero "
+                             f"dampening (nesterov=True needs momentum > 0 and dampening = 0, "
+                             f"got momentum={group['momentum']!r}, "
+                             f"dampening={group['dampening']!r})")
 
     def _update(self, p, grad, group, state) -> None:
         lr, mu, wd = group["lr"], group["momentum"], group["weight_decay"]

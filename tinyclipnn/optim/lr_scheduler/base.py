@@ -7,18 +7,32 @@ schedulers on one optimizer compose: StepLR(3, 0.1) and ExponentialLR(0.9) give
 with the closed form ``_get_closed_form_lr`` where there is one. ``get_last_lr()`` is the
 scheduler's own record of the rates it last set; ``state_dict()`` holds every attribute but
 the optimizer, and ``load_state_dict(state_dict)`` restores them without touching the
-optimizer (as PyTorch: load the optimizer's state too when resuming).
+optimizer (as PyTorch: load the optimizer's state too when resuming). Each class lists its
+attributes with their rules in ``_FIELDS``: the constructor checks its arguments with them and
+``load_state_dict`` checks every stored field with them before it changes anything.
 """
 
 from __future__ import annotations
 
 import copy
+import math
 import warnings
 import weakref
 from collections.abc import Mapping
 from functools import wraps
-from typing import Any
+from typing import Any, ClassVar
 
+from ..._validate import (
+    Boolean,
+    Integer,
+    ListOf,
+    Real,
+    Rule,
+    check_state,
+    defined_here,
+    prefixed,
+    state_error,
+)
 from ..optimizer import Optimizer
 
 EPOCH_DEPRECATION_WARNING = (
@@ -75,6 +89,13 @@ def _track_optimizer_steps(optimizer: Optimizer) -> None:
     optimizer.step = wrapper  # type: ignore[method-assign]
 
 
+LR = Real()  # a learning rate a scheduler computed: finite (its sign is the user's choice)
+LRS = ListOf(LR)  # one per parameter group
+EPOCH = Integer(-1)
+FACTOR = Real(0)  # a multiplicative factor such as gamma: finite, >= 0
+_PYTORCH_ONLY = ("_get_lr_called_within_step", "verbose")  # in PyTorch's state dicts; unused
+
+
 class LRScheduler:
     """Base class of the schedulers (PyTorch's protocol, see the module docstring).
 
@@ -85,13 +106,16 @@ class LRScheduler:
     """
 
     _NOT_STATE = ("optimizer",)  # attributes left out of the state dict
-    _REQUIRED = ("last_epoch",)  # keys load_state_dict insists on
+    # every state_dict() key and its rule (a subclass repeats the ones it keeps)
+    _FIELDS: ClassVar[Mapping[str, Rule]] = {
+        "base_lrs": LRS, "last_epoch": EPOCH, "_step_count": Integer(0),
+        "_is_initial": Boolean(), "_last_lr": LRS}
+    _PER_GROUP: ClassVar[tuple[str, ...]] = ("base_lrs", "_last_lr")  # one entry per group
 
     def __init__(self, optimizer: Optimizer, last_epoch: int = -1) -> None:
         owner = type(self).__name__
         self.optimizer = check_optimizer(owner, optimizer)
-        if isinstance(last_epoch, bool) or not isinstance(last_epoch, int) or last_epoch < -1:
-            raise ValueError(f"{owner}: last_epoch must be an integer >= -1, got {last_epoch!r}")
+        last_epoch = self._arg("last_epoch", last_epoch)
         if last_epoch == -1:
             for group in optimizer.param_groups:
                 group.setdefault("initial_lr", group["lr"])
@@ -131,6 +155,7 @@ class LRScheduler:
         self._step_count += 1
         if epoch is not None:
             warnings.warn(EPOCH_DEPRECATION_WARNING, UserWarning, stacklevel=2)
+            epoch = check_int(type(self).__name__, "epoch", epoch, 0)
         self._update_lr(epoch)
 
     def _update_lr(self, epoch: int | None = None) -> None:
@@ -152,33 +177,53 @@ class LRScheduler:
                 if k not in self._NOT_STATE}
 
     def load_state_dict(self, state_dict: Mapping[str, Any]) -> None:
-        """Restore a `state_dict`; the optimizer's learning rates are left as they are."""
-        self._check_state(state_dict)
-        self.__dict__.update(copy.deepcopy(
-            {k: v for k, v in state_dict.items() if k not in self._NOT_STATE}))
+        """Restore a `state_dict`; the optimizer's learning rates are left as they are. Every
+        field is checked first (``_FIELDS``: the constructor's rules), so a bad state raises
+        ``TypeError`` / ``ValueError`` naming the key, the value and the rule, and changes
+        nothing."""
+        self._apply_state(self._checked_state(state_dict))
 
-    def _check_state(self, state_dict: Any) -> None:
-        owner, required = type(self).__name__, self._REQUIRED
-        if not isinstance(state_dict, Mapping):
-            raise TypeError(f"{owner}.load_state_dict: state_dict must be a dict (from "
-                            f"state_dict()), got {type(state_dict).__name__}")
-        missing = [k for k in required if k not in state_dict]
-        if missing:
-            raise ValueError(f"{owner}.load_state_dict: state_dict lacks {missing}; pass what "
-                             f"{owner}.state_dict() returned")
+    def _arg(self, field: str, value: Any, name: str | None = None) -> Any:
+        """Constructor argument ``name`` (default: ``field``) checked by the rule of the
+        field it becomes."""
+        try:
+            return self._FIELDS[field](value, name or field)
+        except (TypeError, ValueError) as e:
+            raise prefixed(f"{type(self).__name__}: ", e) from None
+
+    def _checked_state(self, state_dict: Any) -> dict[str, Any]:
+        """The fields of ``state_dict``, checked and normalised (nothing is changed)."""
+        owner = type(self).__name__
+        values = check_state(owner, state_dict, self._FIELDS, ignore=_PYTORCH_ONLY,
+                             strict=defined_here(self))
+        n = len(self.optimizer.param_groups)
+        for key in self._PER_GROUP:
+            if key in values and len(values[key]) != n:
+                raise state_error(owner, f"state_dict[{key!r}] has {len(values[key])} entries, "
+                                         f"one per parameter group, but the optimizer has {n}")
+        self._check_fields(values)
+        return values
+
+    def _check_fields(self, values: dict[str, Any]) -> None:
+        """Rules between fields (subclasses; raise ``state_error``)."""
+
+    def _apply_state(self, values: dict[str, Any]) -> None:
+        """Take checked values (fresh objects: nothing is shared with the state dict)."""
+        self.__dict__.update(values)
 
 
 def check_int(owner: str, name: str, value: Any, minimum: int) -> int:
-    if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
-        raise ValueError(f"{owner}: expected integer {name} >= {minimum}, but got {value!r}")
-    return value
+    """An integer argument >= ``minimum`` (TypeError for a float, a string or a bool)."""
+    try:
+        return Integer(minimum)(value, name)
+    except (TypeError, ValueError) as e:
+        raise prefixed(f"{owner}: ", e) from None
 
 
-def check_real(owner: str, name: str, value: Any, low: float = float("-inf"),
-               high: float = float("inf")) -> float:
-    if isinstance(value, bool) or not isinstance(value, (int, float)):
-        raise TypeError(f"{owner}: {name} must be a number, got {type(value).__name__} "
-                        f"{value!r}")
-    if not low <= value <= high:
-        raise ValueError(f"{owner}: {name} must be in [{low}, {high}], got {value}")
-    return value
+def check_real(owner: str, name: str, value: Any, low: float = -math.inf,
+               high: float = math.inf, **kw: Any) -> float:
+    """A finite number argument in [low, high] (``Real``'s keywords for open ends)."""
+    try:
+        return Real(low, high, **kw)(value, name)
+    except (TypeError, ValueError) as e:
+        raise prefixed(f"{owner}: ", e) from None

@@ -7,8 +7,9 @@ from bisect import bisect_right
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+from ..._validate import Integer, Kind, ListOf, prefixed, state_error
 from ..optimizer import Optimizer
-from .base import LRScheduler, check_optimizer, group_values
+from .base import EPOCH, LRS, LRScheduler, check_optimizer, group_values
 from .plateau import ReduceLROnPlateau
 
 
@@ -33,7 +34,7 @@ class _Composite(LRScheduler):
     """State dict: own attributes plus each member's state dict under ``_schedulers``."""
 
     _NOT_STATE = ("optimizer", "_schedulers")
-    _REQUIRED = ("_schedulers",)
+    _PER_GROUP = ("_last_lr",)
     _schedulers: list[LRScheduler]
 
     def state_dict(self) -> dict[str, Any]:
@@ -41,19 +42,41 @@ class _Composite(LRScheduler):
         state["_schedulers"] = [s.state_dict() for s in self._schedulers]
         return state
 
-    def load_state_dict(self, state_dict: Mapping[str, Any]) -> None:
-        self._check_state(state_dict)
-        inner = state_dict["_schedulers"]
-        if len(inner) != len(self._schedulers):
-            raise ValueError(f"{type(self).__name__}.load_state_dict: state_dict holds "
-                             f"{len(inner)} schedulers, this one has {len(self._schedulers)}")
-        super().load_state_dict(state_dict)
-        for s, saved in zip(self._schedulers, inner, strict=True):
-            s.load_state_dict(saved)
+    def _checked_state(self, state_dict: Any) -> dict[str, Any]:
+        """Own fields and every member's state, all checked before any is loaded."""
+        owner = type(self).__name__
+        inner = state_dict.get("_schedulers") if isinstance(state_dict, Mapping) else None
+        if isinstance(inner, (list, tuple)) and len(inner) != len(self._schedulers):
+            raise state_error(owner, f"state_dict holds {len(inner)} schedulers, this one has "
+                                     f"{len(self._schedulers)}")
+        values = super()._checked_state(state_dict)
+        members = []
+        for i, (s, saved) in enumerate(zip(self._schedulers, values["_schedulers"],
+                                           strict=True)):
+            try:
+                members.append(s._checked_state(saved))
+            except (TypeError, ValueError) as e:
+                raise prefixed(f"{owner}.load_state_dict: state_dict['_schedulers'][{i}]: ",
+                               e) from None
+        values["_schedulers"] = members
+        return values
+
+    def _apply_state(self, values: dict[str, Any]) -> None:
+        members = values.pop("_schedulers")
+        super()._apply_state(values)
+        for s, member in zip(self._schedulers, members, strict=True):
+            s._apply_state(member)
+
+
+_MEMBERS = ListOf(Kind(Mapping, "a scheduler's state dict"))
+_MILESTONES = ListOf(Integer(0))
 
 
 class SequentialLR(_Composite):
     """``schedulers[i]`` runs from ``milestones[i-1]`` (each restarting at its own epoch 0)."""
+
+    _FIELDS = {"_milestones": _MILESTONES, "last_epoch": EPOCH, "_last_lr": LRS,
+               "_schedulers": _MEMBERS}
 
     def __init__(self, optimizer: Optimizer, schedulers: Sequence[LRScheduler],
                  milestones: Sequence[int], last_epoch: int = -1) -> None:
@@ -66,8 +89,8 @@ class SequentialLR(_Composite):
                              f"of schedulers {len(schedulers)} and the number of milestones to "
                              f"be equal to {len(milestones)}")
         self._schedulers = list(schedulers)
-        self._milestones = list(milestones)
-        self.last_epoch = last_epoch + 1
+        self._milestones = self._arg("_milestones", list(milestones), "milestones")
+        self.last_epoch = self._arg("last_epoch", last_epoch) + 1
         self.optimizer = optimizer
         for group in optimizer.param_groups:  # undo the members' first steps
             group["lr"] = group["initial_lr"]
@@ -83,6 +106,12 @@ class SequentialLR(_Composite):
         elif hasattr(sched, "last_epoch"):
             sched.last_epoch -= 1
 
+    def _check_fields(self, values: dict[str, Any]) -> None:
+        if len(values["_milestones"]) != len(self._schedulers) - 1:
+            raise state_error("SequentialLR", f"state_dict['_milestones'] must hold one "
+                                              f"milestone fewer than the {len(self._schedulers)} "
+                                              f"schedulers, got {values['_milestones']}")
+
     def step(self) -> None:  # type: ignore[override]
         self.last_epoch += 1
         idx = bisect_right(self._milestones, self.last_epoch)
@@ -96,6 +125,8 @@ class SequentialLR(_Composite):
 
 class ChainedScheduler(_Composite):
     """Step every scheduler each epoch; chainable ones multiply, so the factors compose."""
+
+    _FIELDS = {"_last_lr": LRS, "_schedulers": _MEMBERS}
 
     def __init__(self, schedulers: Sequence[LRScheduler], optimizer: Optimizer | None = None
                  ) -> None:

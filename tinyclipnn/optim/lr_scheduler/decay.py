@@ -3,15 +3,19 @@
 
 from __future__ import annotations
 
+import copy
 import math
 import types
 from bisect import bisect_right
 from collections import Counter
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable
 from typing import Any
 
+from ..._validate import Integer, Kind, ListOf, MapOf, Optional, Real
 from ..optimizer import Optimizer
-from .base import LRScheduler, check_int, check_real, group_values, per_group
+from .base import FACTOR, LRScheduler, group_values, per_group
+
+_BASE = LRScheduler._FIELDS
 
 
 def _lrs(sched: LRScheduler) -> list[float]:
@@ -23,6 +27,8 @@ class _LambdaBase(LRScheduler):
     callable objects' attributes (plain functions and lambdas are not saved, as PyTorch)."""
 
     _NOT_STATE = ("optimizer", "lr_lambdas")
+    _FIELDS = {**_BASE, "lr_lambdas": ListOf(Optional(Kind(dict, "a dict")))}
+    _PER_GROUP = (*LRScheduler._PER_GROUP, "lr_lambdas")
 
     def __init__(self, optimizer: Optimizer, lr_lambda: Any, last_epoch: int) -> None:
         owner = type(self).__name__
@@ -40,11 +46,12 @@ class _LambdaBase(LRScheduler):
                                for fn in self.lr_lambdas]
         return state
 
-    def load_state_dict(self, state_dict: Mapping[str, Any]) -> None:
-        super().load_state_dict(state_dict)
-        for fn, saved in zip(self.lr_lambdas, state_dict.get("lr_lambdas", []), strict=False):
+    def _apply_state(self, values: dict[str, Any]) -> None:
+        saved_fns = values.pop("lr_lambdas")
+        super()._apply_state(values)
+        for fn, saved in zip(self.lr_lambdas, saved_fns, strict=True):
             if saved is not None:
-                fn.__dict__.update(saved)
+                fn.__dict__.update(copy.deepcopy(saved))
 
 
 class LambdaLR(_LambdaBase):
@@ -75,10 +82,12 @@ class MultiplicativeLR(_LambdaBase):
 class StepLR(LRScheduler):
     """Multiply by ``gamma`` every ``step_size`` epochs: ``base_lr * gamma ** (epoch // step_size)``."""
 
+    _FIELDS = {**_BASE, "step_size": Integer(1), "gamma": FACTOR}
+
     def __init__(self, optimizer: Optimizer, step_size: int, gamma: float = 0.1,
                  last_epoch: int = -1) -> None:
-        self.step_size = check_int("StepLR", "step_size", step_size, 1)
-        self.gamma = check_real("StepLR", "gamma", gamma)
+        self.step_size = self._arg("step_size", step_size)
+        self.gamma = self._arg("gamma", gamma)
         super().__init__(optimizer, last_epoch)
 
     def get_lr(self) -> list[float]:
@@ -93,23 +102,19 @@ class StepLR(LRScheduler):
 class MultiStepLR(LRScheduler):
     """Multiply by ``gamma`` at each of ``milestones`` (a repeated milestone counts twice)."""
 
+    # milestone epoch -> how many times it was given
+    _FIELDS = {**_BASE, "milestones": MapOf(Integer(0), Integer(1), Counter), "gamma": FACTOR}
+
     def __init__(self, optimizer: Optimizer, milestones: Iterable[int], gamma: float = 0.1,
                  last_epoch: int = -1) -> None:
-        ms = list(milestones)
-        for m in ms:
-            check_int("MultiStepLR", "milestones entries", m, 0)
-        self.milestones = Counter(ms)
-        self.gamma = check_real("MultiStepLR", "gamma", gamma)
+        ms = self._arg("milestones", Counter(milestones))
+        self.milestones, self.gamma = ms, self._arg("gamma", gamma)
         super().__init__(optimizer, last_epoch)
 
     def get_lr(self) -> list[float]:
         if self.last_epoch not in self.milestones:
             return _lrs(self)
         return [lr * self.gamma ** self.milestones[self.last_epoch] for lr in _lrs(self)]
-
-    def load_state_dict(self, state_dict: Mapping[str, Any]) -> None:
-        super().load_state_dict(state_dict)  # a saved Counter may come back as a plain dict
-        self.milestones = Counter({int(k): int(v) for k, v in self.milestones.items()})
 
     def _get_closed_form_lr(self) -> list[float]:
         ms = sorted(self.milestones.elements())
@@ -119,10 +124,13 @@ class MultiStepLR(LRScheduler):
 class ConstantLR(LRScheduler):
     """``lr = base_lr * factor`` until epoch ``total_iters``, then ``base_lr``."""
 
+    # factor 0 would divide by zero at total_iters (PyTorch accepts it and raises then)
+    _FIELDS = {**_BASE, "factor": Real(0, 1, low_open=True), "total_iters": Integer(0)}
+
     def __init__(self, optimizer: Optimizer, factor: float = 1.0 / 3, total_iters: int = 5,
                  last_epoch: int = -1) -> None:
-        self.factor = check_real("ConstantLR", "factor", factor, 0.0, 1.0)
-        self.total_iters = check_int("ConstantLR", "total_iters", total_iters, 0)
+        self.factor = self._arg("factor", factor)
+        self.total_iters = self._arg("total_iters", total_iters)
         super().__init__(optimizer, last_epoch)
 
     def get_lr(self) -> list[float]:
@@ -141,13 +149,14 @@ class LinearLR(LRScheduler):
     """Factor rising (or falling) linearly from ``start_factor`` to ``end_factor`` over
     ``total_iters`` epochs (a warm-up), then constant."""
 
+    _FIELDS = {**_BASE, "start_factor": Real(0, 1, low_open=True),  # > 0: it divides later
+               "end_factor": Real(0, 1), "total_iters": Integer(1)}
+
     def __init__(self, optimizer: Optimizer, start_factor: float = 1.0 / 3,
                  end_factor: float = 1.0, total_iters: int = 5, last_epoch: int = -1) -> None:
-        if check_real("LinearLR", "start_factor", start_factor, 0.0, 1.0) == 0:
-            raise ValueError("LinearLR: start_factor must be > 0 (it divides later steps)")
-        self.start_factor = start_factor
-        self.end_factor = check_real("LinearLR", "end_factor", end_factor, 0.0, 1.0)
-        self.total_iters = check_int("LinearLR", "total_iters", total_iters, 1)
+        self.start_factor = self._arg("start_factor", start_factor)
+        self.end_factor = self._arg("end_factor", end_factor)
+        self.total_iters = self._arg("total_iters", total_iters)
         super().__init__(optimizer, last_epoch)
 
     def get_lr(self) -> list[float]:
@@ -168,8 +177,10 @@ class LinearLR(LRScheduler):
 class ExponentialLR(LRScheduler):
     """Multiply by ``gamma`` every epoch: ``base_lr * gamma ** epoch``."""
 
+    _FIELDS = {**_BASE, "gamma": FACTOR}
+
     def __init__(self, optimizer: Optimizer, gamma: float, last_epoch: int = -1) -> None:
-        self.gamma = check_real("ExponentialLR", "gamma", gamma)
+        self.gamma = self._arg("gamma", gamma)
         super().__init__(optimizer, last_epoch)
 
     def get_lr(self) -> list[float]:
@@ -184,10 +195,12 @@ class ExponentialLR(LRScheduler):
 class PolynomialLR(LRScheduler):
     """``base_lr * (1 - min(epoch, total_iters) / total_iters) ** power``."""
 
+    _FIELDS = {**_BASE, "total_iters": Integer(1), "power": Real()}
+
     def __init__(self, optimizer: Optimizer, total_iters: int = 5, power: float = 1.0,
                  last_epoch: int = -1) -> None:
-        self.total_iters = check_int("PolynomialLR", "total_iters", total_iters, 1)
-        self.power = check_real("PolynomialLR", "power", power)
+        self.total_iters = self._arg("total_iters", total_iters)
+        self.power = self._arg("power", power)
         super().__init__(optimizer, last_epoch)
 
     def get_lr(self) -> list[float]:
@@ -206,10 +219,12 @@ class CosineAnnealingLR(LRScheduler):
     """``eta_min + (base_lr - eta_min) * (1 + cos(pi * epoch / T_max)) / 2``, by PyTorch's
     recursive form (so it composes; past ``T_max`` it rises again, as PyTorch's)."""
 
+    _FIELDS = {**_BASE, "T_max": Integer(1), "eta_min": Real(0)}
+
     def __init__(self, optimizer: Optimizer, T_max: int, eta_min: float = 0.0,  # noqa: N803
                  last_epoch: int = -1) -> None:
-        self.T_max = check_int("CosineAnnealingLR", "T_max", T_max, 1)
-        self.eta_min = check_real("CosineAnnealingLR", "eta_min", eta_min)
+        self.T_max = self._arg("T_max", T_max)
+        self.eta_min = self._arg("eta_min", eta_min)
         super().__init__(optimizer, last_epoch)
 
     def get_lr(self) -> list[float]:

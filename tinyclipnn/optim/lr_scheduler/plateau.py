@@ -4,12 +4,22 @@ from __future__ import annotations
 
 import math
 import warnings
-from collections.abc import Mapping
 from typing import Any
 
+from ..._validate import Integer, ListOf, OneOf, Optional, Real, state_error
 from ..optimizer import Optimizer
-from .base import EPOCH_DEPRECATION_WARNING, LRScheduler, check_int, check_optimizer, check_real
+from .base import (
+    EPOCH,
+    EPOCH_DEPRECATION_WARNING,
+    LRS,
+    LRScheduler,
+    check_int,
+    check_optimizer,
+    check_real,
+)
 from .base import group_values as _group_values
+
+_MIN_LR = Real(0)
 
 
 class ReduceLROnPlateau(LRScheduler):
@@ -18,29 +28,36 @@ class ReduceLROnPlateau(LRScheduler):
     for a loss, ``"max"`` for an accuracy), multiply every group's lr by ``factor`` (not below
     ``min_lr``; changes smaller than ``eps`` are skipped) and wait ``cooldown`` epochs."""
 
-    _REQUIRED = ("last_epoch", "mode", "threshold", "threshold_mode")
+    _FIELDS = {"factor": Real(0, 1, high_open=True), "default_min_lr": Optional(_MIN_LR),
+               "min_lrs": ListOf(_MIN_LR), "patience": Integer(0), "cooldown": Integer(0),
+               "eps": Real(0), "last_epoch": EPOCH, "_last_lr": LRS,
+               "mode_worse": Real(finite=False), "mode": OneOf("min", "max"),
+               "threshold": Real(), "threshold_mode": OneOf("rel", "abs"),
+               "best": Real(finite=False), "cooldown_counter": Integer(0),
+               "num_bad_epochs": Integer(0)}
+    _PER_GROUP = ("_last_lr",)
 
     def __init__(self, optimizer: Optimizer, mode: str = "min", factor: float = 0.1,
                  patience: int = 10, threshold: float = 1e-4, threshold_mode: str = "rel",
                  cooldown: int = 0, min_lr: float | list[float] = 0, eps: float = 1e-8) -> None:
         owner = "ReduceLROnPlateau"
-        if check_real(owner, "factor", factor) >= 1.0:
-            raise ValueError(f"{owner}: Factor should be < 1.0, got factor={factor}")
-        self.factor = factor
+        self.factor = self._arg("factor", factor)  # PyTorch: "Factor should be < 1.0"
         self.optimizer = check_optimizer(owner, optimizer)
         n = len(optimizer.param_groups)
         if isinstance(min_lr, (list, tuple)):
             if len(min_lr) != n:
                 raise ValueError(f"{owner}: expected {n} min_lrs, got {len(min_lr)}")
-            self.default_min_lr, self.min_lrs = None, list(min_lr)
+            self.default_min_lr, self.min_lrs = None, self._arg("min_lrs", min_lr, "min_lr")
         else:
-            self.default_min_lr, self.min_lrs = min_lr, [min_lr] * n
-        self.patience = check_int(owner, "patience", patience, 0)
-        self.cooldown = check_int(owner, "cooldown", cooldown, 0)
-        self.eps = check_real(owner, "eps", eps, 0.0)
+            self.default_min_lr = check_real(owner, "min_lr", min_lr, 0.0)
+            self.min_lrs = [self.default_min_lr] * n
+        self.patience = self._arg("patience", patience)
+        self.cooldown = self._arg("cooldown", cooldown)
+        self.eps = self._arg("eps", eps)
         self.last_epoch = 0
         self._last_lr = _group_values(optimizer, "lr")
-        self._init_is_better(mode, check_real(owner, "threshold", threshold), threshold_mode)
+        self._init_is_better(self._arg("mode", mode), self._arg("threshold", threshold),
+                             self._arg("threshold_mode", threshold_mode))
         self._reset()
 
     def _reset(self) -> None:
@@ -49,11 +66,6 @@ class ReduceLROnPlateau(LRScheduler):
         self.num_bad_epochs = 0
 
     def _init_is_better(self, mode: str, threshold: float, threshold_mode: str) -> None:
-        if mode not in ("min", "max"):
-            raise ValueError(f"ReduceLROnPlateau: mode must be 'min' or 'max', got {mode!r}")
-        if threshold_mode not in ("rel", "abs"):
-            raise ValueError(f"ReduceLROnPlateau: threshold_mode must be 'rel' or 'abs', got "
-                             f"{threshold_mode!r}")
         self.mode_worse = math.inf if mode == "min" else -math.inf
         self.mode, self.threshold, self.threshold_mode = mode, threshold, threshold_mode
 
@@ -79,6 +91,7 @@ class ReduceLROnPlateau(LRScheduler):
             epoch = self.last_epoch + 1
         else:
             warnings.warn(EPOCH_DEPRECATION_WARNING, UserWarning, stacklevel=2)
+            epoch = check_int("ReduceLROnPlateau", "epoch", epoch, 0)
         self.last_epoch = epoch
         if self.is_better(current, self.best):
             self.best, self.num_bad_epochs = current, 0
@@ -105,6 +118,13 @@ class ReduceLROnPlateau(LRScheduler):
             if old - new > self.eps:
                 group["lr"] = new
 
-    def load_state_dict(self, state_dict: Mapping[str, Any]) -> None:
-        super().load_state_dict(state_dict)
+    def _check_fields(self, values: dict[str, Any]) -> None:
+        n = len(self.optimizer.param_groups)
+        if values["default_min_lr"] is None and len(values["min_lrs"]) != n:
+            raise state_error("ReduceLROnPlateau", f"state_dict['min_lrs'] has "
+                                                   f"{len(values['min_lrs'])} entries but the "
+                                                   f"optimizer has {n} parameter groups")
+
+    def _apply_state(self, values: dict[str, Any]) -> None:
+        super()._apply_state(values)
         self._init_is_better(self.mode, self.threshold, self.threshold_mode)
