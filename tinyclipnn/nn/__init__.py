@@ -1,6 +1,6 @@
 """Layers and losses with PyTorch's names, shapes and parameter names."""
 
-from . import functional, init
+from . import functional, init, utils
 from .activation import GELU, Identity, LogSoftmax, ReLU, Sigmoid, Softmax, Tanh
 from .containers import ModuleDict, ModuleList, Sequential
 from .layers import Dropout, Embedding, Linear
@@ -15,5 +15,5 @@ __all__ = [
     "CrossEntropyLoss", "Dropout", "Embedding", "GELU", "Identity", "IncompatibleKeys",
     "LayerNorm", "Linear", "LogSoftmax", "MSELoss", "Module", "ModuleDict", "ModuleList",
     "NLLLoss", "Parameter", "ReLU", "Sequential", "Sigmoid", "Softmax", "Tanh", "functional",
-    "init", "GRU", "LSTM", "RNN", "RNNBase", "GRUCell", "LSTMCell", "RNNCell",
+    "init", "utils", "GRU", "LSTM", "RNN", "RNNBase", "GRUCell", "LSTMCell", "RNNCell",
 ]
