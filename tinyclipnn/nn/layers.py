@@ -7,9 +7,9 @@ from typing import Any
 
 import numpy as np
 
-from ..autograd import Function, Tensor, default_generator
+from ..autograd import Function, InputError, Tensor, default_generator
 from . import init
-from ._checks import check_compute_dtype, check_dtype, check_size
+from ._checks import check_compute_dtype, check_dtype, check_same_dtype, check_size
 from .module import Module
 from .parameter import Parameter
 
@@ -43,8 +43,9 @@ class Linear(Module):
     def forward(self, x: Tensor) -> Tensor:
         check_compute_dtype(self, self.weight.dtype)
         if x.shape[-1:] != (self.in_features,):
-            raise ValueError(f"Linear: input of shape {tuple(x.shape)} must end in "
+            raise InputError(f"Linear: input of shape {tuple(x.shape)} must end in "
                              f"in_features={self.in_features}")
+        check_same_dtype("Linear", "input", x.dtype, self.weight.dtype)
         return _LinearFn.apply(x, self.weight, self.bias)
 
     def extra_repr(self) -> str:
