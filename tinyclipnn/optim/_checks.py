@@ -8,7 +8,9 @@ from typing import Any
 import numpy as np
 
 _LABELS = {"lr": "learning rate", "eps": "epsilon value", "momentum": "momentum value",
-           "weight_decay": "weight_decay value", "dampening": "dampening value"}
+           "weight_decay": "weight_decay value", "dampening": "dampening value",
+           "alpha": "alpha value", "lr_decay": "lr_decay value",
+           "initial_accumulator_value": "initial_accumulator_value"}
 
 
 def check_number(name: str, value: Any, low: float = 0.0) -> float:
