@@ -31,6 +31,7 @@ from typing import Any
 
 import numpy as np
 
+from .errors import InputError
 from .tensor import Tensor
 
 _state = threading.local()
@@ -163,7 +164,12 @@ class Function:
                 raw.append(a)
                 needs.append(False)
         ctx.needs_input_grad = tuple(needs)
-        out = cls.forward(ctx, *raw, **kwargs)
+        try:
+            out = cls.forward(ctx, *raw, **kwargs)
+        except ValueError as e:  # numpy's shape errors: PyTorch raises RuntimeError for them
+            if isinstance(e, InputError):
+                raise
+            raise InputError(f"{cls.__name__}: {e}") from e
         track = any_needs and getattr(_state, "enabled", True)
         if type(out) is not tuple:
             t = Tensor._wrap(out, track)
