@@ -163,7 +163,7 @@ def test_resume_needs_initial_lr():
 
 @pytest.mark.parametrize("make, exc, match", [
     (lambda o: S.StepLR(o, 0), ValueError, "step_size"),
-    (lambda o: S.StepLR(o, "3"), ValueError, "step_size"),
+    (lambda o: S.StepLR(o, "3"), TypeError, "step_size"),
     (lambda o: S.ExponentialLR(o, "0.9"), TypeError, "gamma"),
     (lambda o: S.CosineAnnealingLR(o, T_max=0), ValueError, "T_max"),
     (lambda o: S.LinearLR(o, start_factor=0.0), ValueError, "start_factor"),

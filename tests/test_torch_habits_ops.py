@@ -273,7 +273,14 @@ def test_mse_warning_matches_pytorch_live():
     lambda: tc.multinomial(tc.ones(3), True),
     lambda: tc.nn.functional.one_hot(tc.tensor([1]), num_classes=True),
     lambda: tc.randint(0, 5, (True,)),
-], ids=["topk_k", "expand", "repeat", "topk_dim", "multinomial_bool", "one_hot_bool", "randint"])
+    lambda: tc.nn.Embedding(5, 3, padding_idx=1.0),
+    lambda: tc.nn.functional.cross_entropy(tc.ones(2, 3), tc.tensor([0, 1]), ignore_index=1.5),
+    lambda: tc.nn.NLLLoss(ignore_index=2.0)(tc.ones(2, 3), tc.tensor([0, 1])),
+    lambda: tc.optim.lr_scheduler.StepLR(tc.optim.SGD([tc.nn.Parameter(np.ones(2))]), 2.5),
+    lambda: tc.optim.lr_scheduler.StepLR(tc.optim.SGD([tc.nn.Parameter(np.ones(2))]), 2,
+                                         last_epoch=0.5),
+], ids=["topk_k", "expand", "repeat", "topk_dim", "multinomial_bool", "one_hot_bool", "randint",
+        "padding_idx", "ignore_index", "nll_ignore_index", "step_size", "last_epoch"])
 def test_integer_arguments_reject_non_integers_with_type_error(call):
     with pytest.raises(TypeError, match="must be int"):
         call()

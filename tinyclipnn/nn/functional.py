@@ -108,6 +108,7 @@ def cross_entropy(input: Tensor, target: Any, weight: Any = None, ignore_index: 
     _check_reduction(reduction)
     if isinstance(label_smoothing, bool) or not 0.0 <= label_smoothing <= 1.0:
         raise ValueError(f"label_smoothing must be in [0, 1], got {label_smoothing!r}")
+    ignore_index = int_arg("cross_entropy", "ignore_index", ignore_index)
     class_dim = 1 if input.ndim > 1 else 0
     if np.shape(target.data if isinstance(target, Tensor) else target) == input.shape:
         return _cross_entropy_probs(input, target, weight, ignore_index, reduction,
@@ -163,6 +164,7 @@ def nll_loss(input: Tensor, target: Any, weight: Any = None, ignore_index: int =
     """Negative log-likelihood of log-probabilities ``input`` (N, C, ...) at class indices;
     ``weight`` (C,) weights each class (as `cross_entropy`)."""
     _check_reduction(reduction)
+    ignore_index = int_arg("nll_loss", "ignore_index", ignore_index)
     w = _class_weights(weight, input.shape[1 if input.ndim > 1 else 0])
     return _NLL.apply(input, _targets(target, input.shape), ignore_index=ignore_index,
                       reduction=reduction, from_logits=False, weight=w)

@@ -19,6 +19,7 @@ from collections.abc import Mapping
 from functools import wraps
 from typing import Any
 
+from ...autograd.errors import int_arg
 from ..optimizer import Optimizer
 
 EPOCH_DEPRECATION_WARNING = (
@@ -90,7 +91,8 @@ class LRScheduler:
     def __init__(self, optimizer: Optimizer, last_epoch: int = -1) -> None:
         owner = type(self).__name__
         self.optimizer = check_optimizer(owner, optimizer)
-        if isinstance(last_epoch, bool) or not isinstance(last_epoch, int) or last_epoch < -1:
+        last_epoch = int_arg(owner, "last_epoch", last_epoch)
+        if last_epoch < -1:
             raise ValueError(f"{owner}: last_epoch must be an integer >= -1, got {last_epoch!r}")
         if last_epoch == -1:
             for group in optimizer.param_groups:
@@ -169,7 +171,9 @@ class LRScheduler:
 
 
 def check_int(owner: str, name: str, value: Any, minimum: int) -> int:
-    if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
+    """``value`` as an int >= ``minimum``: TypeError for a non-integer, ValueError below."""
+    value = int_arg(owner, name, value)
+    if value < minimum:
         raise ValueError(f"{owner}: expected integer {name} >= {minimum}, but got {value!r}")
     return value
 
