@@ -83,6 +83,12 @@ VALUES = {
     "topk_indices": lambda lib: lib.tensor(TIES).topk(2).indices,
     "topk_indices_smallest": lambda lib: lib.tensor(TIES).topk(2, dim=1, largest=False)[1],
     "topk_int": lambda lib: lib.tensor(LABELS).topk(3).values,
+    "topk_uint8": lambda lib: lib.tensor(LABELS.astype(np.uint8)).topk(2)[1],
+    "topk_nan": lambda lib: lib.tensor(np.array([1.0, np.nan, 3.0, np.nan])).topk(3).indices,
+    "topk_nan_smallest": lambda lib: lib.tensor(np.array([np.nan, 2.0, 1.0])).topk(
+        3, largest=False).indices,
+    "topk_ties_3d": lambda lib: lib.tensor(np.array([[[1, 1], [2, 1]], [[0, 0], [0, 3]]])
+                                           ).topk(1, dim=1)[1],
     "max_binary_int": lambda lib: lib.max(lib.tensor(LABELS), lib.tensor(LABELS[::-1].copy())),
     "maximum_int_float": lambda lib: lib.maximum(lib.tensor(LABELS), lib.ones(4)),
     "one_hot": lambda lib: lib.nn.functional.one_hot(lib.tensor(LABELS)),

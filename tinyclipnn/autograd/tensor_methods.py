@@ -247,7 +247,8 @@ class TensorMethods:
     def topk(self, k: int, dim: int = -1, largest: bool = True, sorted: bool = True) -> Any:  # noqa: A002
         """The ``k`` largest (``largest=False``: smallest) elements along ``dim`` and their
         indices, as ``torch.topk``; always sorted (allowed for ``sorted=False`` too), ties
-        by lower index first. The gradient goes to the selected positions."""
+        by lower index first, NaN counted as the largest (as PyTorch). The gradient goes to
+        the selected positions."""
         k = int_arg("topk", "k", k)
         axis = dim_arg("topk", dim, self.data.ndim)
         n = self.data.shape[axis] if self.data.ndim else 1
@@ -258,10 +259,11 @@ class TensorMethods:
             values, idx = self.reshape(1).topk(k, 0, largest)
             return ValuesIndices(values.reshape(()), _const(idx.data.reshape(()))) if k else (
                 ValuesIndices(values, idx))
-        key = -self.data if largest else self.data
-        if key.dtype.kind == "b":
-            key = key.astype(np.int8) * (-1 if largest else 1)
-        order = np.argsort(key, axis=axis, kind="stable")
+        if largest:  # descending, ties by lower index: a stable ascending sort, read backwards
+            flipped = np.argsort(np.flip(self.data, axis), axis=axis, kind="stable")
+            order = n - 1 - np.flip(flipped, axis)
+        else:
+            order = np.argsort(self.data, axis=axis, kind="stable")
         idx = np.take(order, np.arange(k), axis=axis)
         return ValuesIndices(self.gather(axis, idx), _const(idx.astype(np.int64)))
 
