@@ -59,38 +59,76 @@ def matmul(a: Any, b: Any) -> Tensor:
     return _t(a) @ b
 
 
-def sum(x: Any, axis: Any = None, keepdims: bool = False) -> Tensor:  # noqa: A001
-    return _t(x).sum(axis, keepdims)
+def _dk(dim: Any, axis: Any, keepdim: bool, keepdims: bool) -> tuple[Any, bool]:
+    """The reduced dims and keep flag from PyTorch's ``dim=``/``keepdim=`` or numpy's
+    ``axis=``/``keepdims=`` (either spelling works, as in PyTorch)."""
+    if dim is not None and axis is not None:
+        raise TypeError("give dim= or axis= (its numpy alias), not both")
+    return (axis if dim is None else dim), bool(keepdim or keepdims)
 
 
-def mean(x: Any, axis: Any = None, keepdims: bool = False) -> Tensor:
-    return _t(x).mean(axis, keepdims)
+def sum(x: Any, dim: Any = None, keepdim: bool = False, *, axis: Any = None,  # noqa: A001
+        keepdims: bool = False) -> Tensor:
+    return _t(x).sum(*_dk(dim, axis, keepdim, keepdims))
 
 
-def max(x: Any, dim: Any = None, keepdim: bool = False) -> Any:  # noqa: A001
-    """Largest element, or ``(values, indices)`` along an integer ``dim`` (``torch.max``)."""
-    return _t(x).max(dim, keepdim)
+def mean(x: Any, dim: Any = None, keepdim: bool = False, *, axis: Any = None,
+         keepdims: bool = False) -> Tensor:
+    return _t(x).mean(*_dk(dim, axis, keepdim, keepdims))
 
 
-def min(x: Any, dim: Any = None, keepdim: bool = False) -> Any:  # noqa: A001
-    """Smallest element, or ``(values, indices)`` along an integer ``dim`` (``torch.min``)."""
-    return _t(x).min(dim, keepdim)
+def max(x: Any, dim: Any = None, keepdim: bool = False, *, axis: Any = None,  # noqa: A001
+        keepdims: bool = False) -> Any:
+    """Largest element; ``(values, indices)`` along an integer ``dim``; the element-wise
+    `maximum` when ``dim`` is a tensor (``torch.max(a, b)``), as ``torch.max``."""
+    return _t(x).max(*_dk(dim, axis, keepdim, keepdims))
 
 
-def amax(x: Any, dim: Any = None, keepdim: bool = False) -> Tensor:
-    return _t(x).amax(dim, keepdim)
+def min(x: Any, dim: Any = None, keepdim: bool = False, *, axis: Any = None,  # noqa: A001
+        keepdims: bool = False) -> Any:
+    """Smallest element; ``(values, indices)`` along an integer ``dim``; the element-wise
+    `minimum` when ``dim`` is a tensor, as ``torch.min``."""
+    return _t(x).min(*_dk(dim, axis, keepdim, keepdims))
 
 
-def amin(x: Any, dim: Any = None, keepdim: bool = False) -> Tensor:
-    return _t(x).amin(dim, keepdim)
+def amax(x: Any, dim: Any = None, keepdim: bool = False, *, axis: Any = None,
+         keepdims: bool = False) -> Tensor:
+    return _t(x).amax(*_dk(dim, axis, keepdim, keepdims))
 
 
-def argmax(x: Any, dim: int | None = None, keepdim: bool = False) -> Tensor:
-    return _t(x).argmax(dim, keepdim)
+def amin(x: Any, dim: Any = None, keepdim: bool = False, *, axis: Any = None,
+         keepdims: bool = False) -> Tensor:
+    return _t(x).amin(*_dk(dim, axis, keepdim, keepdims))
 
 
-def argmin(x: Any, dim: int | None = None, keepdim: bool = False) -> Tensor:
-    return _t(x).argmin(dim, keepdim)
+def argmax(x: Any, dim: int | None = None, keepdim: bool = False, *, axis: Any = None,
+           keepdims: bool = False) -> Tensor:
+    return _t(x).argmax(*_dk(dim, axis, keepdim, keepdims))
+
+
+def argmin(x: Any, dim: int | None = None, keepdim: bool = False, *, axis: Any = None,
+           keepdims: bool = False) -> Tensor:
+    return _t(x).argmin(*_dk(dim, axis, keepdim, keepdims))
+
+
+def maximum(input: Any, other: Any) -> Tensor:
+    """Element-wise larger of two tensors (broadcast), as ``torch.maximum``."""
+    return _t(input).maximum(other)
+
+
+def minimum(input: Any, other: Any) -> Tensor:
+    """Element-wise smaller of two tensors (broadcast), as ``torch.minimum``."""
+    return _t(input).minimum(other)
+
+
+def topk(input: Any, k: int, dim: int = -1, largest: bool = True, sorted: bool = True) -> Any:  # noqa: A002
+    """``(values, indices)`` of the ``k`` largest (or smallest) along ``dim``, as ``torch.topk``."""
+    return _t(input).topk(k, dim, largest, sorted)
+
+
+def masked_fill(input: Any, mask: Any, value: Any) -> Tensor:
+    """``value`` where ``mask`` is True, else ``input``, as ``torch.masked_fill``."""
+    return _t(input).masked_fill(mask, value)
 
 
 def var(x: Any, dim: Any = None, unbiased: bool | None = None, keepdim: bool = False, *,

@@ -246,3 +246,44 @@ class Sqrt(Function):
     @staticmethod
     def backward(ctx, grad):
         return (grad / (2 * ctx.saved_tensors[0]),)
+
+
+def _pick_grads(ctx, grad, a_wins: np.ndarray) -> tuple:
+    """Gradients of an element-wise pick between ``a`` and ``b``: to the winner, half each at
+    a tie (PyTorch's rule for ``maximum`` / ``minimum``)."""
+    a, b = ctx.saved_tensors
+    na, nb = ctx.needs_input_grad
+    tie = a == b
+    half = grad * np.asarray(0.5, dtype=grad.dtype)
+    zero = np.zeros((), dtype=grad.dtype)
+    ga = sum_to_shape(np.where(tie, half, np.where(a_wins, grad, zero)), a.shape) if na else None
+    gb = sum_to_shape(np.where(tie, half, np.where(a_wins, zero, grad)), b.shape) if nb else None
+    return ga, gb
+
+
+class Maximum(Function):
+    """Element-wise larger of two broadcast operands (NaN propagates), as ``torch.maximum``."""
+
+    @staticmethod
+    def forward(ctx, a, b):
+        ctx.save_for_backward(a, b)
+        return np.maximum(a, b)
+
+    @staticmethod
+    def backward(ctx, grad):
+        a, b = ctx.saved_tensors
+        return _pick_grads(ctx, grad, a > b)
+
+
+class Minimum(Function):
+    """Element-wise smaller of two broadcast operands (NaN propagates), as ``torch.minimum``."""
+
+    @staticmethod
+    def forward(ctx, a, b):
+        ctx.save_for_backward(a, b)
+        return np.minimum(a, b)
+
+    @staticmethod
+    def backward(ctx, grad):
+        a, b = ctx.saved_tensors
+        return _pick_grads(ctx, grad, a < b)

@@ -117,3 +117,56 @@ class Clamp(Function):
         if ctx.hi is not None:
             keep &= a <= ctx.hi
         return (grad * keep,)
+
+
+class Expand(Function):
+    """``a`` broadcast to ``shape`` without copying (``Tensor.expand``); the gradient is summed
+    back over the stretched dims."""
+
+    @staticmethod
+    def forward(ctx, a, shape):
+        ctx.shape = a.shape
+        return np.broadcast_to(a, shape)
+
+    @staticmethod
+    def backward(ctx, grad):
+        return (sum_to_shape(grad, ctx.shape),)
+
+
+class Repeat(Function):
+    """``a`` tiled ``reps`` times along each dim (``Tensor.repeat``; ``len(reps) >= a.ndim``,
+    extra leading reps add dims); the gradient sums the copies."""
+
+    @staticmethod
+    def forward(ctx, a, reps):
+        ctx.shape = a.shape
+        ctx.reps = reps
+        return np.tile(a.reshape((1,) * (len(reps) - a.ndim) + a.shape), reps)
+
+    @staticmethod
+    def backward(ctx, grad):
+        reps = ctx.reps
+        inner = (1,) * (len(reps) - len(ctx.shape)) + ctx.shape
+        split = tuple(x for r, s in zip(reps, inner, strict=True) for x in (r, s))
+        summed = grad.reshape(split).sum(axis=tuple(range(0, len(split), 2)))
+        return (summed.reshape(ctx.shape),)
+
+
+class MaskedFill(Function):
+    """``value`` where the boolean ``mask`` is True, else ``a`` (both broadcast, as
+    ``torch.masked_fill``); ``value`` is a 0-dim array and gets the sum of the masked gradient."""
+
+    @staticmethod
+    def forward(ctx, a, mask, value):
+        ctx.shapes = (a.shape, mask.shape)
+        ctx.save_for_backward(mask)
+        return np.where(mask, np.asarray(value).astype(a.dtype), a)
+
+    @staticmethod
+    def backward(ctx, grad):
+        (mask,) = ctx.saved_tensors
+        _, _, nv = ctx.needs_input_grad
+        zero = np.zeros((), dtype=grad.dtype)
+        ga = sum_to_shape(np.where(mask, zero, grad), ctx.shapes[0])
+        gv = np.asarray(np.where(mask, grad, zero).sum(), dtype=grad.dtype) if nv else None
+        return ga, None, gv

@@ -1,6 +1,7 @@
 """The PyTorch-style `Tensor` methods beyond the arithmetic core: comparisons, dtype
 conversions, sizes, ``min``/``max`` with indices, ``argmax``/``argmin``, ``var``/``std``,
-``gather`` and ``clone``. Mixed into `Tensor` (``tensor.py`` stays the core)."""
+``gather``, ``clone``, ``topk``, ``maximum``/``minimum``, ``expand``, ``repeat``,
+``masked_fill`` and ``multinomial``. Mixed into `Tensor` (``tensor.py`` stays the core)."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ from typing import Any, NamedTuple
 import numpy as np
 
 from . import promotion
+from .errors import InputError, dim_arg, int_arg, size_args
 
 
 def _const(arr: Any) -> Any:
@@ -26,6 +28,12 @@ def _raw(x: Any) -> Any:
 
 def _dim_arg(axis: Any, dim: Any) -> Any:
     return dim if axis is None else axis
+
+
+def _is_tensor(x: Any) -> bool:
+    from .tensor import Tensor
+
+    return isinstance(x, Tensor)
 
 
 class ValuesIndices(NamedTuple):
@@ -158,6 +166,8 @@ class TensorMethods:
         """Largest element (ties share the gradient), or with an integer ``dim``
         ``(values, indices)`` (gradient to the first maximum's position), as ``torch.max``."""
         d = _dim_arg(axis, dim)
+        if _is_tensor(d):  # torch.max(input, other): the element-wise maximum
+            return self.maximum(d)
         if isinstance(d, (int, np.integer)):
             return self._select(np.argmax, int(d), keepdims or keepdim)
         return self.amax(d, keepdims or keepdim)
@@ -166,6 +176,8 @@ class TensorMethods:
             keepdim: bool = False) -> Any:
         """Smallest element, or with an integer ``dim`` ``(values, indices)``, as ``torch.min``."""
         d = _dim_arg(axis, dim)
+        if _is_tensor(d):  # torch.min(input, other): the element-wise minimum
+            return self.minimum(d)
         if isinstance(d, (int, np.integer)):
             return self._select(np.argmin, int(d), keepdims or keepdim)
         return self.amin(d, keepdims or keepdim)
@@ -217,3 +229,126 @@ class TensorMethods:
         """Standard deviation, ``sqrt(var(...))`` with the same arguments as `var`."""
         return self.var(dim, unbiased, keepdim, correction=correction, axis=axis,
                         keepdims=keepdims).sqrt()
+
+    # ---- PyTorch habits: selection, broadcasting, filling, sampling --------------------------
+    def maximum(self, other: Any) -> Any:
+        """Element-wise larger of ``self`` and the tensor ``other`` (broadcast; promoted as
+        arithmetic; half the gradient to each at a tie), as ``torch.maximum``."""
+        from . import ops_elementwise
+
+        return ops_elementwise.Maximum.apply(*self._pair(_tensor_operand("maximum", other)))
+
+    def minimum(self, other: Any) -> Any:
+        """Element-wise smaller of ``self`` and the tensor ``other``, as ``torch.minimum``."""
+        from . import ops_elementwise
+
+        return ops_elementwise.Minimum.apply(*self._pair(_tensor_operand("minimum", other)))
+
+    def topk(self, k: int, dim: int = -1, largest: bool = True, sorted: bool = True) -> Any:  # noqa: A002
+        """The ``k`` largest (``largest=False``: smallest) elements along ``dim`` and their
+        indices, as ``torch.topk``; always sorted (allowed for ``sorted=False`` too), ties
+        by lower index first, NaN counted as the largest (as PyTorch). The gradient goes to
+        the selected positions."""
+        k = int_arg("topk", "k", k)
+        axis = dim_arg("topk", dim, self.data.ndim)
+        n = self.data.shape[axis] if self.data.ndim else 1
+        if not 0 <= k <= n:
+            raise InputError(f"topk(): selected index k out of range (k={k}, the tensor has "
+                             f"{n} elements along dim {dim})")
+        if not self.data.ndim:  # a 0-dim tensor is its own top-1 (k = 0 or 1)
+            values, idx = self.reshape(1).topk(k, 0, largest)
+            return ValuesIndices(values.reshape(()), _const(idx.data.reshape(()))) if k else (
+                ValuesIndices(values, idx))
+        if largest:  # descending, ties by lower index: a stable ascending sort, read backwards
+            flipped = np.argsort(np.flip(self.data, axis), axis=axis, kind="stable")
+            order = n - 1 - np.flip(flipped, axis)
+        else:
+            order = np.argsort(self.data, axis=axis, kind="stable")
+        idx = np.take(order, np.arange(k), axis=axis)
+        return ValuesIndices(self.gather(axis, idx), _const(idx.astype(np.int64)))
+
+    def expand(self, *sizes: Any) -> Any:
+        """A view broadcast to ``sizes`` (``-1`` keeps a dim; new dims go in front; only
+        size-1 dims stretch), as ``torch.expand``; the gradient sums the copies."""
+        from . import ops_shape
+
+        sizes = size_args("expand", sizes)
+        shape = self.data.shape
+        if len(sizes) < len(shape):
+            raise InputError(f"expand(): the number of sizes provided ({len(sizes)}) must be "
+                             f"greater or equal to the number of dimensions in the tensor "
+                             f"({len(shape)}); sizes={list(sizes)}, tensor shape {list(shape)}")
+        lead = len(sizes) - len(shape)
+        target = []
+        for i, s in enumerate(sizes):
+            own = shape[i - lead] if i >= lead else None
+            if s == -1 and own is None:
+                raise InputError(f"expand(): The expanded size of the tensor (-1) isn't allowed "
+                                 f"in a leading, non-existing dimension {i}")
+            if s == -1:
+                s = own
+            if s < 0 or (own is not None and own != 1 and own != s):
+                raise InputError(f"expand(): The expanded size of the tensor ({s}) must match the "
+                                 f"existing size ({own}) at non-singleton dimension {i}.  Target "
+                                 f"sizes: {list(sizes)}.  Tensor sizes: {list(shape)}")
+            target.append(s)
+        return ops_shape.Expand.apply(self, shape=tuple(target))
+
+    def expand_as(self, other: Any) -> Any:
+        """``self.expand(other.size())``."""
+        return self.expand(tuple(np.shape(_raw(other))))
+
+    def repeat(self, *sizes: Any) -> Any:
+        """``self`` tiled ``sizes[i]`` times along dim i (extra leading sizes add dims), as
+        ``torch.Tensor.repeat`` (numpy's ``tile``, not ``repeat``)."""
+        from . import ops_shape
+
+        reps = size_args("repeat", sizes)
+        if len(reps) < self.data.ndim:
+            raise InputError(f"repeat(): Number of dimensions of repeat dims ({len(reps)}) can "
+                             f"not be smaller than number of dimensions of tensor "
+                             f"({self.data.ndim})")
+        if any(r < 0 for r in reps):
+            raise InputError(f"repeat(): repeats must be >= 0, got {list(reps)}")
+        return ops_shape.Repeat.apply(self, reps=reps)
+
+    def masked_fill(self, mask: Any, value: Any) -> Any:
+        """``value`` where the boolean ``mask`` is True, ``self`` elsewhere (broadcast
+        together, as ``torch.masked_fill``); ``value`` is a number or a 0-dim tensor (which then
+        gets a gradient too)."""
+        from . import ops_shape
+
+        m = np.asarray(_raw(mask))
+        if m.dtype != np.bool_:
+            raise InputError(f"masked_fill(): only supports boolean masks, but got mask with "
+                             f"dtype {m.dtype}")
+        try:
+            np.broadcast_shapes(m.shape, self.data.shape)
+        except ValueError:
+            raise InputError(f"masked_fill(): mask of shape {list(m.shape)} does not broadcast "
+                             f"with the tensor's shape {list(self.data.shape)}") from None
+        if _is_tensor(value):
+            if value.ndim != 0:
+                raise InputError(f"masked_fill(): only supports a 0-dimensional value tensor, "
+                                 f"but got tensor with {value.ndim} dimension(s).")
+        elif promotion.scalar_category(value) is None:
+            raise TypeError(f"masked_fill(): value must be a number or a 0-dim tensor, got "
+                            f"{type(value).__name__}")
+        else:
+            value = _const(np.asarray(value))
+        return ops_shape.MaskedFill.apply(self, m, value)
+
+    def multinomial(self, num_samples: int, replacement: bool = False, *,
+                    generator: Any = None) -> Any:
+        """Indices drawn from the categories weighted by this tensor's rows (see
+        ``tinyclipnn.multinomial``)."""
+        from .sampling import multinomial
+
+        return multinomial(self, num_samples, replacement, generator=generator)
+
+
+def _tensor_operand(fn: str, other: Any) -> Any:
+    """``other`` for a binary op that, as in PyTorch, takes tensors (and arrays) only."""
+    if _is_tensor(other) or isinstance(other, np.ndarray):
+        return other
+    raise TypeError(f"{fn}(): argument 'other' must be Tensor, not {type(other).__name__}")

@@ -20,7 +20,7 @@ from ._pipeline import (
     scale_to,
 )
 from .monitor import GradMonitor
-from .report import ClipReport
+from .report import ClipReport, as_norm
 
 __all__ = ["EPS", "clip_grad_norm_", "clip_grad_norm_per_tensor_", "clip_grads_with_norm_",
            "combine_norms", "get_total_norm"]
@@ -30,11 +30,14 @@ def get_total_norm(
     grads: Any,
     norm_type: float = 2.0,
     error_if_nonfinite: bool = False,
+    foreach: bool | None = None,
     *,
     backend: str = "auto",
     group: Any = None,
-) -> float | DeviceScalar:
+) -> np.float64 | DeviceScalar:
     """Global p-norm of all gradients taken as one vector (the first half of clip_grad_norm_).
+    Returned as ``numpy.float64`` (``float(n)`` and ``n.item()`` both work). ``foreach`` is
+    PyTorch's and means nothing here (every backend reads all gradients in one pass).
 
     ``grads``: arrays of any shape, objects with ``.grad``, or a ``GradBuffer``. Empty -> 0.0.
     ``group``: an mpi4py-like communicator; ``grads`` are this rank's shard and the result is
@@ -46,16 +49,18 @@ def get_total_norm(
     total, _ = measure(g, be, p, group)
     if error_if_nonfinite:
         check_finite(total, "error", p)
-    return total
+    return as_norm(total)
 
 
 def clip_grads_with_norm_(
-    parameters: Any, max_norm: float, total_norm: float | DeviceScalar, *, backend: str = "auto"
+    parameters: Any, max_norm: float, total_norm: float | DeviceScalar,
+    foreach: bool | None = None, *, backend: str = "auto"
 ) -> None:
     """Scale gradients by ``min(1, max_norm / (total_norm + 1e-6))`` (the second half).
     ``total_norm``: a number >= 0 or inf (NaN propagates, as in PyTorch); a negative one raises
     (it would flip the gradients' sign). For device gradients a ``DeviceScalar`` total is read
-    by the kernel (no host sync), so it is not checked."""
+    by the kernel (no host sync), so it is not checked.
+    ``foreach``: PyTorch's, accepted and meaningless here."""
     max_norm = _checks.threshold("max_norm", max_norm)
     total_norm = _checks.total_norm(total_norm)
     g, be = prepare(parameters, backend)
@@ -67,18 +72,22 @@ def clip_grad_norm_(
     max_norm: float,
     norm_type: float = 2.0,
     error_if_nonfinite: bool = False,
-    nonfinite: str | None = None,
+    foreach: bool | None = None,
     *,
+    nonfinite: str | None = None,
     backend: str = "auto",
     monitor: GradMonitor | None = None,
     group: Any = None,
-) -> float | DeviceScalar:
+) -> np.float64 | DeviceScalar:
     """Clip the global p-norm of all gradients to ``max_norm`` in place (PyTorch semantics).
 
     All gradients form one vector; they are scaled by ``min(1, max_norm / (total + 1e-6))``.
     ``nonfinite`` picks what happens when the total norm is inf/NaN: ``"propagate"`` (default,
     IEEE arithmetic as PyTorch), ``"error"`` (raise, untouched; ``error_if_nonfinite=True``),
-    ``"skip"`` (untouched) or ``"zero"``. Returns the total norm before clipping.
+    ``"skip"`` (untouched) or ``"zero"``. Returns the total norm before clipping, as
+    ``numpy.float64`` (``float(n)`` and ``n.item()`` both work). The arguments up to
+    ``foreach`` are PyTorch's, in its order; ``foreach`` means nothing here (every backend
+    clips all gradients in one pass).
     ``group``: an mpi4py-like communicator for sharded gradients (see ``get_total_norm``).
 
     Device gradients (CuPy, PyTorch CUDA, numba arrays, a ``GradBuffer(device="cuda")``) are
@@ -93,7 +102,7 @@ def clip_grad_norm_(
     total, coef, pt = clip_norm(parameters, max_norm, p, policy, backend, group, per_tensor)
     if monitor is not None:
         monitor.record(report(total, coef, max_norm, policy, pt))
-    return total
+    return as_norm(total)
 
 
 def clip_norm_per_tensor(parameters: Any, max_norm: float, p: float, policy: str,

@@ -86,7 +86,8 @@ class LossScaler(Clipper):
         whether any was inf/NaN."""
         self._unscale(_optimizer_params(optimizer_or_params), None, 2.0)
 
-    def unscale_and_clip_(self, parameters: Any, max_norm: float, norm_type: float = 2.0) -> float:
+    def unscale_and_clip_(self, parameters: Any, max_norm: float,
+                          norm_type: float = 2.0) -> np.float64:
         """Unscale and clip to ``max_norm`` (global p-norm of the unscaled gradients) in one
         read pass and one read/write pass; returns the unscaled total norm (inf/NaN when a
         gradient overflowed: then nothing is written and the next ``step`` is skipped)."""

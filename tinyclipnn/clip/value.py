@@ -25,11 +25,13 @@ def value_report(parameters: Any, clip_value: float, backend: str, measure_norm:
 def clip_grad_value_(
     parameters: Any,
     clip_value: float,
+    foreach: bool | None = None,
     *,
     backend: str = "auto",
     monitor: GradMonitor | None = None,
 ) -> None:
     """Clamp every gradient element to ``[-clip_value, clip_value]`` in place (NaN stays NaN).
+    ``foreach``: PyTorch's, accepted and meaningless here.
 
     With a ``monitor``, also records the L2 total norm before clipping (one extra read pass)
     and whether any element was clamped.

@@ -9,6 +9,7 @@ import numpy as np
 
 from ..autograd import Tensor
 from ..clip import SHARD_ALIGN, ClipGradValue, GradBuffer, clip_grad_value_
+from ..optim.optimizer import run_closure
 from ._mpi import mpi, mpi_type, resolve
 from .data_parallel import _Array, broadcast_parameters, check_same_parameters
 from .faults import abort_on_exception
@@ -201,12 +202,15 @@ class ZeroOptimizer:
         """The clipper's report of the last step (the same on every rank)."""
         return self.optimizer.last_clip
 
-    def step(self) -> None:
+    def step(self, closure: Any = None) -> Any:
         """Reduce-scatter, clip the shard over the shard group, update the shard (unless the
-        clip report says ``skipped``: then no rank updates), all-gather."""
+        clip report says ``skipped``: then no rank updates), all-gather. ``closure`` (as in
+        PyTorch: recompute the loss and gradients) runs first; its value is returned."""
+        loss = run_closure(closure)
         self.reduce_scatter_grads()
         self.optimizer.step()  # runs the shard clipper first, as any Optimizer
         self.all_gather_params()
+        return loss
 
     def state_nbytes(self) -> int:
         """Bytes of optimizer state held by this rank (about 1/N of the unsharded optimizer's)."""

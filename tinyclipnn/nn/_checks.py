@@ -7,7 +7,7 @@ from typing import Any
 
 import numpy as np
 
-from ..autograd import get_default_dtype
+from ..autograd import InputError, get_default_dtype
 
 COMPUTE_DTYPES = (np.dtype(np.float32), np.dtype(np.float64))
 
@@ -58,3 +58,12 @@ def describe(value: Any) -> str:
     if isinstance(value, (tuple, list)):
         return f"a {type(value).__name__} of {len(value)}"
     return type(value).__name__
+
+
+def check_same_dtype(owner: str, what: str, got: Any, weight: Any) -> None:
+    """`InputError` (a RuntimeError, as PyTorch raises) when an input's dtype is not the
+    weights': PyTorch neither casts nor promotes here, so neither do we."""
+    if np.dtype(got) != np.dtype(weight):
+        raise InputError(f"{owner}: {what} dtype ({np.dtype(got)}) does not match weight dtype "
+                         f"({np.dtype(weight)}); convert the input with .to({np.dtype(weight)}) "
+                         f"or the module with .to({np.dtype(got)})")

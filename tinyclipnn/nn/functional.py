@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import warnings
 from typing import Any
 
 import numpy as np
 
-from ..autograd import Function, Tensor
+from ..autograd import Function, InputError, Tensor
+from ..autograd.errors import int_arg
 from ..autograd.ops_reduce import log_softmax_array
+from ._checks import check_same_dtype
 
 _REDUCTIONS = ("mean", "sum", "none")
 
@@ -97,12 +100,20 @@ def cross_entropy(input: Tensor, target: Any, weight: Any = None, ignore_index: 
 
     ``weight`` (C,): a (constant) weight per class; "mean" then divides by the summed weights
     of the counted entries. ``label_smoothing=eps`` mixes the one-hot target with the uniform
-    distribution, as PyTorch: ``(1 - eps) * nll + eps / C * sum_c(-w_c * log_softmax_c)``."""
+    distribution, as PyTorch: ``(1 - eps) * nll + eps / C * sum_c(-w_c * log_softmax_c)``.
+
+    A float ``target`` of ``input``'s shape holds class probabilities (soft labels), as in
+    PyTorch: ``-sum_c w_c * target_c * log_softmax_c`` per entry, "mean" over the entries
+    (not the weights); ``label_smoothing`` mixes the target with the uniform distribution."""
     _check_reduction(reduction)
     if isinstance(label_smoothing, bool) or not 0.0 <= label_smoothing <= 1.0:
         raise ValueError(f"label_smoothing must be in [0, 1], got {label_smoothing!r}")
-    t = _targets(target, input.shape)
+    ignore_index = int_arg("cross_entropy", "ignore_index", ignore_index)
     class_dim = 1 if input.ndim > 1 else 0
+    if np.shape(target.data if isinstance(target, Tensor) else target) == input.shape:
+        return _cross_entropy_probs(input, target, weight, ignore_index, reduction,
+                                    label_smoothing)
+    t = _targets(target, input.shape)
     w = _class_weights(weight, input.shape[class_dim])
     nll = _NLL.apply(input, t, ignore_index=ignore_index, reduction=reduction, from_logits=True,
                      weight=w)
@@ -122,25 +133,102 @@ def cross_entropy(input: Tensor, target: Any, weight: Any = None, ignore_index: 
     return nll * (1.0 - label_smoothing) + smooth * (label_smoothing / n_classes)
 
 
+def _cross_entropy_probs(input: Tensor, target: Any, weight: Any, ignore_index: int,
+                         reduction: str, label_smoothing: float) -> Tensor:
+    """`cross_entropy` against class probabilities ``target`` (same shape as ``input``),
+    composed from differentiable ops (a target that requires grad gets its gradient too)."""
+    t = target if isinstance(target, Tensor) else Tensor(np.asarray(target))
+    if t.dtype.kind != "f":
+        raise InputError(f"cross_entropy: Expected floating point type for target with class "
+                         f"probabilities, got {t.dtype}")
+    if ignore_index != -100:
+        raise InputError("cross_entropy: ignore_index is not supported for floating point "
+                         "target")
+    class_dim = 1 if input.ndim > 1 else 0
+    n_classes = input.shape[class_dim]
+    w = _class_weights(weight, n_classes)
+    if label_smoothing:
+        t = t * (1.0 - label_smoothing) + label_smoothing / n_classes
+    logp = input.log_softmax(class_dim)
+    if w is not None:
+        logp = logp * w.reshape((-1,) + (1,) * (input.ndim - class_dim - 1)).astype(input.dtype)
+    losses = -(logp * t).sum(axis=class_dim)
+    if reduction == "none":
+        return losses
+    total = losses.sum()
+    return total if reduction == "sum" else total / max(input.numel() // max(n_classes, 1), 1)
+
+
 def nll_loss(input: Tensor, target: Any, weight: Any = None, ignore_index: int = -100,
              reduction: str = "mean") -> Tensor:
     """Negative log-likelihood of log-probabilities ``input`` (N, C, ...) at class indices;
     ``weight`` (C,) weights each class (as `cross_entropy`)."""
     _check_reduction(reduction)
+    ignore_index = int_arg("nll_loss", "ignore_index", ignore_index)
     w = _class_weights(weight, input.shape[1 if input.ndim > 1 else 0])
     return _NLL.apply(input, _targets(target, input.shape), ignore_index=ignore_index,
                       reduction=reduction, from_logits=False, weight=w)
 
 
-def mse_loss(input: Tensor, target: Any, reduction: str = "mean") -> Tensor:
-    """Mean (or summed) squared error; ``target`` broadcasts against ``input``."""
-    _check_reduction(reduction)
+def _regression_target(input: Tensor, target: Any) -> Tensor:
+    """``target`` as a Tensor; warns as PyTorch when its shape differs from ``input``'s (the
+    two broadcast, which is rarely what was meant: (4, 1) against (4,) gives (4, 4))."""
     target = target if isinstance(target, Tensor) else Tensor(np.asarray(target, dtype=input.dtype))
-    diff = input - target
-    sq = diff * diff
+    if target.shape != input.shape:
+        warnings.warn(f"Using a target size ({tuple(target.shape)}) that is different to the "
+                      f"input size ({tuple(input.shape)}). This will likely lead to incorrect "
+                      f"results due to broadcasting. Please ensure they have the same size.",
+                      UserWarning, stacklevel=3)
+        try:
+            np.broadcast_shapes(target.shape, input.shape)
+        except ValueError:
+            raise InputError(f"target of shape {tuple(target.shape)} does not broadcast with "
+                             f"input of shape {tuple(input.shape)}") from None
+    return target
+
+
+def _reduce(losses: Tensor, reduction: str) -> Tensor:
     if reduction == "none":
-        return sq
-    return sq.sum() if reduction == "sum" else sq.mean()
+        return losses
+    return losses.sum() if reduction == "sum" else losses.mean()
+
+
+def mse_loss(input: Tensor, target: Any, reduction: str = "mean") -> Tensor:
+    """Mean (or summed) squared error; ``target`` should have ``input``'s shape (it broadcasts,
+    with PyTorch's warning when the shapes differ)."""
+    _check_reduction(reduction)
+    diff = input - _regression_target(input, target)
+    return _reduce(diff * diff, reduction)
+
+
+def l1_loss(input: Tensor, target: Any, reduction: str = "mean") -> Tensor:
+    """Mean (or summed) absolute error (gradient ``sign(input - target)``, 0 at a tie); warns
+    as `mse_loss` when the shapes differ."""
+    _check_reduction(reduction)
+    return _reduce((input - _regression_target(input, target)).abs(), reduction)
+
+
+def one_hot(tensor: Any, num_classes: int = -1) -> Tensor:
+    """int64 one-hot encoding (a new last dim of ``num_classes``; -1: ``max + 1``) of integer
+    class indices, as ``torch.nn.functional.one_hot``."""
+    idx = tensor.data if isinstance(tensor, Tensor) else np.asarray(tensor)
+    num_classes = int_arg("one_hot", "num_classes", num_classes)
+    if idx.dtype.kind not in "iu":
+        raise InputError(f"one_hot is only applicable to index tensor of type LongTensor (an "
+                         f"integer dtype), got {idx.dtype}")
+    if num_classes == -1:
+        if idx.size == 0:
+            raise InputError("one_hot: Can not infer total number of classes from empty tensor.")
+        num_classes = int(idx.max()) + 1
+    elif num_classes < -1:
+        raise InputError(f"one_hot: num_classes must be -1 or >= 0, got {num_classes}")
+    if idx.size and idx.min() < 0:
+        raise InputError("one_hot: Class values must be non-negative.")
+    if idx.size and idx.max() >= num_classes:
+        raise InputError(f"one_hot: Class values must be smaller than num_classes "
+                         f"({num_classes}), got {int(idx.max())}.")
+    out = (idx[..., None] == np.arange(num_classes)).astype(np.int64)
+    return Tensor._wrap(out, False)
 
 
 def _check_gelu_approximate(approximate: str) -> None:
@@ -224,8 +312,11 @@ def sigmoid(input: Tensor) -> Tensor:
 
 
 def linear(input: Tensor, weight: Tensor, bias: Tensor | None = None) -> Tensor:
-    """``input @ weight.T + bias`` as one graph node."""
+    """``input @ weight.T + bias`` as one graph node; ``input`` and ``weight`` must share a
+    dtype (as in PyTorch)."""
     from .layers import _LinearFn
+
+    check_same_dtype("linear", "input", input.dtype, weight.dtype)
 
     return _LinearFn.apply(input, weight, bias)
 

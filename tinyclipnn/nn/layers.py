@@ -7,9 +7,10 @@ from typing import Any
 
 import numpy as np
 
-from ..autograd import Function, Tensor, default_generator
+from ..autograd import Function, InputError, Tensor, default_generator
+from ..autograd.errors import int_arg
 from . import init
-from ._checks import check_compute_dtype, check_dtype, check_size
+from ._checks import check_compute_dtype, check_dtype, check_same_dtype, check_size
 from .module import Module
 from .parameter import Parameter
 
@@ -43,8 +44,9 @@ class Linear(Module):
     def forward(self, x: Tensor) -> Tensor:
         check_compute_dtype(self, self.weight.dtype)
         if x.shape[-1:] != (self.in_features,):
-            raise ValueError(f"Linear: input of shape {tuple(x.shape)} must end in "
+            raise InputError(f"Linear: input of shape {tuple(x.shape)} must end in "
                              f"in_features={self.in_features}")
+        check_same_dtype("Linear", "input", x.dtype, self.weight.dtype)
         return _LinearFn.apply(x, self.weight, self.bias)
 
     def extra_repr(self) -> str:
@@ -85,6 +87,8 @@ class Embedding(Module):
         num_embeddings = check_size("Embedding", "num_embeddings", num_embeddings, 0)
         embedding_dim = check_size("Embedding", "embedding_dim", embedding_dim, 0)
         self.num_embeddings, self.embedding_dim = num_embeddings, embedding_dim
+        if padding_idx is not None:
+            padding_idx = int_arg("Embedding", "padding_idx", padding_idx)
         if padding_idx is not None and not -num_embeddings <= padding_idx < num_embeddings:
             raise ValueError(f"Embedding: padding_idx={padding_idx} must be within "
                              f"[-{num_embeddings}, {num_embeddings})")

@@ -1,4 +1,4 @@
-"""Loss modules `CrossEntropyLoss`, `NLLLoss`, `MSELoss` (thin wrappers of `functional`)."""
+"""Loss modules `CrossEntropyLoss`, `NLLLoss`, `MSELoss`, `L1Loss` (thin wrappers of `functional`)."""
 
 from __future__ import annotations
 
@@ -24,9 +24,9 @@ class _Loss(Module):
 
 
 class CrossEntropyLoss(_Loss):
-    """Softmax cross-entropy of logits (N, C, ...) at class indices (N, ...); see
-    `functional.cross_entropy` (``weight`` per class, ``ignore_index``, ``reduction``,
-    ``label_smoothing``)."""
+    """Softmax cross-entropy of logits (N, C, ...) at class indices (N, ...) or class
+    probabilities (N, C, ...); see `functional.cross_entropy` (``weight`` per class,
+    ``ignore_index``, ``reduction``, ``label_smoothing``)."""
 
     def __init__(self, weight: Any = None, ignore_index: int = -100, reduction: str = "mean",
                  label_smoothing: float = 0.0) -> None:
@@ -60,3 +60,10 @@ class MSELoss(_Loss):
 
     def forward(self, input: Tensor, target: Any) -> Tensor:
         return F.mse_loss(input, target, self.reduction)
+
+
+class L1Loss(_Loss):
+    """Mean (``reduction="mean"``), summed or element-wise absolute error."""
+
+    def forward(self, input: Tensor, target: Any) -> Tensor:
+        return F.l1_loss(input, target, self.reduction)

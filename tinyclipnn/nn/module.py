@@ -10,6 +10,7 @@ from typing import Any, NamedTuple
 import numpy as np
 
 from ..autograd import zero_grads
+from .hooks import HookMixin
 from .parameter import Parameter
 
 
@@ -18,7 +19,7 @@ class IncompatibleKeys(NamedTuple):
     unexpected_keys: list[str]
 
 
-class Module:
+class Module(HookMixin):
     """Base class: assign `Parameter`s and `Module`s as attributes and they are registered.
 
     ``named_parameters()`` gives PyTorch's dotted names (``"0.weight"``, ``"rnn.weight_hh_l0"``),
@@ -245,6 +246,8 @@ class Module:
         raise NotImplementedError(f"{type(self).__name__} does not define forward()")
 
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        if self._has_hooks():  # forward / backward hooks (`hooks.HookMixin`)
+            return self._call_with_hooks(*args, **kwargs)
         return self.forward(*args, **kwargs)
 
     def extra_repr(self) -> str:

@@ -30,10 +30,17 @@ from typing import Any
 
 import numpy as np
 
-from ..autograd import Tensor
+from ..autograd import InputError, Tensor
 from ..autograd.api import concat, stack, where
 from . import functional as F
-from ._checks import check_compute_dtype, check_dtype, check_float, check_size, describe
+from ._checks import (
+    check_compute_dtype,
+    check_dtype,
+    check_float,
+    check_same_dtype,
+    check_size,
+    describe,
+)
 from ._rnn_fused import FusedRecurrentLayer
 from ._rnn_omega import OmegaInject, OmegaState
 from .module import Module
@@ -114,10 +121,11 @@ class RNNBase(Module):
         check_compute_dtype(self, self.weight_ih_l0.dtype)
         x = input if isinstance(input, Tensor) else Tensor(np.asarray(input))
         if x.ndim not in (2, 3) or x.shape[-1] != self.input_size:
-            raise ValueError(f"{type(self).__name__}: input must have {self.input_size} "
+            raise InputError(f"{type(self).__name__}: input must have {self.input_size} "
                              f"features in its last dim and 2 or 3 dims, got shape {x.shape}")
         if x.shape[1 if self.batch_first and x.ndim == 3 else 0] == 0:
-            raise ValueError("Expected sequence length to be larger than 0 in RNN")
+            raise InputError("Expected sequence length to be larger than 0 in RNN")
+        check_same_dtype(type(self).__name__, "input", x.dtype, self.weight_ih_l0.dtype)
         self._check_hx_kind(hx)
         batched = x.ndim == 3
         if not batched:
@@ -130,6 +138,10 @@ class RNNBase(Module):
         h0, c0 = (hx if hx is not None else (None, None)) if lstm else (hx, None)
         self._check_state(h0, B, "hidden[0]" if lstm else "hidden", "h0")
         self._check_state(c0, B, "hidden[1]", "c0")
+        for state, name in ((h0, "h0"), (c0, "c0")):
+            if state is not None:
+                check_same_dtype(type(self).__name__, f"hidden state {name}", state.dtype,
+                                 self.weight_ih_l0.dtype)
         lens = self._lengths(lengths, T, B)
         D = 2 if self.bidirectional else 1
         h_n: list[Tensor] = []
@@ -160,16 +172,16 @@ class RNNBase(Module):
         if self.mode == "LSTM":
             if hx is not None and not (isinstance(hx, (tuple, list)) and len(hx) == 2
                                        and all(isinstance(h, Tensor) for h in hx)):
-                raise ValueError(f"{name}: hx must be a tuple (h_0, c_0) of two Tensors, got "
+                raise InputError(f"{name}: hx must be a tuple (h_0, c_0) of two Tensors, got "
                                  f"{describe(hx)}")
         elif hx is not None and not isinstance(hx, Tensor):
-            raise ValueError(f"{name}: hx must be a Tensor h_0 (or None), got {describe(hx)}")
+            raise InputError(f"{name}: hx must be a Tensor h_0 (or None), got {describe(hx)}")
 
     def _check_state(self, s: Tensor | None, B: int, label: str, name: str) -> None:
         D = 2 if self.bidirectional else 1
         want = (self.num_layers * D, B, self.hidden_size)
         if s is not None and tuple(s.shape) != want:
-            raise ValueError(f"{type(self).__name__}: Expected {label} size {want}, got "
+            raise InputError(f"{type(self).__name__}: Expected {label} size {want}, got "
                              f"{list(s.shape)} ({name} must have shape (num_layers * "
                              f"num_directions, batch, hidden_size))")
 
@@ -182,7 +194,7 @@ class RNNBase(Module):
         if (lens.dtype.kind not in "iuf" or lens.shape != (B,)
                 or not np.all(np.equal(np.mod(lens, 1), 0))
                 or (lens.size and (lens.min() < 0 or lens.max() > T))):
-            raise ValueError(f"lengths must be {B} integers in [0, {T}] (one per sequence), "
+            raise InputError(f"lengths must be {B} integers in [0, {T}] (one per sequence), "
                              f"got {lengths!r}")
         return lens.astype(np.int64)
 

@@ -17,9 +17,9 @@ from typing import Any
 
 import numpy as np
 
-from ..autograd import Tensor
+from ..autograd import InputError, Tensor
 from . import init
-from ._checks import check_compute_dtype, check_dtype, check_size, describe
+from ._checks import check_compute_dtype, check_dtype, check_same_dtype, check_size, describe
 from .functional import linear
 from .module import Module
 from .parameter import Parameter
@@ -112,22 +112,25 @@ class _CellBase(Module):
         check_compute_dtype(self, self.weight_ih.dtype)
         x = x if isinstance(x, Tensor) else Tensor(np.asarray(x, self.weight_ih.dtype))
         if x.ndim not in (1, 2):
-            raise ValueError(f"{name}: Expected input to be 1D or 2D, got {x.ndim}D instead")
+            raise InputError(f"{name}: Expected input to be 1D or 2D, got {x.ndim}D instead")
         if x.shape[-1] != self.input_size:
-            raise ValueError(f"{name}: input has inconsistent input_size: got {x.shape[-1]} "
+            raise InputError(f"{name}: input has inconsistent input_size: got {x.shape[-1]} "
                              f"expected {self.input_size}")
         states = self._states(hx)
         for k, h in enumerate(states):
             if h.ndim != x.ndim:
-                raise ValueError(f"{name}: hidden{k} must be {x.ndim}-D "
+                raise InputError(f"{name}: hidden{k} must be {x.ndim}-D "
                                  f"({'batch, ' if x.ndim == 2 else ''}hidden_size) for a "
                                  f"{x.ndim}-D input, got shape {h.shape}")
             if x.ndim == 2 and h.shape[0] != x.shape[0]:
-                raise ValueError(f"{name}: Input batch size {x.shape[0]} doesn't match "
+                raise InputError(f"{name}: Input batch size {x.shape[0]} doesn't match "
                                  f"hidden{k} batch size {h.shape[0]}")
             if h.shape[-1] != self.hidden_size:
-                raise ValueError(f"{name}: hidden{k} has inconsistent hidden_size: got "
+                raise InputError(f"{name}: hidden{k} has inconsistent hidden_size: got "
                                  f"{h.shape[-1]}, expected {self.hidden_size}")
+        check_same_dtype(name, "input", x.dtype, self.weight_ih.dtype)
+        if states:
+            check_same_dtype(name, "hidden state h", states[0].dtype, self.weight_ih.dtype)
         batched = x.ndim == 2
         if not batched:
             x = x.unsqueeze(0)
@@ -142,7 +145,7 @@ class _CellBase(Module):
             return []
         if self.mode == "LSTM":
             if not (isinstance(hx, (tuple, list)) and len(hx) == 2):
-                raise ValueError(f"{type(self).__name__}: hx must be a tuple (h, c) of two "
+                raise InputError(f"{type(self).__name__}: hx must be a tuple (h, c) of two "
                                  f"Tensors, got {describe(hx)}")
             return [h if isinstance(h, Tensor) else Tensor(np.asarray(h)) for h in hx]
         return [hx if isinstance(hx, Tensor) else Tensor(np.asarray(hx))]

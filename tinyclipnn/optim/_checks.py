@@ -12,7 +12,9 @@ import numpy as np
 from .._validate import Boolean, Real, Rule
 
 _LABELS = {"lr": "learning rate", "eps": "epsilon value", "momentum": "momentum value",
-           "weight_decay": "weight_decay value", "dampening": "dampening value"}
+           "weight_decay": "weight_decay value", "dampening": "dampening value",
+           "alpha": "alpha value", "lr_decay": "lr_decay value",
+           "initial_accumulator_value": "initial_accumulator_value"}
 
 FLAG = Boolean()
 

@@ -10,7 +10,7 @@ from typing import Any, ClassVar
 import numpy as np
 
 from .._validate import Integer, Rule, defined_here, prefixed, show
-from ..autograd import Tensor, zero_grads
+from ..autograd import Tensor, enable_grad, zero_grads
 from ._checks import StateArray
 
 
@@ -128,24 +128,30 @@ class Optimizer:
         """Clear gradients (views into a ``GradBuffer`` are zeroed in place, never dropped)."""
         zero_grads((p for g in self.param_groups for p in g["params"]), set_to_none)
 
-    def step(self) -> None:
+    def step(self, closure: Callable[[], Any] | None = None) -> Any:
         """Clip (when a ``clipper`` is set), then update every parameter that has a gradient.
+
+        ``closure``: as PyTorch, a callable that re-evaluates the model (zero the gradients,
+        compute the loss, ``backward()``, return the loss); it is called first, with gradient
+        recording on, and its return value is returned (None without a closure).
 
         When the clipper's report (``self.last_clip``) says ``skipped`` (a non-finite norm with
         ``nonfinite="skip"``, a loss-scale overflow, a ZClip spike), nothing is updated:
         parameters and optimizer state (momentum, moments, step counts) stay as they were, as
         Optax's ``apply_if_finite``; ``self.skipped_steps`` counts such steps. A gradient
         that is not a float array of its parameter's shape raises before anything changes."""
+        loss = run_closure(closure)
         self._check_grads()
         if self._clip():
             self.skipped_steps += 1
-            return
+            return loss
         for group in self.param_groups:
             for p in group["params"]:
                 if p.grad is None:
                     continue
                 self._update(p, p.grad, group, self.state.setdefault(p, {}))
                 p._bump_version()
+        return loss
 
     def _update(self, p: Tensor, grad: np.ndarray, group: dict[str, Any],
                 state: dict[str, Any]) -> None:  # pragma: no cover
@@ -259,6 +265,18 @@ def _floating(grad: np.dtype, param: np.dtype) -> bool:
 
 def _count(ids: Any) -> str:
     return str(len(ids)) if isinstance(ids, (list, tuple)) else f"no list of ({show(ids)})"
+
+
+def run_closure(closure: Callable[[], Any] | None) -> Any:
+    """``closure()`` with gradient recording on (even inside ``no_grad``), as PyTorch's
+    optimizers call it; None when there is none."""
+    if closure is None:
+        return None
+    if not callable(closure):
+        raise TypeError(f"step(): closure must be callable (or None), got "
+                        f"{type(closure).__name__}")
+    with enable_grad():
+        return closure()
 
 
 def _unpack(state_dict: Any) -> tuple[list, Any]:
