@@ -336,14 +336,15 @@ def run_sweep(fn: CellFn, configs: Sequence[dict], out: Path | str, *,
                      float(grace))
     states = {k: cell_state(out, k, launch.code) for k in keys}
     stale = [k for k in keys if states[k].status == "stale"]
-    reused = [] if rerun else [k for k in keys if states[k].status == "done"]
+    cached = [k for k in keys if states[k].status == "done"]
+    reused = [] if rerun else cached
     for k in (keys if rerun else stale):
         clear_cell(out, k)
     launch.results = {k: states[k].result or {} for k in reused}
     todo = [i for i, k in enumerate(keys) if k not in launch.results]
     resuming = 0 if rerun else sum(states[keys[i]].resumable for i in todo)
     clear_stopped(out)
-    _announce(len(keys), len(reused), len(stale), resuming, len(todo), rerun, launch.name)
+    _announce(len(keys), len(cached), len(stale), resuming, len(todo), rerun, launch.name)
     with deferred() as ctrl_c:
         if todo and workers == 0 and pool is None and scheduler is None and dask_local is None:
             launch.run_inline(todo, ctrl_c, len(reused))
