@@ -1,6 +1,7 @@
 """Deterministic toy cells for the sweep tests (importable by spawned and Dask workers)."""
 
 import os
+import signal
 import time
 
 
@@ -14,8 +15,11 @@ def expected(seed: int, steps: int) -> int:
 def toy_cell(config: dict, ckpt) -> dict:
     """Iterate a hash ``steps`` times, sleeping ``sleep`` s a step; checkpoints when due.
     ``catch=True``: the loop catches Ctrl-C and returns what it has, as a training loop that
-    "stops cleanly" does (what a sweep must never take for a finished run)."""
+    "stops cleanly" does (what a sweep must never take for a finished run).
+    ``ignore_sigint=True``: a cell deaf to Ctrl-C (its worker must be killed)."""
     (ckpt.folder / "pid").write_text(str(os.getpid()))
+    if config.get("ignore_sigint"):
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
     state = ckpt.load() or {"step": 0, "acc": config["seed"]}
     start = state["step"]
     try:

@@ -165,6 +165,28 @@ def test_ctrl_c_never_passes_a_cut_cell_for_a_finished_one(tmp_path, target):
         in again["stderr"]
 
 
+@pytest.mark.timeout(90)
+def test_cells_deaf_to_ctrl_c_are_killed_after_the_grace_period(tmp_path):
+    """Cells that ignore SIGINT: the sweep waits ``grace`` (1 s), kills their workers, marks
+    them interrupted and exits 130 long before the cells would have finished (12 s)."""
+    proc = start(_command("deaf", tmp_path))
+    try:
+        wait_for(lambda: sum(1 for _ in (tmp_path / "cells").glob("*/checkpoint.pkl")) >= 2,
+                 60, proc)
+        t0 = time.monotonic()
+        os.killpg(proc.pid, signal.SIGINT)
+    finally:
+        stdout, stderr = finish(proc)
+    assert proc.returncode == 130, stderr[-3000:]
+    assert time.monotonic() - t0 < 8
+    rows = json.loads(stdout.strip().splitlines()[-1])["rows"]
+    assert [r["status"] for r in rows] == ["interrupted", "interrupted"]
+    assert all("worker was stopped" in r["reason"] for r in rows)
+    assert not list((tmp_path / "cells").glob("*/result.json"))
+    pids = {int(p.read_text()) for p in (tmp_path / "cells").glob("*/pid")}
+    wait_for(lambda: not any(alive(pid) for pid in pids), 10)
+
+
 def test_cell_cut_short_in_process_is_interrupted_not_done(tmp_path, capsys):
     """Inline (workers=0): a cell whose run_loop a KeyboardInterrupt cut short, or that returns
     interrupted=True, is recorded as interrupted and stops the sweep; a relaunch does not count

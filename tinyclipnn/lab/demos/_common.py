@@ -36,7 +36,9 @@ def fresh_sweep(cell: Any, configs: list[dict], out: Path, workers: int | None, 
     shutil.rmtree(Path(out) / "sweep", ignore_errors=True)
     if stop_requested():
         note_cut()
-        return collect_sweep(configs, Path(out) / "sweep")
+        res = collect_sweep(configs, Path(out) / "sweep")
+        res.interrupted = True
+        return res
     return run_sweep(cell, configs, Path(out) / "sweep", workers=workers, quiet=quiet)
 
 

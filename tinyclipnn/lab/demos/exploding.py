@@ -171,7 +171,7 @@ def run(quick: bool = False, seed: int = 0, out: Path = Path("runs/exploding"),
                "batch": BATCH, "max_norm": MAX_NORM, "steps": steps, "n_eval": n_eval,
                "seeds": seeds, "clip_learns": n_learn, "seeds_run": n_run,
                "not_run": len(seeds) - n_run, "per_seed": per_seed,
-               "interrupted": res.interrupted or res.done < len(configs)}
+               "interrupted": res.interrupted}
     lines = [f"exploding: temporal order, T = {LENGTH}, SGD lr {LR}, batch {BATCH}, {steps} steps,"
              f" rho {RHO}; error on {n_eval} fresh sequences (chance: 75%), solved < 1%",
              *table(["seed", "plain SGD", "SGD + clip (norm 1)", "clipping makes it learn"],

@@ -38,7 +38,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from ..interrupt import deferred, note_cut, shielded
+from ..interrupt import deferred, note_cut, reset_stop, shielded
 from ..metrics import to_jsonable
 from .cell import CellFn, CellTask, run_cell
 from .cellio import (
@@ -344,6 +344,7 @@ def run_sweep(fn: CellFn, configs: Sequence[dict], out: Path | str, *,
     todo = [i for i, k in enumerate(keys) if k not in launch.results]
     resuming = 0 if rerun else sum(states[keys[i]].resumable for i in todo)
     clear_stopped(out)
+    reset_stop()  # a new launch (a demo checks for an earlier Ctrl-C before it starts one)
     _announce(len(keys), len(cached), len(stale), resuming, len(todo), rerun, launch.name)
     with deferred() as ctrl_c:
         if todo and workers == 0 and pool is None and scheduler is None and dask_local is None:
