@@ -252,3 +252,16 @@ def test_result_without_fingerprint_is_not_reused(tmp_path):
     res = run_sweep(toy_cell, [cfg, cfg2], tmp_path, workers=0, quiet=True)
     assert res.skipped == 1 and res.rows[1]["resumed_from"] == 0
     assert res.rows[1]["acc"] == expected(3, 6)
+
+
+def test_configs_that_print_alike_do_not_share_results(tmp_path):
+    """Folder names are made of printed values: "a/b" and "a_b" get two folders (a hash is
+    appended when characters were replaced); 0.1 and "0.1" share one, but the stored config is
+    part of the cache key, so the second is computed, not served the first's result."""
+    assert cell_key({"tag": "a/b"}) != cell_key({"tag": "a_b"}) == "tag=a_b"
+    a, b = {"x": 1, "tag": 0.1}, {"x": 1, "tag": "0.1"}
+    assert cell_key(a) == cell_key(b)
+    assert run_sweep(counting_cell, [a], tmp_path, workers=0, quiet=True).rows[0]["y"] == 2
+    res = run_sweep(counting_cell, [b], tmp_path, workers=0, quiet=True)
+    assert res.skipped == 0 and res.stale == 1
+    assert (tmp_path / "calls.log").read_text().split() == ["1", "1"]

@@ -22,6 +22,7 @@ one (and an exception, KeyboardInterrupt included, removes the temporary file).
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import pickle
@@ -70,9 +71,15 @@ def _read_json(path: Path) -> Any:
 
 
 def cell_key(config: dict[str, Any]) -> str:
-    """A stable folder name for a configuration: ``name=value`` pairs in key order."""
-    parts = [f"{k}={config[k]}" for k in sorted(config)]
-    return re.sub(r"[^A-Za-z0-9=.,_+-]", "_", ",".join(parts)) or "cell"
+    """A stable folder name for a configuration: ``name=value`` pairs in key order; when
+    characters had to be replaced, a hash of the original follows (``a/b`` and ``a_b`` get
+    two folders). Values that print alike (``0.1`` and "0.1") share one: the config stored
+    with the files tells them apart (see `cell_state`)."""
+    raw = ",".join(f"{k}={config[k]}" for k in sorted(config))
+    key = re.sub(r"[^A-Za-z0-9=.,_+-]", "_", raw) or "cell"
+    if key != raw:
+        key += "~" + hashlib.sha256(raw.encode()).hexdigest()[:8]
+    return key
 
 
 def cell_dir(out: Path, key: str) -> Path:
@@ -102,8 +109,20 @@ def _code_of(doc: Any) -> str | None:
     return cell.get("code") if isinstance(cell, dict) else None
 
 
-def cell_state(out: Path, key: str, code: str | None) -> CellState:
-    """What ``cells/<key>`` holds for cells running code ``code`` (None: any code)."""
+def _same_config(doc: Any, config: dict[str, Any] | None) -> bool:
+    """True when ``doc``'s cell identity is of ``config`` (None: any): folder names are
+    sanitized, so two configurations can share one (``a/b`` and ``a_b``, ``0.1`` and "0.1")."""
+    if config is None:
+        return True
+    cell = doc.get("cell", doc) if isinstance(doc, dict) else None
+    stored = cell.get("config") if isinstance(cell, dict) else None
+    return stored == json.loads(json.dumps(to_jsonable(config)))
+
+
+def cell_state(out: Path, key: str, code: str | None,
+               config: dict[str, Any] | None = None) -> CellState:
+    """What ``cells/<key>`` holds for cells of ``config`` running code ``code`` (None: any
+    config, any code); files of another configuration or code are "stale"."""
     # cell.json is written before a cell runs: without it, a checkpoint or marker is from
     # before fingerprints (stale); with it and nothing else, the cell started ("started")
     folder = cell_dir(out, key)
@@ -112,14 +131,16 @@ def cell_state(out: Path, key: str, code: str | None) -> CellState:
     matches = lambda c: c is not None and (code is None or c == code)  # noqa: E731
     res = _read_json(folder / "result.json")
     if res is not None or (folder / "result.json").exists():
-        if matches(_code_of(res)) and isinstance(res.get("result"), dict):
+        if matches(_code_of(res)) and _same_config(res, config) \
+                and isinstance(res.get("result"), dict):
             return CellState("done", result=res["result"])
         return CellState("stale")
     ident = _read_json(folder / "cell.json")
     has_state = any((folder / n).exists() for n in ("checkpoint.pkl", "interrupted.json"))
     if ident is None:
         return CellState("stale" if has_state else "new")
-    if not matches(ident.get("code")):
+    if not isinstance(ident, dict) or not matches(ident.get("code")) \
+            or not _same_config(ident, config):
         return CellState("stale")
     info = _read_json(folder / "interrupted.json")
     if isinstance(info, dict):
@@ -133,10 +154,11 @@ def clear_cell(out: Path, key: str) -> None:
     shutil.rmtree(cell_dir(out, key), ignore_errors=True)
 
 
-def read_result(out: Path, key: str, code: str | None = None) -> dict[str, Any] | None:
-    """The finished cell's result (of code ``code`` when given), or None (not finished, cut
-    short, other code, or an unreadable file)."""
-    st = cell_state(out, key, code)
+def read_result(out: Path, key: str, code: str | None = None,
+                config: dict[str, Any] | None = None) -> dict[str, Any] | None:
+    """The finished cell's result (of code ``code`` and ``config`` when given), or None (not
+    finished, cut short, other code or configuration, or an unreadable file)."""
+    st = cell_state(out, key, code, config)
     return st.result if st.status == "done" else None
 
 

@@ -154,7 +154,7 @@ class _Launch:
         k = self.keys[i]
         if env.get("status") == "done":
             self.results[k] = env["result"]
-            if read_result(self.out, k, self.code) is None:  # a remote worker without shared disk
+            if read_result(self.out, k, self.code, self.configs[i]) is None:  # remote, no shared disk
                 write_result(self.out, k, self.identity(i), env["result"])
         elif env.get("status") == "interrupted":
             self.cut[k] = env.get("info")
@@ -290,7 +290,7 @@ class _Launch:
             if k in self.errors:
                 rows.append({**c, "status": "failed", "error": self.errors[k]})
                 continue
-            st = cell_state(self.out, k, self.code)
+            st = cell_state(self.out, k, self.code, c)
             if st.status == "done":
                 self.results[k] = st.result or {}
                 rows.append({**c, "status": "done", **self.results[k]})
@@ -334,7 +334,7 @@ def run_sweep(fn: CellFn, configs: Sequence[dict], out: Path | str, *,
         raise ValueError(f"grace must be a number of seconds >= 0, got {grace!r}")
     launch = _Launch(fn, configs, keys, out, int(checkpoint_every), max_attempts, quiet,
                      float(grace))
-    states = {k: cell_state(out, k, launch.code) for k in keys}
+    states = {k: cell_state(out, k, launch.code, c) for k, c in zip(keys, configs, strict=True)}
     stale = [k for k in keys if states[k].status == "stale"]
     cached = [k for k in keys if states[k].status == "done"]
     reused = [] if rerun else cached
@@ -391,7 +391,7 @@ def collect_sweep(configs: Sequence[dict], out: Path | str,
     code = code_fingerprint(fn) if fn is not None else None
     rows, done, cut, stale = [], 0, 0, 0
     for c in configs:
-        st = cell_state(out, cell_key(c), code)
+        st = cell_state(out, cell_key(c), code, c)
         if st.status == "done":
             done += 1
             rows.append({**c, "status": "done", **(st.result or {})})
