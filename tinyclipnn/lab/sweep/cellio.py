@@ -6,8 +6,8 @@ Layout under the sweep folder ``out``, per cell ``cells/<key>/``:
 - ``cell.json``: which function (its name and code fingerprint, see `fingerprint`) and config
   the cell's files belong to; written when the cell starts.
 - ``result.json``: ``{"cell": {fn, code, config}, "result": {...}}``, written only when the cell
-  ran its whole budget (see `runner.run_cell`); a relaunch reuses it only when ``code`` still
-  matches.
+  ran its whole budget (see `cell.run_cell`); a relaunch reuses it only when ``code`` and
+  ``config`` still match.
 - ``interrupted.json``: the cell was cut short (Ctrl-C): why, its progress and what it returned
   (partial metrics). Its ``checkpoint.pkl`` is kept: a relaunch resumes it.
 - ``checkpoint.pkl`` (the run's state every K steps) and ``progress.json`` (step / steps).
@@ -95,7 +95,7 @@ def cell_identity(fn_name: str, code: str, config: dict[str, Any]) -> dict[str, 
 class CellState:
     """A cell as found on disk. ``status``: "done" (a result of this code), "interrupted"
     (cut short; ``info`` is its interrupted.json), "started" (began, no result, no marker),
-    "stale" (files of other code: another fingerprint, or written before fingerprints) or
+    "stale" (files of other code or another config, or written before fingerprints) or
     "new". ``result``: the result when done."""
 
     status: str
