@@ -56,7 +56,8 @@ def test_exploding_interrupted_marks_unrun_runs_not_run(tmp_path, monkeypatch):
     assert s["per_seed"][1]["SGD + clip"] is None
     assert "not run" in r.text and "2 not run: interrupted" in r.text
     rows = (tmp_path / "sweep" / "results.csv").read_text().splitlines()
-    assert sum(",not run," in row for row in rows) == 4
+    assert sum(",not run," in row for row in rows) == 3  # never started
+    assert sum(",interrupted," in row for row in rows) == 1  # the cell Ctrl-C stopped
     if r.figures:
         assert r.figures[0].exists()
 

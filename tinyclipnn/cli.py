@@ -4,7 +4,8 @@ and sampling.  A thin caller of :mod:`tinyclipnn.lab`; heavy imports happen insi
 Each command is a ``_add_NAME(sub)`` function that registers its parser and sets ``func``; a
 new command is one such function plus one entry in `_COMMANDS`. Bad input is a ``ValueError`` /
 ``OSError`` from the lab code, printed as ``tinyclipnn CMD: error: ...`` with exit status 2;
-Ctrl-C exits 130 (after the command saved what it had).
+Ctrl-C exits 130 (after the command saved what it had), whatever caught it on the way: every
+Ctrl-C during a command is counted (`lab.interrupt`).
 """
 
 from __future__ import annotations
@@ -28,7 +29,9 @@ def _cmd_demo(args: argparse.Namespace) -> int:
         return 0
     result = run_demo(args.name or FLAGSHIP, quick=args.quick, seed=args.seed, out=args.out,
                       quiet=args.quiet)
-    return 0 if result is not None else 1
+    if result is None:
+        return 1
+    return 130 if getattr(result, "interrupted", False) else 0
 
 
 def _add_demo(sub: Any) -> None:
@@ -160,7 +163,7 @@ def _cmd_reproduce(args: argparse.Namespace) -> int:
                       lengths=split(args.lengths, int), methods=split(args.methods),
                       seeds=args.seeds, max_steps=args.max_steps, max_length=args.max_length,
                       workers=args.workers, scheduler=args.scheduler, dask_local=args.dask_local,
-                      quiet=args.quiet, run=not args.report_only)
+                      quiet=args.quiet, run=not args.report_only, rerun=args.rerun)
     return 0
 
 
@@ -184,6 +187,10 @@ def _add_reproduce(sub: Any) -> None:
     r.add_argument("--dask-local", type=int, metavar="N", help="start a Dask LocalCluster of N")
     r.add_argument("--out", default="runs/pascanu", help="output folder (default: runs/pascanu)")
     r.add_argument("--quiet", action="store_true", help="no progress line")
+    r.add_argument("--rerun", action="store_true",
+                   help="recompute every run, ignoring results and checkpoints of earlier "
+                        "launches (default: reuse runs finished by the same code, resume "
+                        "interrupted ones)")
     r.add_argument("--report-only", action="store_true",
                    help="run nothing: tables, summary and figure from the runs finished so far")
     r.set_defaults(func=_cmd_reproduce)
@@ -213,8 +220,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.command is None:
         parser.print_help()
         return 0
+    from .lab.interrupt import raising, reset_stop, stop_requested
+
+    reset_stop()  # an earlier command in this process (tests, notebooks) is not this one's
     try:
-        code = int(args.func(args) or 0)
+        with raising() as ctrl_c:  # Python's Ctrl-C, counted: caught or not, it means 130
+            code = int(args.func(args) or 0)
     except KeyboardInterrupt:
         print("\ninterrupted", file=sys.stderr)
         return 130
@@ -225,9 +236,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"tinyclipnn {args.command}: error: out of memory; use smaller sizes (e.g. "
               "--hidden, --batch-size, --seq-len, --max-chars)", file=sys.stderr)
         return 1
-    from .lab.loop import stop_requested
-
-    return 130 if stop_requested() else code  # Ctrl-C: 130, so `&&` chains stop
+    return 130 if ctrl_c.received or stop_requested() else code  # so `&&` chains stop
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -241,12 +241,22 @@ def _corpus(cfg: CharLMConfig) -> tuple[str, CharVocab, np.ndarray, np.ndarray]:
 
 
 def _earlier_metrics(folder: Path, before: int) -> list[dict[str, Any]]:
-    """Rows of ``folder/metrics.json`` for steps before ``before`` (a resumed run's history)."""
+    """Rows of ``folder/metrics.json`` for steps before ``before`` (a resumed run's history;
+    later rows, of steps the checkpoint does not hold, are dropped: they are run again). A
+    missing step is reported: the metrics and checkpoint are written together (see
+    `checkpoint.write_with_metrics`), so only an older tinyclipnn or an edited file leaves one."""
     try:
         rows = json.loads((folder / "metrics.json").read_text())["steps"]
-        return [r for r in rows if isinstance(r, dict) and int(r.get("step", before)) < before]
+        rows = [r for r in rows if isinstance(r, dict) and int(r.get("step", before)) < before]
     except (OSError, ValueError, KeyError, TypeError):
-        return []
+        rows = []
+    have = {int(r["step"]) for r in rows}
+    missing = [k for k in range(before) if k not in have]
+    if missing:
+        print(f"warning: {folder / 'metrics.json'} lacks the metrics of {len(missing)} of the "
+              f"{before} steps before the checkpoint (first: step {missing[0]}); the resumed "
+              "metrics.csv will not have them", file=sys.stderr)
+    return rows
 
 
 def train_charlm(cfg: CharLMConfig, out: str | Path = DEFAULT_OUT, quiet: bool = False,
@@ -304,12 +314,11 @@ def train_charlm(cfg: CharLMConfig, out: str | Path = DEFAULT_OUT, quiet: bool =
     if cfg.text is not None:  # a resume from another folder finds the same file
         conf["text"] = str(Path(cfg.text).resolve())
 
-    def save(step: int) -> None:
-        checkpoint.write(ckpt, checkpoint.capture(step, conf, objects, rngs,
-                                                  model=model.state_dict(),
-                                                  vocab=vocab.to_array()))
-        if recorder is None:
-            rec.save(out)
+    def save(step: int) -> None:  # metrics, then checkpoint: one unit (no Ctrl-C between)
+        checkpoint.write_with_metrics(ckpt, checkpoint.capture(step, conf, objects, rngs,
+                                                               model=model.state_dict(),
+                                                               vocab=vocab.to_array()),
+                                      rec if recorder is None else None, out)
 
     def val_bpc() -> float:
         with no_grad():
@@ -340,24 +349,25 @@ def train_charlm(cfg: CharLMConfig, out: str | Path = DEFAULT_OUT, quiet: bool =
               f"{cfg.layers}, {cfg.optimizer} lr {cfg.lr}, clip {clipper.label}, "
               + (f"steps {start}..{cfg.steps} (resumed)" if start else f"{cfg.steps} steps"),
               file=sys.stderr)
-    with InterruptGuard() as guard:
+    with InterruptGuard() as guard:  # to the end: a Ctrl-C after the last step still gets
         res: LoopResult = run_loop(step, cfg.steps - start, rec, run=label, desc="charlm",
-                                   quiet=quiet)
+                                   quiet=quiet)  # the checkpoint, metrics, plot and summary
         done = start + res.steps
         if mid_step[0]:
             print(f"stopped inside step {done}: its half-done update is not saved; "
                   f"{ckpt} keeps the last checkpoint", file=sys.stderr)
         else:
             save(done)
-    final_val = val_bpc()
-    result = {"checkpoint": ckpt, "steps": done, "interrupted": res.interrupted,
-              "val_bpc": final_val, "model": model, "vocab": vocab, "seconds": res.seconds}
-    if recorder is None:
-        fig = plot_traces(rec, out / "charlm_traces.png", "char LSTM") if plot else None
-        if not quiet:
-            print(f"{done} steps ({res.steps} now) in {res.seconds:.1f} s; validation "
-                  f"{final_val:.3f} bits/char; checkpoint {ckpt}; metrics {out / 'metrics.csv'}"
-                  + (f"; plot {fig}" if fig else ""))
+        final_val = val_bpc()
+        result = {"checkpoint": ckpt, "steps": done, "interrupted": res.interrupted,
+                  "val_bpc": final_val, "model": model, "vocab": vocab,
+                  "seconds": res.seconds}
+        if recorder is None:
+            fig = plot_traces(rec, out / "charlm_traces.png", "char LSTM") if plot else None
+            if not quiet:
+                print(f"{done} steps ({res.steps} now) in {res.seconds:.1f} s; validation "
+                      f"{final_val:.3f} bits/char; checkpoint {ckpt}; metrics "
+                      f"{out / 'metrics.csv'}" + (f"; plot {fig}" if fig else ""))
     return result
 
 

@@ -10,6 +10,10 @@ A checkpoint is a dict::
 Random generators are stored as the JSON of ``bit_generator.state`` (PCG64's 128-bit integers do
 not fit an array). `restore` checks everything it can before it changes anything: that every
 saved object is present, each generator's algorithm matches, and the step is an integer.
+
+`write_with_metrics` writes a run's metrics and then its checkpoint as one unit that Ctrl-C
+cannot split (`lab.interrupt.shielded`): the metrics never lag behind the checkpoint, so a
+resume, which keeps the metrics rows of the steps before the checkpoint's step, has no gap.
 """
 
 from __future__ import annotations
@@ -21,7 +25,7 @@ from typing import Any
 
 import numpy as np
 
-__all__ = ["KIND", "VERSION", "capture", "restore", "write", "read"]
+__all__ = ["KIND", "VERSION", "capture", "restore", "write", "write_with_metrics", "read"]
 
 KIND = "tinyclipnn.training"
 VERSION = 2
@@ -86,6 +90,18 @@ def write(path: str | Path, ckpt: Mapping[str, Any]) -> None:
     from .. import save
 
     save(dict(ckpt), path)
+
+
+def write_with_metrics(path: str | Path, ckpt: Mapping[str, Any], recorder: Any = None,
+                       metrics_dir: str | Path | None = None) -> None:
+    """``recorder.save(metrics_dir)`` (default: the checkpoint's folder), then `write`; no
+    KeyboardInterrupt in between (see the module docstring)."""
+    from .interrupt import shielded
+
+    with shielded():
+        if recorder is not None:
+            recorder.save(metrics_dir if metrics_dir is not None else Path(path).parent)
+        write(path, ckpt)
 
 
 def read(path: str | Path) -> Any:

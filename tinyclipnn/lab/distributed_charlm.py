@@ -103,11 +103,10 @@ def train_charlm_distributed(cfg: CharLMConfig, out: str | Path = DEFAULT_OUT,
         def save(step: int) -> None:
             if root:
                 out.mkdir(parents=True, exist_ok=True)
-                checkpoint.write(ckpt, checkpoint.capture(
+                checkpoint.write_with_metrics(ckpt, checkpoint.capture(
                     step, conf, {"optimizer": opt, "clipper": clipper},
                     {"data": rng, "global": default_generator()},
-                    model=model.state_dict(), vocab=vocab.to_array()))
-                rec.save(out)
+                    model=model.state_dict(), vocab=vocab.to_array()), rec, out)
 
         def val_bpc() -> float:
             with no_grad():

@@ -9,28 +9,20 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+from . import interrupt
+from .interrupt import reset_stop, stop_requested
 from .metrics import MetricsRecorder
 from .progress import ProgressReporter
 
 __all__ = ["LoopResult", "run_loop", "stop_requested", "request_stop", "reset_stop"]
-
-_STOP = [False]  # set by Ctrl-C: later loops of the same demo return at once
-
-
-def stop_requested() -> bool:
-    """True after a loop was interrupted by Ctrl-C (until :func:`reset_stop`)."""
-    return _STOP[0]
+# stop_requested / reset_stop: the process-wide stop flag of `lab.interrupt` (set by Ctrl-C;
+# later loops return at once), re-exported where loops live.
 
 
 def request_stop() -> None:
-    """Record a Ctrl-C caught elsewhere (a sweep): later loops return at once, and the demo
-    runner reports the run as interrupted."""
-    _STOP[0] = True
-
-
-def reset_stop() -> None:
-    """Forget an earlier Ctrl-C (called when a new demo or command starts)."""
-    _STOP[0] = False
+    """Record work cut short elsewhere (a sweep): later loops return at once, and the demo
+    runner reports partial results."""
+    interrupt.note_cut()
 
 
 @dataclass
@@ -60,11 +52,16 @@ def run_loop(
 
     ``step_fn`` returns a dict of the step's values (``loss``, ``total_norm``, ``coef``,
     ``clipped``, anything else); each is recorded as one row (with ``run`` and ``step``).  A
-    returned ``stop=True`` ends the loop after that step.  Ctrl-C ends it cleanly between steps:
-    what was recorded so far is kept, ``interrupted`` is set, and every later ``run_loop`` returns
-    at once (so a multi-run demo winds down with partial results) until :func:`reset_stop`.
+    returned ``stop=True`` ends the loop after that step.  Ctrl-C ends it cleanly: a
+    KeyboardInterrupt inside a step, or a stop requested (a Ctrl-C deferred by
+    `interrupt.deferred`) before the next one. What was recorded so far is kept,
+    ``interrupted`` is set, the cut is counted (`interrupt.cut_count`: a sweep cell running this
+    loop is then recorded as interrupted, not finished), and every later ``run_loop`` returns at
+    once (so a multi-run demo winds down with partial results) until :func:`reset_stop`.
     """
-    if _STOP[0]:
+    if stop_requested():
+        if steps > 0:
+            interrupt.note_cut()
         return LoopResult(0, True, False, 0.0)
     prog = progress or ProgressReporter(steps, desc=desc or (run or ""), quiet=quiet)
     t0 = time.perf_counter()
@@ -72,6 +69,8 @@ def run_loop(
     interrupted = stopped = False
     try:
         for step in range(steps):
+            if stop_requested():  # a Ctrl-C that the caller deferred
+                raise KeyboardInterrupt
             values = dict(step_fn(step))
             stop = bool(values.pop("stop", False))
             if recorder is not None:
@@ -86,7 +85,8 @@ def run_loop(
                 stopped = True
                 break
     except KeyboardInterrupt:
-        interrupted = _STOP[0] = True
+        interrupted = True
+        interrupt.note_cut()
         print(f"\ninterrupted after {done} steps; keeping what was recorded", file=sys.stderr)
     finally:
         prog.close()

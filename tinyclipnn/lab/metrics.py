@@ -41,6 +41,22 @@ def to_jsonable(obj: Any) -> Any:
     return _jsonable(obj)
 
 
+def _replace_atomically(path: Path, write: Any, newline: str | None = None) -> None:
+    """``write(file)`` into ``path``'s temporary file, then rename it over ``path``; the
+    temporary file is removed on any exception (KeyboardInterrupt included)."""
+    tmp = path.with_name(path.name + ".tmp")
+    try:
+        with open(tmp, "w", newline=newline) as f:
+            write(f)
+        os.replace(tmp, path)
+    except BaseException:
+        try:
+            tmp.unlink()
+        except OSError:
+            pass
+        raise
+
+
 class MetricsRecorder:
     """Collects one row per training step (``loss``, ``total_norm``, ``coef``, ``clipped`` and
     any other named value; an optional ``run`` label separates several runs in one file)."""
@@ -96,16 +112,11 @@ class MetricsRecorder:
         out.mkdir(parents=True, exist_ok=True)
         fields = self.fields
         csv_path, json_path = out / f"{stem}.csv", out / f"{stem}.json"
-        tmp = csv_path.with_suffix(".csv.tmp")
-        with open(tmp, "w", newline="") as f:
-            w = csv.writer(f)
-            w.writerow(fields)
-            for r in self.rows:
-                w.writerow([_jsonable(r.get(k, "")) for k in fields])
-        os.replace(tmp, csv_path)
+        rows = [[_jsonable(r.get(k, "")) for k in fields] for r in self.rows]
         doc = {"meta": {k: _jsonable(v) for k, v in self.meta.items()}, "fields": fields,
                "steps": [{k: _jsonable(v) for k, v in r.items()} for r in self.rows]}
-        tmp = json_path.with_suffix(".json.tmp")
-        tmp.write_text(json.dumps(doc, indent=None, separators=(",", ":")))
-        os.replace(tmp, json_path)
+        _replace_atomically(csv_path, lambda f: csv.writer(f).writerows([fields, *rows]),
+                            newline="")
+        _replace_atomically(json_path, lambda f: f.write(json.dumps(
+            doc, indent=None, separators=(",", ":"))))
         return csv_path, json_path

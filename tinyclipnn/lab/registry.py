@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from .loop import reset_stop, stop_requested
+from .interrupt import cut_count, deferred, reset_stop, shielded
 from .metrics import to_jsonable
 
 __all__ = ["DemoInfo", "DemoResult", "DEMOS", "FLAGSHIP", "list_demos", "get_demo", "run_demo"]
@@ -29,7 +29,9 @@ class DemoInfo:
 
 @dataclass
 class DemoResult:
-    """What a demo produced: headline numbers, figure and metrics paths, a text summary."""
+    """What a demo produced: headline numbers, figure and metrics paths, a text summary;
+    ``interrupted``: Ctrl-C was pressed while it ran; ``partial``: some of its work was cut
+    short (so its numbers cover less than the demo's full budget)."""
 
     name: str
     summary: dict[str, Any] = field(default_factory=dict)
@@ -37,6 +39,8 @@ class DemoResult:
     files: list[Path] = field(default_factory=list)
     text: str = ""
     seconds: float = 0.0
+    interrupted: bool = False
+    partial: bool = False
 
 
 _PKG = "tinyclipnn.lab.demos."
@@ -85,26 +89,37 @@ def default_out(name: str) -> Path:
 
 def run_demo(name: str = FLAGSHIP, quick: bool = False, seed: int = 0,
              out: str | os.PathLike | None = None, quiet: bool = False) -> DemoResult:
-    """Run a demo, writing its metrics, plots and ``summary.json`` into ``out``."""
+    """Run a demo, writing its metrics, plots and ``summary.json`` into ``out``.
+
+    Ctrl-C is deferred (`interrupt.deferred`): the first one stops the demo's training loops at
+    their next step (later ones are skipped) and the demo still writes everything it finished:
+    metrics of every completed step, figures and ``summary.json`` (``interrupted``, ``partial``),
+    also when the Ctrl-C came after the last step. A second Ctrl-C raises at once. The result's
+    ``interrupted`` tells the CLI to exit 130."""
     info = get_demo(name)
     out_dir = Path(out) if out is not None else default_out(name)
     out_dir.mkdir(parents=True, exist_ok=True)
     module = importlib.import_module(info.module)
     reset_stop()
-    t0 = time.perf_counter()
-    result: DemoResult = module.run(quick=quick, seed=seed, out=out_dir, quiet=quiet)
-    result.seconds = time.perf_counter() - t0
-    interrupted = stop_requested()
-    reset_stop()
-    doc = {"demo": name, "quick": quick, "seed": seed, "interrupted": interrupted,
-           "seconds": round(result.seconds, 2),
-           "summary": result.summary, "figures": result.figures, "files": result.files}
-    (out_dir / "summary.json").write_text(json.dumps(to_jsonable(doc), indent=2,
-                                                     allow_nan=False))
-    if not quiet:
-        print(result.text, file=sys.stdout)
-        for p in result.figures:
-            print(f"figure: {p}")
-        print(f"results in {out_dir}/ ({result.seconds:.1f} s)"
-              + (" — interrupted: partial results" if interrupted else ""))
+    cuts = cut_count()
+    with deferred() as ctrl_c:
+        t0 = time.perf_counter()
+        result: DemoResult = module.run(quick=quick, seed=seed, out=out_dir, quiet=quiet)
+        result.seconds = time.perf_counter() - t0
+        result.partial = cut_count() > cuts
+        result.interrupted = bool(ctrl_c.received) or result.partial
+        doc = {"demo": name, "quick": quick, "seed": seed, "interrupted": result.interrupted,
+               "partial": result.partial, "seconds": round(result.seconds, 2),
+               "summary": result.summary, "figures": result.figures, "files": result.files}
+        with shielded():
+            (out_dir / "summary.json").write_text(json.dumps(to_jsonable(doc), indent=2,
+                                                             allow_nan=False))
+        if not quiet:
+            print(result.text, file=sys.stdout)
+            for p in result.figures:
+                print(f"figure: {p}")
+            note = (" — interrupted: partial results" if result.partial else
+                    " — interrupted after the last step: results complete"
+                    if result.interrupted else "")
+            print(f"results in {out_dir}/ ({result.seconds:.1f} s){note}")
     return result

@@ -167,10 +167,12 @@ def reproduce_pascanu(out: Path | str = "runs/pascanu", budget: str = "quick", *
                       workers: int | None = None,
                       scheduler: str | None = None, dask_local: int | None = None,
                       checkpoint_every: int = 500, quiet: bool = False,
-                      run: bool = True) -> dict:
+                      run: bool = True, rerun: bool = False) -> dict:
     """Run (or resume) the grid; write tables, summary and figure; return the summary dict.
-    ``run=False``: only report what earlier launches finished (the rest as not run)."""
+    ``run=False``: only report what earlier launches finished (the rest as not run).
+    ``rerun=True``: recompute every run (see `run_sweep`)."""
     from . import pascanu
+    from .interrupt import deferred
 
     out = Path(out)
     configs = grid(budget, tasks, lengths, methods, seeds, max_steps, max_length)
@@ -178,9 +180,16 @@ def reproduce_pascanu(out: Path | str = "runs/pascanu", budget: str = "quick", *
         res = run_sweep(pascanu.train_cell, configs, out, workers=workers, scheduler=scheduler,
                         dask_local=dask_local, checkpoint_every=checkpoint_every, quiet=quiet,
                         meta={"experiment": "pascanu2013", "budget": budget,
-                              "settings": pascanu.PAPER})
+                              "settings": pascanu.PAPER}, rerun=rerun)
     else:
-        res = collect_sweep(configs, out)
+        res = collect_sweep(configs, out, pascanu.train_cell)
+    with deferred():  # a Ctrl-C now (after the last run) still gets the summary and figure
+        return _report(out, budget, configs, res)
+
+
+def _report(out: Path, budget: str, configs: list[dict], res: Any) -> dict:
+    from . import pascanu
+
     summary = summarize(res.rows)
     lines = table_lines(summary)
     doc = {"budget": budget, "cells": len(configs), "done": res.done, "failed": res.failed,
@@ -194,7 +203,7 @@ def reproduce_pascanu(out: Path | str = "runs/pascanu", budget: str = "quick", *
     atomic_write(out / "summary.json", json.dumps(to_jsonable(doc), indent=1).encode())
     fig = plot(out, summary)
     text = "\n".join([f"pascanu ({budget}): {res.done}/{len(configs)} runs finished"
-                      + (" (interrupted: the rest are marked not run)" if res.interrupted
+                      + (" (interrupted: unfinished runs marked interrupted / not run)" if res.interrupted
                          else ""), *lines, f"paper: {PAPER_FIGURE7}",
                       f"wrote {out / 'results.csv'}, {out / 'summary.json'}"
                       + (f", {fig}" if fig else "")])

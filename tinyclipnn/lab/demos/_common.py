@@ -25,12 +25,20 @@ def finish(name: str, out: Path, recorder: MetricsRecorder | None, summary: dict
 
 def fresh_sweep(cell: Any, configs: list[dict], out: Path, workers: int | None, quiet: bool):
     """Run a demo's grid through `lab.sweep` in ``out/sweep`` (one process per core by default,
-    ``workers=0``: in this process), starting fresh each time (a sweep would otherwise resume)."""
+    ``workers=0``: in this process), starting fresh each time (a sweep would otherwise resume).
+    After an earlier Ctrl-C of the same demo (stop requested) nothing runs: every cell is
+    "not run"."""
     import shutil
 
-    from ..sweep import run_sweep
+    from ..interrupt import note_cut, stop_requested
+    from ..sweep import collect_sweep, run_sweep
 
     shutil.rmtree(Path(out) / "sweep", ignore_errors=True)
+    if stop_requested():
+        note_cut()
+        res = collect_sweep(configs, Path(out) / "sweep")
+        res.interrupted = True
+        return res
     return run_sweep(cell, configs, Path(out) / "sweep", workers=workers, quiet=quiet)
 
 

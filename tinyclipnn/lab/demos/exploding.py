@@ -21,7 +21,6 @@ from typing import Any
 
 import numpy as np
 
-from ..loop import request_stop
 from ..plotting import COLORS, get_pyplot, safe_plot, save_figure
 from ..registry import DemoResult
 from ._common import finish, fresh_sweep, table
@@ -153,8 +152,6 @@ def run(quick: bool = False, seed: int = 0, out: Path = Path("runs/exploding"),
     configs = [{"seed": s, "method": name, "steps": steps, "n_eval": n_eval}
                for s in seeds for name in METHODS]
     res = fresh_sweep(train_cell, configs, Path(out), workers, quiet)
-    if res.interrupted:
-        request_stop()
     rows_by = {(r["seed"], r["method"]): r for r in res.rows}
     per_seed, rows = [], []
     for s in seeds:

@@ -4,12 +4,19 @@ Both are ``concurrent.futures`` executors: a `ProcessPoolExecutor`, or the execu
 ``distributed.Client`` (connected to ``scheduler="tcp://HOST:PORT"``, or to a `LocalCluster` of
 ``dask_local`` single-threaded worker processes it starts). Dask is imported only here, only
 when used (the ``sweep`` extra: ``pip install "tinyclipnn[sweep]"``).
+
+Ctrl-C and local workers: each worker process leaves the terminal's process group, so a Ctrl-C
+reaches the sweep's own process only, which decides what happens (`Pool.interrupt_workers`
+forwards one SIGINT to each worker: the running cells stop and record themselves as
+interrupted; `Pool.kill_workers` when they take too long). Between cells a worker only counts
+a SIGINT (`lab.interrupt.ignore_between_cells`).
 """
 
 from __future__ import annotations
 
 import multiprocessing
 import os
+import signal
 from concurrent.futures import Executor, ProcessPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
@@ -30,6 +37,30 @@ class Pool:
             self.executor.shutdown(wait=False, cancel_futures=True)
             self.executor = _local_executor(self.workers)
 
+    def _local_pids(self) -> list[int]:
+        procs = getattr(self.executor, "_processes", None) or {}  # CPython's worker table
+        return [p.pid for p in list(procs.values()) if p.pid is not None and p.is_alive()]
+
+    def interrupt_workers(self) -> int:
+        """Send SIGINT to each local worker process; returns how many (0 for Dask)."""
+        return self._signal_workers(signal.SIGINT)
+
+    def kill_workers(self) -> int:
+        """SIGKILL the local worker processes (their checkpoints are atomic writes)."""
+        return self._signal_workers(signal.SIGKILL)
+
+    def _signal_workers(self, sig: int) -> int:
+        if self.kind != "local":
+            return 0
+        n = 0
+        for pid in self._local_pids():
+            try:
+                os.kill(pid, sig)
+                n += 1
+            except ProcessLookupError:
+                pass
+        return n
+
     def close(self, wait: bool = True) -> None:
         if self.kind == "local":
             self.executor.shutdown(wait=wait, cancel_futures=True)
@@ -48,8 +79,21 @@ def default_workers() -> int:
         return max(1, os.cpu_count() or 1)
 
 
+def _init_worker() -> None:
+    """In each local worker: leave the terminal's process group (a Ctrl-C goes to the sweep's
+    process, which forwards it) and only count a SIGINT between cells."""
+    from ..interrupt import ignore_between_cells
+
+    try:
+        os.setpgid(0, 0)
+    except OSError:  # pragma: no cover - not permitted here: Ctrl-C also reaches the workers
+        pass
+    ignore_between_cells()
+
+
 def _local_executor(workers: int) -> ProcessPoolExecutor:
-    return ProcessPoolExecutor(max_workers=workers, mp_context=multiprocessing.get_context("spawn"))
+    return ProcessPoolExecutor(max_workers=workers, mp_context=multiprocessing.get_context("spawn"),
+                               initializer=_init_worker)
 
 
 def _dask():
