@@ -2,6 +2,7 @@
 the clippers, ``LossScaler``, every lr scheduler and the optimizers refuses a bad state with a
 ``TypeError`` / ``ValueError`` naming the key, and leaves the object exactly as it was."""
 
+import copy
 import math
 import os
 import sys
@@ -453,3 +454,30 @@ def test_user_subclasses_may_store_more():
     other.load_state_dict(opt.state_dict())
     assert other.state_dict()["state"][0]["calls"] == 2
     _refused(other, _entry(opt.state_dict(), momentum_buffer=np.ones(7)), ValueError, "shape")
+
+
+def test_restore_rolls_back_objects_loaded_before_a_refused_state():
+    """A checkpoint whose clipper state is refused must leave the model and optimizer, which
+    ``restore`` loads first, exactly as they were (before: they kept the checkpoint's state)."""
+    from tinyclipnn.clip import ZClip
+    from tinyclipnn.lab.checkpoint import capture, restore
+
+    def setup(value):
+        model = tc.nn.Linear(3, 2)
+        opt = tc.optim.Adam(model.parameters(), lr=0.1)
+        for p in model.parameters():
+            p.data[...] = value
+            p.grad = np.full_like(p.data, value)
+        opt.step()
+        return model, opt, ZClip(warmup_steps=2)
+
+    model, opt, clipper = setup(1.0)
+    objects = {"model": model, "optimizer": opt, "clipper": clipper}
+    ckpt = capture(7, {}, objects, {})
+    ckpt["state"]["clipper"]["var"] = -1.0
+    model2, opt2, clipper2 = setup(2.0)
+    before = [copy.deepcopy(o.state_dict()) for o in (model2, opt2, clipper2)]
+    with pytest.raises(ValueError, match="var"):
+        restore(ckpt, {"model": model2, "optimizer": opt2, "clipper": clipper2}, {})
+    for old, obj in zip(before, (model2, opt2, clipper2), strict=True):
+        assert _same(old, obj.state_dict())

@@ -18,6 +18,7 @@ resume, which keeps the metrics rows of the steps before the checkpoint's step, 
 
 from __future__ import annotations
 
+import copy
 import json
 from collections.abc import Mapping
 from pathlib import Path
@@ -47,7 +48,9 @@ def _state_of(obj: Any) -> Any:
 def restore(ckpt: Mapping[str, Any], objects: Mapping[str, Any],
             rngs: Mapping[str, np.random.Generator], where: str = "checkpoint") -> int:
     """Load ``ckpt`` into ``objects`` and ``rngs``; returns its step. ``ValueError`` names what
-    is missing or wrong (checked for all entries before any object is changed)."""
+    is missing or wrong, and leaves every object and generator as it was: the checkpoint's
+    layout and generators are checked first, each ``load_state_dict`` checks its own state
+    before changing anything, and the objects loaded before a refused one are rolled back."""
     if ckpt.get("kind") != KIND or not isinstance(ckpt.get("state"), Mapping):
         raise ValueError(f"{where} holds no training state (optimizer, clipper, random "
                          "generators): it was written by an older tinyclipnn or is not a "
@@ -62,13 +65,21 @@ def restore(ckpt: Mapping[str, Any], objects: Mapping[str, Any],
         raise ValueError(f"{where} has no saved state for {', '.join(missing)}")
     rng_states = {k: _rng_state(ckpt["rng"][k], g, f"{where}: generator {k!r}")
                   for k, g in rngs.items()}
-    for k, obj in objects.items():
-        load = getattr(obj, "load_state_dict", None)
-        if callable(load):
-            try:
-                load(states[k])
-            except (KeyError, TypeError, IndexError) as e:
-                raise ValueError(f"{where}: the saved {k} state does not fit: {e}") from None
+    loaded: list[tuple[Any, Any]] = []  # (object, its state before) for the rollback
+    try:
+        for k, obj in objects.items():
+            load = getattr(obj, "load_state_dict", None)
+            if callable(load):
+                before = copy.deepcopy(obj.state_dict())
+                try:
+                    load(states[k])
+                except (KeyError, TypeError, IndexError) as e:
+                    raise ValueError(f"{where}: the saved {k} state does not fit: {e}") from None
+                loaded.append((obj, before))
+    except BaseException:
+        for obj, before in reversed(loaded):  # each load checks before it changes anything,
+            obj.load_state_dict(before)  # so only the objects loaded before the bad one moved
+        raise
     for k, g in rngs.items():
         g.bit_generator.state = rng_states[k]
     return step
