@@ -6,7 +6,10 @@ import pytest
 from tinyclipnn.lab import run_demo
 
 
+@pytest.mark.numerics
 def test_cliff_clipping_converges_more_often(tmp_path):
+    """Measured on Zen 4 natively and held to AVX2 and SSE4.2 (.ci/isa_env.py): converged
+    fraction plain 0.46-0.48 / 0.79-0.81, clipped 0.65-0.66 / 0.89-0.90 (lr 1 / 3)."""
     r = run_demo("cliff", quick=True, seed=0, out=tmp_path, quiet=True)
     plain, clip = r.summary["converged_no_clip"], r.summary["converged_clip"]
     for lr in plain:
