@@ -37,18 +37,20 @@ class Failure(NamedTuple):
 
 class Agreement:
     """The communicator a ``group=`` clip call gives its backend: ``allgather(obj)`` gathers
-    ``(obj, call, settings)`` from every rank, checks that all ranks agree, and returns the
-    ``obj`` of each rank (what the backend asked for). ``comm`` is used only via ``allgather``."""
+    ``(obj, call, setting values)`` from every rank, checks that all ranks agree, and returns
+    the ``obj`` of each rank (what the backend asked for). Only the values travel (the call
+    fixes the names). ``comm`` is used only via ``allgather``."""
 
-    __slots__ = ("comm", "call", "settings", "sent")
+    __slots__ = ("comm", "call", "names", "values", "sent")
 
     def __init__(self, comm: Any, call: str, **settings: Any) -> None:
-        self.comm, self.call, self.settings, self.sent = comm, call, settings, False
+        self.comm, self.call, self.sent = comm, call, False
+        self.names, self.values = tuple(settings), tuple(settings.values())
 
     def allgather(self, obj: Any) -> list[Any]:
         self.sent = True
-        every = self.comm.allgather((obj, self.call, self.settings))
-        check(every)
+        every = self.comm.allgather((obj, self.call, self.values))
+        check(every, self.names)
         return [o for o, _, _ in every]
 
 
@@ -72,9 +74,11 @@ def relay(group: Any, call: str, exc: BaseException) -> None:
     group.allgather((None, call, Failure(type(exc).__name__, str(exc))))
 
 
-def check(every: list[tuple[Any, str, Any]]) -> None:
+def check(every: list[tuple[Any, str, Any]], names: tuple[str, ...]) -> None:
     """Raise, identically on every rank, when another rank failed or the ranks' calls or
-    settings differ. ``every``: each rank's ``(obj, call, settings or Failure)``."""
+    settings differ. ``every``: each rank's ``(obj, call, setting values or Failure)``;
+    ``names``: the settings' names (those of this call, so of every rank's once the calls
+    agree)."""
     calls = [c for _, c, _ in every]
     settings = [s for _, _, s in every]
     failed = [(r, s) for r, s in enumerate(settings) if isinstance(s, Failure)]
@@ -90,10 +94,10 @@ def check(every: list[tuple[Any, str, Any]]) -> None:
     first = settings[0]
     if all(s == first for s in settings):
         return
-    shown = [{k: repr(v) for k, v in s.items()} for s in settings]  # NaN state equals NaN
-    bad = [k for k in first if any(s[k] != shown[0][k] for s in shown)]
+    shown = [[repr(v) for v in s] for s in settings]  # NaN state equals NaN
+    bad = [i for i in range(len(names)) if any(s[i] != shown[0][i] for s in shown)]
     if bad:
-        parts = ", ".join(f"{k} [{spread([s[k] for s in shown])}]" for k in bad)
+        parts = ", ".join(f"{names[i]} [{spread([s[i] for s in shown])}]" for i in bad)
         raise ValueError(f"{calls[0]} with group=: the ranks disagree on {parts}; {HINT}")
 
 
