@@ -45,6 +45,10 @@ class LossScaler(Clipper):
     together) and writes them once (``coef / scale`` in one pass); PyTorch needs ``unscale_``
     plus the two passes of ``clip_grad_norm_``. On overflow the gradients are left as they
     are: the step is skipped anyway.
+
+    ``group``: a communicator for sharded gradients (as in ``clip_grad_norm_``); every rank's
+    scaler must have the same settings and scale, which the ranks check with the exchange
+    (all raise the same ``ValueError`` otherwise, before anything is changed).
     """
 
     def __init__(
