@@ -14,6 +14,8 @@ import sys
 from collections.abc import Sequence
 from typing import Any
 
+from ._cli_args import integer, integer_list, name_list, nonempty, out_folder
+
 CLIP_HELP = ("clipping method: none, value:C, norm:C[,p], pertensor:C, agc:LAMBDA, "
              "autoclip:PERCENTILE, zclip[:key=value,...]  (default: %(default)s)")
 
@@ -38,8 +40,9 @@ def _add_demo(sub: Any) -> None:
     d.add_argument("name", nargs="?", help="demo name (see --list)")
     d.add_argument("--list", action="store_true", help="list the demos and exit")
     d.add_argument("--quick", action="store_true", help="small, fast version (<= 30 s)")
-    d.add_argument("--seed", type=int, default=0, help="random seed (default: 0)")
-    d.add_argument("--out", default=None, help="output folder (default: runs/NAME)")
+    d.add_argument("--seed", type=integer(0), default=0, help="random seed (default: 0)")
+    d.add_argument("--out", type=out_folder, default=None,
+                   help="output folder (default: runs/NAME)")
     d.add_argument("--quiet", action="store_true", help="no progress lines")
     d.set_defaults(func=_cmd_demo)
 
@@ -114,7 +117,8 @@ def _add_train_charlm(sub: Any) -> None:
     t.add_argument("--seed", type=int, help=f"random seed (default: {d.seed})")
     t.add_argument("--save-every", type=int,
                    help=f"write the checkpoint every N steps (default: {d.save_every})")
-    t.add_argument("--out", help=f"output folder (default: {DEFAULT_OUT}; with --resume, the "
+    t.add_argument("--out", type=out_folder,
+                   help=f"output folder (default: {DEFAULT_OUT}; with --resume, the "
                                  "resumed run's folder)")
     t.add_argument("--resume", metavar="DIR",
                    help="continue the run saved in DIR (or its model.npz) exactly where it "
@@ -148,16 +152,15 @@ def _add_sample(sub: Any) -> None:
     s.add_argument("--temperature", type=float, default=0.8,
                    help="sampling temperature; 0 always picks the most likely character "
                         "(default: 0.8)")
-    s.add_argument("--seed", type=int, default=0, help="random seed (default: 0)")
+    s.add_argument("--seed", type=integer(0), default=0, help="random seed (default: 0)")
     s.set_defaults(func=_cmd_sample)
 
 
 def _cmd_reproduce(args: argparse.Namespace) -> int:
     from .lab.reproduce import reproduce_pascanu
 
-    split = lambda v, f=str: [f(x) for x in v.split(",")] if v else None  # noqa: E731
-    reproduce_pascanu(args.out, args.budget, tasks=split(args.tasks),
-                      lengths=split(args.lengths, int), methods=split(args.methods),
+    reproduce_pascanu(args.out, args.budget, tasks=args.tasks, lengths=args.lengths,
+                      methods=args.methods,
                       seeds=args.seeds, max_steps=args.max_steps, max_length=args.max_length,
                       workers=args.workers, scheduler=args.scheduler, dask_local=args.dask_local,
                       quiet=args.quiet, run=not args.report_only)
@@ -172,17 +175,25 @@ def _add_reproduce(sub: Any) -> None:
     r.add_argument("experiment", choices=["pascanu"])
     r.add_argument("--budget", choices=["quick", "session", "paper"], default="quick",
                    help="quick: minutes; session: 10k steps/run; paper: their caps (default: quick)")
-    r.add_argument("--tasks", help="comma-separated tasks (default: from --budget)")
-    r.add_argument("--lengths", help="comma-separated sequence lengths (default: from --budget)")
-    r.add_argument("--methods", help="comma-separated methods (default: all four)")
-    r.add_argument("--seeds", type=int, help="runs per task, length and method")
-    r.add_argument("--max-steps", type=int, help="step cap per run (default: from --budget)")
-    r.add_argument("--max-length", type=int,
+    r.add_argument("--tasks", type=name_list,
+                   help="comma-separated tasks (default: from --budget)")
+    r.add_argument("--lengths", type=integer_list(1),
+                   help="comma-separated sequence lengths (default: from --budget)")
+    r.add_argument("--methods", type=name_list, help="comma-separated methods (default: all four)")
+    r.add_argument("--seeds", type=integer(1), help="runs per task, length and method")
+    r.add_argument("--max-steps", type=integer(1),
+                   help="step cap per run (default: from --budget)")
+    r.add_argument("--max-length", type=integer(1),
                    help="train on lengths drawn from [T, MAX_LENGTH) (their code's sampling)")
-    r.add_argument("--workers", type=int, help="local worker processes (default: one per core)")
-    r.add_argument("--scheduler", help="Dask scheduler address tcp://HOST:PORT")
-    r.add_argument("--dask-local", type=int, metavar="N", help="start a Dask LocalCluster of N")
-    r.add_argument("--out", default="runs/pascanu", help="output folder (default: runs/pascanu)")
+    r.add_argument("--workers", type=integer(0),
+                   help="local worker processes (default: one per core; 0: run in this process)")
+    where = r.add_mutually_exclusive_group()
+    where.add_argument("--scheduler", type=nonempty,
+                       help="Dask scheduler address tcp://HOST:PORT")
+    where.add_argument("--dask-local", type=integer(1), metavar="N",
+                       help="start a Dask LocalCluster of N")
+    r.add_argument("--out", type=out_folder, default="runs/pascanu",
+                   help="output folder (default: runs/pascanu)")
     r.add_argument("--quiet", action="store_true", help="no progress line")
     r.add_argument("--report-only", action="store_true",
                    help="run nothing: tables, summary and figure from the runs finished so far")
