@@ -270,6 +270,20 @@ def test_out_check_leaves_nothing_in_a_good_folder(tmp_path):
     assert args.out == str(tmp_path) and os.listdir(tmp_path) == []
 
 
+@pytest.mark.parametrize("argv,word", [
+    (["demo", ""], "name"),  # ran the flagship demo
+    (["train-charlm", "--clip", ""], "--clip"),  # trained without clipping
+    (["train-charlm", "--text", ""], "--text"),  # "--text  is a folder"
+    (["train-charlm", "--resume", ""], "--resume"),  # ". is a folder without a model.npz"
+    (["sample", ""], "checkpoint"),
+])
+def test_empty_values_are_refused_not_taken_as_a_default(capsys, tmp_path, argv, word):
+    out = tmp_path / "out"
+    _error(capsys, [*argv, "--out" if argv[0] != "sample" else "--prompt", str(out)], word,
+           "must not be empty")
+    assert not out.exists()
+
+
 def test_list_options_parse_to_lists():
     from tinyclipnn.cli import build_parser
 

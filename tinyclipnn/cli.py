@@ -37,7 +37,7 @@ def _add_demo(sub: Any) -> None:
     d = sub.add_parser("demo", help="run a demo (default: the flagship 'exploding')",
                        description="Run a demo; writes metrics.csv/json, summary.json and PNG "
                                    "plots into --out.")
-    d.add_argument("name", nargs="?", help="demo name (see --list)")
+    d.add_argument("name", nargs="?", type=nonempty, help="demo name (see --list)")
     d.add_argument("--list", action="store_true", help="list the demos and exit")
     d.add_argument("--quick", action="store_true", help="small, fast version (<= 30 s)")
     d.add_argument("--seed", type=integer(0), default=0, help="random seed (default: 0)")
@@ -100,10 +100,11 @@ def _add_train_charlm(sub: Any) -> None:
                                    "checkpoint (model.npz: model, optimizer, clipper and random "
                                    "state) plus metrics into --out. --resume continues a run "
                                    "exactly where it stopped.")
-    t.add_argument("--text", help="text file (default: a corpus built from the Python standard "
-                                  "library's source files; no download)")
+    t.add_argument("--text", type=nonempty,
+                   help="text file (default: a corpus built from the Python standard library's "
+                        "source files; no download)")
     t.add_argument("--encoding", help=f"encoding of --text (default: {d.encoding})")
-    t.add_argument("--clip", help=CLIP_HELP.replace("%(default)s", d.clip))
+    t.add_argument("--clip", type=nonempty, help=CLIP_HELP.replace("%(default)s", d.clip))
     t.add_argument("--steps", type=int, help=f"total training steps (default: {d.steps})")
     t.add_argument("--hidden", type=int, help=f"LSTM hidden size (default: {d.hidden})")
     t.add_argument("--layers", type=int, help=f"LSTM layers (default: {d.layers})")
@@ -120,7 +121,7 @@ def _add_train_charlm(sub: Any) -> None:
     t.add_argument("--out", type=out_folder,
                    help=f"output folder (default: {DEFAULT_OUT}; with --resume, the "
                                  "resumed run's folder)")
-    t.add_argument("--resume", metavar="DIR",
+    t.add_argument("--resume", metavar="DIR", type=nonempty,
                    help="continue the run saved in DIR (or its model.npz) exactly where it "
                         "stopped; its options are used unless given again, --steps sets the "
                         "new total")
@@ -144,7 +145,7 @@ def _cmd_sample(args: argparse.Namespace) -> int:
 
 def _add_sample(sub: Any) -> None:
     s = sub.add_parser("sample", help="generate text from a train-charlm checkpoint")
-    s.add_argument("checkpoint", help="checkpoint written by train-charlm (model.npz or its "
+    s.add_argument("checkpoint", type=nonempty, help="checkpoint written by train-charlm (model.npz or its "
                                       "folder)")
     s.add_argument("--length", type=int, default=400,
                    help="characters to generate (default: 400)")
