@@ -79,6 +79,12 @@ def check(every: list[tuple[Any, str, Any]], names: tuple[str, ...]) -> None:
     settings differ. ``every``: each rank's ``(obj, call, setting values or Failure)``;
     ``names``: the settings' names (those of this call, so of every rank's once the calls
     agree)."""
+    _, call, values = every[0]
+    for _, c, v in every:  # the common case, kept cheap: every rank sent the same
+        if c != call or v != values:
+            break
+    else:
+        return
     calls = [c for _, c, _ in every]
     settings = [s for _, _, s in every]
     failed = [(r, s) for r, s in enumerate(settings) if isinstance(s, Failure)]
@@ -91,9 +97,6 @@ def check(every: list[tuple[Any, str, Any]], names: tuple[str, ...]) -> None:
     if any(c != calls[0] for c in calls):
         raise ValueError(f"group=: the ranks made different clip calls ({spread(calls)}); "
                          f"{HINT}")
-    first = settings[0]
-    if all(s == first for s in settings):
-        return
     shown = [[repr(v) for v in s] for s in settings]  # NaN state equals NaN
     bad = [i for i in range(len(names)) if any(s[i] != shown[0][i] for s in shown)]
     if bad:

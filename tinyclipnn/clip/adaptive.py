@@ -17,6 +17,11 @@ from .monitor import GradMonitor
 from .report import ClipReport
 
 
+def _float_or_none(value: Any) -> float | None:
+    """A state value as a plain float (a loaded checkpoint may hold numpy scalars)."""
+    return None if value is None else float(value)
+
+
 class _NormClipper(Clipper):
     """Shared step: total L2 norm -> threshold (subclass) -> clip -> ``ClipReport``.
 
@@ -152,8 +157,10 @@ class ZClip(_NormClipper):
         return {"alpha": self.alpha, "z_thresh": self.z_thresh,
                 "warmup_steps": self.warmup_steps, "mode": self.mode, "max_norm": self.max_norm,
                 "eps": self.eps, "nonfinite": self.nonfinite,
-                "skip_update_on_spike": self.skip_update_on_spike, "EMA mean (state)": self.mean,
-                "EMA var (state)": self.var, "warm-up norms (state)": digest(self._warmup)}
+                "skip_update_on_spike": self.skip_update_on_spike,
+                "EMA mean (state)": _float_or_none(self.mean),
+                "EMA var (state)": _float_or_none(self.var),
+                "warm-up norms (state)": digest(self._warmup)}
 
     def _threshold(self, total: float) -> tuple[float, bool]:
         cap = math.inf if self.max_norm is None else self.max_norm
