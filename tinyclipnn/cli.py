@@ -120,7 +120,7 @@ def _add_train_charlm(sub: Any) -> None:
                    help=f"write the checkpoint every N steps (default: {d.save_every})")
     t.add_argument("--out", type=out_folder,
                    help=f"output folder (default: {DEFAULT_OUT}; with --resume, the "
-                                 "resumed run's folder)")
+                        "resumed run's folder)")
     t.add_argument("--resume", metavar="DIR", type=nonempty,
                    help="continue the run saved in DIR (or its model.npz) exactly where it "
                         "stopped; its options are used unless given again, --steps sets the "
@@ -145,8 +145,8 @@ def _cmd_sample(args: argparse.Namespace) -> int:
 
 def _add_sample(sub: Any) -> None:
     s = sub.add_parser("sample", help="generate text from a train-charlm checkpoint")
-    s.add_argument("checkpoint", type=nonempty, help="checkpoint written by train-charlm (model.npz or its "
-                                      "folder)")
+    s.add_argument("checkpoint", type=nonempty,
+                   help="checkpoint written by train-charlm (model.npz or its folder)")
     s.add_argument("--length", type=int, default=400,
                    help="characters to generate (default: 400)")
     s.add_argument("--prompt", default="", help="text to start from")
@@ -161,8 +161,8 @@ def _cmd_reproduce(args: argparse.Namespace) -> int:
     from .lab.reproduce import reproduce_pascanu
 
     reproduce_pascanu(args.out, args.budget, tasks=args.tasks, lengths=args.lengths,
-                      methods=args.methods,
-                      seeds=args.seeds, max_steps=args.max_steps, max_length=args.max_length,
+                      methods=args.methods, seeds=args.seeds, max_steps=args.max_steps,
+                      max_length=args.max_length,
                       workers=args.workers, scheduler=args.scheduler, dask_local=args.dask_local,
                       quiet=args.quiet, run=not args.report_only)
     return 0
