@@ -205,3 +205,17 @@ def test_group_on_device_gives_the_host_total():
     t = C.get_total_norm(devs, group=OneRank())
     assert isinstance(t, float)
     np.testing.assert_allclose(t, C.get_total_norm(_grads(), backend="numpy"), rtol=1e-12)
+
+
+def test_group_disagreement_on_device_raises_before_scaling():
+    """Issue 22 on the cuda backend: a second "rank" whose settings differ in every value."""
+    class OtherRankDisagrees:
+        def allgather(self, obj):
+            partials, call, values = obj
+            return [obj, (partials, call, tuple(f"other {v}" for v in values))]
+
+    devs = [cuda.to_device(a) for a in _grads()]
+    with pytest.raises(ValueError, match=r"disagree on max_norm \[1.0 on rank 0; 'other 1.0'"):
+        C.clip_grad_norm_(devs, 1.0, group=OtherRankDisagrees())
+    for d, a in zip(devs, _grads(), strict=True):
+        np.testing.assert_array_equal(d.copy_to_host(), a)

@@ -1,5 +1,6 @@
-"""Every bad input to train-charlm / sample: `error: ...` naming the option, exit 2, nothing
-written; and the input handling that goes with it (streamed --text, encodings, greedy sampling)."""
+"""Every bad input to train-charlm / sample / demo / reproduce: `error: ...` naming the option
+and the rule, exit 2, nothing written; and the input handling that goes with it (streamed
+--text, encodings, greedy sampling)."""
 
 import json
 import os
@@ -29,7 +30,10 @@ def ckpt(tmp_path_factory):
 
 
 def _error(capsys, argv, *words):
-    code = main(argv)
+    try:
+        code = main(argv)
+    except SystemExit as e:  # refused by an argparse type= check while parsing
+        code = e.code
     err = capsys.readouterr().err
     assert code == 2, err
     assert "error:" in err and "Traceback" not in err, err
@@ -182,3 +186,108 @@ def test_out_of_memory_is_a_message(capsys, monkeypatch, tmp_path):
                  str(tmp_path / "o")]) == 1
     err = capsys.readouterr().err
     assert "error: out of memory" in err and "--hidden" in err and "Traceback" not in err
+
+
+# --- issue 22: option values refused while parsing (tinyclipnn/_cli_args.py) --------------
+
+def test_sample_seed_must_be_a_non_negative_integer(capsys, ckpt):
+    _error(capsys, ["sample", str(ckpt), "--seed", "-1"], "--seed", "integer >= 0", "'-1'")
+    _error(capsys, ["sample", str(ckpt), "--seed", "x"], "--seed", "integer >= 0")
+
+
+@pytest.mark.parametrize("args,words", [
+    (["--lengths", "abc"], ("--lengths", "comma-separated list of integers", "'abc'")),
+    (["--lengths", "50,,100"], ("--lengths", "no empty item")),
+    (["--lengths", ""], ("--lengths",)),
+    (["--lengths", "-50"], ("--lengths", ">= 1")),
+    (["--tasks", ""], ("--tasks", "no empty item", "''")),
+    (["--tasks", "addition,"], ("--tasks", "no empty item")),
+    (["--methods", " "], ("--methods",)),
+    (["--seeds", "0"], ("--seeds", "integer >= 1")),
+    (["--seeds", "two"], ("--seeds", "integer >= 1", "'two'")),
+    (["--max-steps", "0"], ("--max-steps", "integer >= 1")),
+    (["--max-length", "-3"], ("--max-length", "integer >= 1")),
+    (["--workers", "-1"], ("--workers", "integer >= 0")),
+    (["--dask-local", "0"], ("--dask-local", "integer >= 1")),
+    (["--scheduler", ""], ("--scheduler", "must not be empty")),
+    (["--scheduler", "tcp://h:1", "--dask-local", "2"], ("--dask-local", "--scheduler")),
+])
+def test_bad_reproduce_options(capsys, tmp_path, args, words):
+    out = tmp_path / "out"
+    _error(capsys, ["reproduce", "pascanu", "--report-only", "--out", str(out), *args], *words)
+    assert not out.exists()
+
+
+def test_empty_lists_are_not_the_defaults():
+    from tinyclipnn.lab.reproduce import grid
+
+    for name in ("tasks", "lengths", "methods"):
+        with pytest.raises(ValueError, match=f"{name} must not be empty"):
+            grid("quick", **{name: []})
+    assert len(grid("quick", tasks=None)) == len(grid("quick"))
+
+
+def test_demo_seed_must_be_a_non_negative_integer(capsys, tmp_path):
+    _error(capsys, ["demo", "stability", "--quick", "--seed", "-1", "--out",
+                    str(tmp_path / "d")], "--seed", "integer >= 0")
+    assert not (tmp_path / "d").exists()
+
+
+OUT_COMMANDS = {
+    "demo": ["demo", "stability", "--quick", "--quiet"],
+    "reproduce": ["reproduce", "pascanu", "--report-only", "--quiet"],
+    "train-charlm": ["train-charlm", "--steps", "1", *SMALL],
+}
+
+
+@pytest.mark.parametrize("command", OUT_COMMANDS)
+def test_out_must_be_a_writable_folder(capsys, tmp_path, command):
+    """Before: [Errno 17] / [Errno 20] / [Errno 2] from deep inside, or (--out '') the
+    current folder; now the option and the rule, exit 2, nothing written."""
+    argv = OUT_COMMANDS[command]
+    if command == "train-charlm":
+        argv = [*argv, "--text", str(write_text(tmp_path))]
+    (tmp_path / "f").write_text("keep")
+    before = sorted(os.listdir(tmp_path))
+    _error(capsys, [*argv, "--out", str(tmp_path / "f")], "--out", "must be a folder",
+           "is a file")
+    _error(capsys, [*argv, "--out", str(tmp_path / "f" / "sub")], "--out", "must be a folder",
+           "is a file")
+    _error(capsys, [*argv, "--out", ""], "--out", "must be a folder")
+    if os.path.isdir("/proc"):
+        _error(capsys, [*argv, "--out", "/proc/x"], "--out", "/proc/x is not writable",
+               "/proc")
+    assert sorted(os.listdir(tmp_path)) == before  # no probe or output left behind
+    assert (tmp_path / "f").read_text() == "keep"
+
+
+def test_out_check_leaves_nothing_in_a_good_folder(tmp_path):
+    from tinyclipnn.cli import build_parser
+
+    args = build_parser().parse_args(["demo", "--out", str(tmp_path / "new" / "deeper")])
+    assert args.out == str(tmp_path / "new" / "deeper") and not (tmp_path / "new").exists()
+    args = build_parser().parse_args(["demo", "--out", str(tmp_path)])
+    assert args.out == str(tmp_path) and os.listdir(tmp_path) == []
+
+
+@pytest.mark.parametrize("argv,word", [
+    (["demo", ""], "name"),  # ran the flagship demo
+    (["train-charlm", "--clip", ""], "--clip"),  # trained without clipping
+    (["train-charlm", "--text", ""], "--text"),  # "--text  is a folder"
+    (["train-charlm", "--resume", ""], "--resume"),  # ". is a folder without a model.npz"
+    (["sample", ""], "checkpoint"),
+])
+def test_empty_values_are_refused_not_taken_as_a_default(capsys, tmp_path, argv, word):
+    out = tmp_path / "out"
+    _error(capsys, [*argv, "--out" if argv[0] != "sample" else "--prompt", str(out)], word,
+           "must not be empty")
+    assert not out.exists()
+
+
+def test_list_options_parse_to_lists():
+    from tinyclipnn.cli import build_parser
+
+    args = build_parser().parse_args(["reproduce", "pascanu", "--tasks", "addition, torder",
+                                      "--lengths", "50,100", "--methods", "sgd"])
+    assert (args.tasks, args.lengths, args.methods) == (["addition", "torder"], [50, 100],
+                                                        ["sgd"])

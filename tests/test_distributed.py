@@ -40,14 +40,18 @@ CLIP_CHECKS = (
     + [f"nonfinite_{pol}_same_on_every_rank" for pol in ("skip", "zero", "error")]
     + [f"{c}_{w}" for c in ("AutoClip", "ZClip", "LossScaler")
        for w in ("state_identical_on_ranks", "matches_one_process")])
-CLIP_PARAMS = [(k, c) for k in SIZES for c in CLIP_CHECKS]
+CLIP_MULTI_RANK = ([f"disagree_{w}_raises_on_every_rank" for w in (
+    "max_norm", "norm_type", "nonfinite", "autoclip_state", "zclip_settings", "losscaler_scale",
+    "local_error")] + ["group_clip_works_after_disagreements"])
+CLIP_PARAMS = [(k, c) for k in SIZES for c in CLIP_CHECKS + (CLIP_MULTI_RANK if k > 1 else [])]
 
 
 @needs_mpi
 @pytest.mark.parametrize(("k", "check"), CLIP_PARAMS, ids=[f"{k}-{c}" for k, c in CLIP_PARAMS])
 def test_group_clip(k, check):
     """Items 1-2: clip's group= (bit-identical aligned shards, 1e-15 whole tensors, one
-    non-finite decision, identical stateful-clipper state) at world sizes 1-4."""
+    non-finite decision, identical stateful-clipper state) at world sizes 1-4; issue 22:
+    ranks that disagree on settings or state (or fail before the exchange) all raise."""
     assert_case(k, check)
 
 

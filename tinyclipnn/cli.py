@@ -15,6 +15,8 @@ import sys
 from collections.abc import Sequence
 from typing import Any
 
+from ._cli_args import integer, integer_list, name_list, nonempty, out_folder
+
 CLIP_HELP = ("clipping method: none, value:C, norm:C[,p], pertensor:C, agc:LAMBDA, "
              "autoclip:PERCENTILE, zclip[:key=value,...]  (default: %(default)s)")
 
@@ -38,11 +40,12 @@ def _add_demo(sub: Any) -> None:
     d = sub.add_parser("demo", help="run a demo (default: the flagship 'exploding')",
                        description="Run a demo; writes metrics.csv/json, summary.json and PNG "
                                    "plots into --out.")
-    d.add_argument("name", nargs="?", help="demo name (see --list)")
+    d.add_argument("name", nargs="?", type=nonempty, help="demo name (see --list)")
     d.add_argument("--list", action="store_true", help="list the demos and exit")
     d.add_argument("--quick", action="store_true", help="small, fast version (<= 30 s)")
-    d.add_argument("--seed", type=int, default=0, help="random seed (default: 0)")
-    d.add_argument("--out", default=None, help="output folder (default: runs/NAME)")
+    d.add_argument("--seed", type=integer(0), default=0, help="random seed (default: 0)")
+    d.add_argument("--out", type=out_folder, default=None,
+                   help="output folder (default: runs/NAME)")
     d.add_argument("--quiet", action="store_true", help="no progress lines")
     d.set_defaults(func=_cmd_demo)
 
@@ -100,10 +103,11 @@ def _add_train_charlm(sub: Any) -> None:
                                    "checkpoint (model.npz: model, optimizer, clipper and random "
                                    "state) plus metrics into --out. --resume continues a run "
                                    "exactly where it stopped.")
-    t.add_argument("--text", help="text file (default: a corpus built from the Python standard "
-                                  "library's source files; no download)")
+    t.add_argument("--text", type=nonempty,
+                   help="text file (default: a corpus built from the Python standard library's "
+                        "source files; no download)")
     t.add_argument("--encoding", help=f"encoding of --text (default: {d.encoding})")
-    t.add_argument("--clip", help=CLIP_HELP.replace("%(default)s", d.clip))
+    t.add_argument("--clip", type=nonempty, help=CLIP_HELP.replace("%(default)s", d.clip))
     t.add_argument("--steps", type=int, help=f"total training steps (default: {d.steps})")
     t.add_argument("--hidden", type=int, help=f"LSTM hidden size (default: {d.hidden})")
     t.add_argument("--layers", type=int, help=f"LSTM layers (default: {d.layers})")
@@ -117,9 +121,10 @@ def _add_train_charlm(sub: Any) -> None:
     t.add_argument("--seed", type=int, help=f"random seed (default: {d.seed})")
     t.add_argument("--save-every", type=int,
                    help=f"write the checkpoint every N steps (default: {d.save_every})")
-    t.add_argument("--out", help=f"output folder (default: {DEFAULT_OUT}; with --resume, the "
-                                 "resumed run's folder)")
-    t.add_argument("--resume", metavar="DIR",
+    t.add_argument("--out", type=out_folder,
+                   help=f"output folder (default: {DEFAULT_OUT}; with --resume, the "
+                        "resumed run's folder)")
+    t.add_argument("--resume", metavar="DIR", type=nonempty,
                    help="continue the run saved in DIR (or its model.npz) exactly where it "
                         "stopped; its options are used unless given again, --steps sets the "
                         "new total")
@@ -143,25 +148,24 @@ def _cmd_sample(args: argparse.Namespace) -> int:
 
 def _add_sample(sub: Any) -> None:
     s = sub.add_parser("sample", help="generate text from a train-charlm checkpoint")
-    s.add_argument("checkpoint", help="checkpoint written by train-charlm (model.npz or its "
-                                      "folder)")
+    s.add_argument("checkpoint", type=nonempty,
+                   help="checkpoint written by train-charlm (model.npz or its folder)")
     s.add_argument("--length", type=int, default=400,
                    help="characters to generate (default: 400)")
     s.add_argument("--prompt", default="", help="text to start from")
     s.add_argument("--temperature", type=float, default=0.8,
                    help="sampling temperature; 0 always picks the most likely character "
                         "(default: 0.8)")
-    s.add_argument("--seed", type=int, default=0, help="random seed (default: 0)")
+    s.add_argument("--seed", type=integer(0), default=0, help="random seed (default: 0)")
     s.set_defaults(func=_cmd_sample)
 
 
 def _cmd_reproduce(args: argparse.Namespace) -> int:
     from .lab.reproduce import reproduce_pascanu
 
-    split = lambda v, f=str: [f(x) for x in v.split(",")] if v else None  # noqa: E731
-    reproduce_pascanu(args.out, args.budget, tasks=split(args.tasks),
-                      lengths=split(args.lengths, int), methods=split(args.methods),
-                      seeds=args.seeds, max_steps=args.max_steps, max_length=args.max_length,
+    reproduce_pascanu(args.out, args.budget, tasks=args.tasks, lengths=args.lengths,
+                      methods=args.methods, seeds=args.seeds, max_steps=args.max_steps,
+                      max_length=args.max_length,
                       workers=args.workers, scheduler=args.scheduler, dask_local=args.dask_local,
                       quiet=args.quiet, run=not args.report_only, rerun=args.rerun)
     return 0
@@ -175,17 +179,25 @@ def _add_reproduce(sub: Any) -> None:
     r.add_argument("experiment", choices=["pascanu"])
     r.add_argument("--budget", choices=["quick", "session", "paper"], default="quick",
                    help="quick: minutes; session: 10k steps/run; paper: their caps (default: quick)")
-    r.add_argument("--tasks", help="comma-separated tasks (default: from --budget)")
-    r.add_argument("--lengths", help="comma-separated sequence lengths (default: from --budget)")
-    r.add_argument("--methods", help="comma-separated methods (default: all four)")
-    r.add_argument("--seeds", type=int, help="runs per task, length and method")
-    r.add_argument("--max-steps", type=int, help="step cap per run (default: from --budget)")
-    r.add_argument("--max-length", type=int,
+    r.add_argument("--tasks", type=name_list,
+                   help="comma-separated tasks (default: from --budget)")
+    r.add_argument("--lengths", type=integer_list(1),
+                   help="comma-separated sequence lengths (default: from --budget)")
+    r.add_argument("--methods", type=name_list, help="comma-separated methods (default: all four)")
+    r.add_argument("--seeds", type=integer(1), help="runs per task, length and method")
+    r.add_argument("--max-steps", type=integer(1),
+                   help="step cap per run (default: from --budget)")
+    r.add_argument("--max-length", type=integer(1),
                    help="train on lengths drawn from [T, MAX_LENGTH) (their code's sampling)")
-    r.add_argument("--workers", type=int, help="local worker processes (default: one per core)")
-    r.add_argument("--scheduler", help="Dask scheduler address tcp://HOST:PORT")
-    r.add_argument("--dask-local", type=int, metavar="N", help="start a Dask LocalCluster of N")
-    r.add_argument("--out", default="runs/pascanu", help="output folder (default: runs/pascanu)")
+    r.add_argument("--workers", type=integer(0),
+                   help="local worker processes (default: one per core; 0: run in this process)")
+    where = r.add_mutually_exclusive_group()
+    where.add_argument("--scheduler", type=nonempty,
+                       help="Dask scheduler address tcp://HOST:PORT")
+    where.add_argument("--dask-local", type=integer(1), metavar="N",
+                       help="start a Dask LocalCluster of N")
+    r.add_argument("--out", type=out_folder, default="runs/pascanu",
+                   help="output folder (default: runs/pascanu)")
     r.add_argument("--quiet", action="store_true", help="no progress line")
     r.add_argument("--rerun", action="store_true",
                    help="recompute every run, ignoring results and checkpoints of earlier "

@@ -116,3 +116,59 @@ for cls, kw in ((clip.AutoClip, {"percentile": 25.0, "nonfinite": "skip"}),
     check(f"{name}_state_identical_on_ranks", same_on_all_ranks(repr(state)))
     check(f"{name}_matches_one_process", ok and repr(state) == repr(one_state),
           f"{state} vs {one_state}")
+
+
+# --- issue 22: ranks that disagree all raise the same error, none waits, nothing changes ---
+def outcome(fn):
+    """``"ok"`` or ``"ErrorType: message"`` of ``fn()`` (caught: the job must go on)."""
+    try:
+        fn()
+    except Exception as exc:  # noqa: BLE001  (compared across ranks)
+        return f"{type(exc).__name__}: {exc}"
+    return "ok"
+
+
+def last_rank_differs(same, other):
+    return other if rank == size - 1 else same
+
+
+def autoclip_resumed_elsewhere(g):
+    c = clip.AutoClip(50.0, group=comm)
+    c.load_state_dict({"norms": [1.0, last_rank_differs(2.0, 5.0)]})
+    return c(g)
+
+
+def read_only(g):
+    g.flags.writeable = False
+    return g
+
+
+DISAGREEMENTS = {
+    "max_norm": (lambda g: clip.clip_grad_norm_(g, last_rank_differs(1.0, 10.0), group=comm),
+                 "ValueError", "max_norm [1.0 on rank"),
+    "norm_type": (lambda g: clip.get_total_norm(g, last_rank_differs(2.0, math.inf),
+                                                group=comm), "ValueError", "inf on rank"),
+    "nonfinite": (lambda g: clip.ClipGradNorm(1.0, nonfinite=last_rank_differs(None, "zero"),
+                                              group=comm)(g), "ValueError", "'zero' on rank"),
+    "autoclip_state": (autoclip_resumed_elsewhere, "ValueError", "past norms (state)"),
+    "zclip_settings": (lambda g: clip.ZClip(alpha=last_rank_differs(0.9, 0.99), group=comm)(g),
+                       "ValueError", "alpha [0.9 on rank"),
+    "losscaler_scale": (lambda g: clip.LossScaler(last_rank_differs(8.0, 16.0), group=comm)(g),
+                        "ValueError", "scale (state)"),
+    "local_error": (lambda g: clip.clip_grad_norm_(read_only(g) if rank == size - 1 else g,
+                                                   1.0, group=comm), "ValueError", "read-only"),
+}
+if size > 1:
+    for what, (call, kind, words) in DISAGREEMENTS.items():
+        g = np.random.default_rng(9).standard_normal(A + 5) * 10
+        before = g.copy()
+        got = outcome(lambda c=call, g=g: c(g))
+        every = comm.allgather(got)
+        others = every[:-1] if what == "local_error" else every  # it raises its own error
+        check(f"disagree_{what}_raises_on_every_rank",
+              got.startswith(kind) and words in got and all(e == every[0] for e in others)
+              and np.array_equal(g, before), got)
+    shard, lo = my_shard(whole)  # the communicator still works after all that
+    check("group_clip_works_after_disagreements",
+          clip.clip_grad_norm_(shard, 1.0, group=comm) == n1
+          and np.array_equal(shard, ref[lo:lo + shard.size]))

@@ -10,6 +10,7 @@ import numpy as np
 
 from .._validate import Boolean, Integer, ListOf, OneOf, Optional, Real, state_error
 from . import _checks
+from ._agree import agreement, digest, relay
 from ._gather import FLAT, PER_TENSOR
 from ._pipeline import measure, prepare, report, scale_to
 from .clippers import Clipper
@@ -20,11 +21,18 @@ NORMS = ListOf(_checks.NONNEGATIVE)  # recorded total norms: finite, >= 0
 MEAN_NORM = Optional(_checks.NONNEGATIVE)
 
 
+def _float_or_none(value: Any) -> float | None:
+    """A state value as a plain float (a loaded checkpoint may hold numpy scalars)."""
+    return None if value is None else float(value)
+
+
 class _NormClipper(Clipper):
     """Shared step: total L2 norm -> threshold (subclass) -> clip -> ``ClipReport``.
 
     ``group``: an mpi4py-like communicator when gradients are sharded over ranks; the norm is
-    the whole model's on every rank, so the clipper's state stays identical on all ranks."""
+    the whole model's on every rank, so the clipper's state stays identical on all ranks. The
+    ranks check with the exchange that their arguments and state agree (one rank resumed from
+    another checkpoint, say): all raise the same ``ValueError`` otherwise, before clipping."""
 
     def __init__(self, nonfinite: str | None, backend: str, monitor: GradMonitor | None,
                  group: Any = None) -> None:
@@ -35,10 +43,21 @@ class _NormClipper(Clipper):
         """(threshold, skip this step) for this step's total norm; updates the state."""
         raise NotImplementedError
 
+    def _settings(self) -> dict[str, Any]:
+        """What every rank of ``group`` must agree on: the arguments and the state that make
+        the threshold (subclasses)."""
+        raise NotImplementedError
+
     def _clip(self, parameters: Any) -> ClipReport:
         per_tensor = self._per_tensor
-        g, be = prepare(parameters, self.backend, layout=PER_TENSOR if per_tensor else FLAT)
-        total, pt = measure(g, be, 2.0, self.group, per_tensor)
+        name = type(self).__name__
+        group = agreement(self.group, name, self._settings)
+        try:
+            g, be = prepare(parameters, self.backend, layout=PER_TENSOR if per_tensor else FLAT)
+            total, pt = measure(g, be, 2.0, group, per_tensor)
+        except Exception as exc:
+            relay(group, name, exc)  # the other ranks raise too, not wait
+            raise
         t = float(total)  # the threshold is computed on the host (device: one sync)
         thr, skip = self._threshold(t)
         if skip:
@@ -66,6 +85,10 @@ class AutoClip(_NormClipper):
         super().__init__(nonfinite, backend, monitor, group)
         self.percentile = Real(0, 100)(percentile, "percentile")
         self.norms: deque[float] = deque(maxlen=Optional(Integer(1))(history, "history"))
+
+    def _settings(self) -> dict[str, Any]:
+        return {"percentile": self.percentile, "history": self.norms.maxlen,
+                "nonfinite": self.nonfinite, "past norms (state)": digest(self.norms)}
 
     def _threshold(self, total: float) -> tuple[float, bool]:
         if math.isfinite(total):
@@ -121,6 +144,15 @@ class ZClip(_NormClipper):
         self.mean: float | None = None
         self.var: float | None = None
         self._warmup: list[float] = []
+
+    def _settings(self) -> dict[str, Any]:
+        return {"alpha": self.alpha, "z_thresh": self.z_thresh,
+                "warmup_steps": self.warmup_steps, "mode": self.mode, "max_norm": self.max_norm,
+                "eps": self.eps, "nonfinite": self.nonfinite,
+                "skip_update_on_spike": self.skip_update_on_spike,
+                "EMA mean (state)": _float_or_none(self.mean),
+                "EMA var (state)": _float_or_none(self.var),
+                "warm-up norms (state)": digest(self._warmup)}
 
     def _threshold(self, total: float) -> tuple[float, bool]:
         cap = math.inf if self.max_norm is None else self.max_norm

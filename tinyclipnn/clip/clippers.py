@@ -13,6 +13,7 @@ from typing import Any, ClassVar
 
 from .._validate import Boolean, Rule, check_state
 from . import _checks
+from ._agree import CLIP_GRAD_NORM, agreement, relay
 from ._pipeline import clip_norm, report
 from .agc import agc_report
 from .monitor import GradMonitor
@@ -81,16 +82,27 @@ class _NormThreshold(Clipper):
 class ClipGradNorm(_NormThreshold):
     """``clip_grad_norm_(parameters, max_norm, norm_type, nonfinite=..., group=...)``:
     ``ClipGradNorm(max_norm, norm_type=2.0, nonfinite=None, backend="auto", monitor=None,
-    group=None)``."""
+    group=None)``. With a group, every rank's clipper must have the same settings (checked
+    with the exchange, as for ``clip_grad_norm_``)."""
 
     def __init__(self, *args: Any, group: Any = None, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.group = group
 
     def _clip(self, parameters: Any) -> ClipReport:
-        total, coef, pt = clip_norm(parameters, self.max_norm, self.norm_type, self.nonfinite,
-                                    self.backend, self.group, self._per_tensor)
+        group = agreement(self.group, CLIP_GRAD_NORM, self._settings)
+        try:
+            total, coef, pt = clip_norm(parameters, self.max_norm, self.norm_type,
+                                        self.nonfinite, self.backend, group, self._per_tensor)
+        except Exception as exc:
+            relay(group, CLIP_GRAD_NORM, exc)  # the other ranks raise too, not wait
+            raise
         return report(total, coef, self.max_norm, self.nonfinite, pt)
+
+    def _settings(self) -> dict[str, Any]:
+        """What every rank of ``group`` must agree on (those of ``clip_grad_norm_``)."""
+        return {"max_norm": self.max_norm, "norm_type": self.norm_type,
+                "nonfinite": self.nonfinite}
 
 
 class ClipGradValue(Clipper):

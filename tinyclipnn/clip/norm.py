@@ -8,6 +8,7 @@ import numpy as np
 
 from ..kernels.cuda.scalar import DeviceScalar
 from . import _checks
+from ._agree import CLIP_GRAD_NORM, Agreement, relay
 from ._gather import PER_TENSOR
 from ._pipeline import (
     EPS,
@@ -42,11 +43,20 @@ def get_total_norm(
     ``grads``: arrays of any shape, objects with ``.grad``, or a ``GradBuffer``. Empty -> 0.0.
     ``group``: an mpi4py-like communicator; ``grads`` are this rank's shard and the result is
     the norm over all ranks (bit-identical to one process for shards aligned to
-    ``SHARD_ALIGN`` elements). Device gradients give a ``DeviceScalar`` (``float(x)`` reads it).
+    ``SHARD_ALIGN`` elements); every rank must pass the same ``norm_type`` and
+    ``error_if_nonfinite`` (else all raise the same ``ValueError``). Device gradients give a
+    ``DeviceScalar`` (``float(x)`` reads it).
     """
-    p = _checks.norm_type(norm_type)
-    g, be = prepare(grads, backend, writable=False, name="grads")
-    total, _ = measure(g, be, p, group)
+    try:
+        p = _checks.norm_type(norm_type)
+        if group is not None:
+            group = Agreement(group, "get_total_norm", norm_type=p,
+                              error_if_nonfinite=bool(error_if_nonfinite))
+        g, be = prepare(grads, backend, writable=False, name="grads")
+        total, _ = measure(g, be, p, group)
+    except Exception as exc:
+        relay(group, "get_total_norm", exc)  # the other ranks raise too, not wait for this one
+        raise
     if error_if_nonfinite:
         check_finite(total, "error", p)
     return as_norm(total)
@@ -88,18 +98,27 @@ def clip_grad_norm_(
     ``numpy.float64`` (``float(n)`` and ``n.item()`` both work). The arguments up to
     ``foreach`` are PyTorch's, in its order; ``foreach`` means nothing here (every backend
     clips all gradients in one pass).
-    ``group``: an mpi4py-like communicator for sharded gradients (see ``get_total_norm``).
+    ``group``: an mpi4py-like communicator for sharded gradients (see ``get_total_norm``);
+    every rank must pass the same ``max_norm``, ``norm_type`` and policy (checked with the
+    exchange: all ranks raise the same ``ValueError`` otherwise, before anything is changed).
 
     Device gradients (CuPy, PyTorch CUDA, numba arrays, a ``GradBuffer(device="cuda")``) are
     clipped on the GPU with no host synchronisation: the norm stays in device memory, the scale
     kernel reads it there, and a ``DeviceScalar`` is returned (``float(x)`` / ``x.item()``
     waits for the GPU and gives the float). ``nonfinite="error"`` and a ``monitor`` read it.
     """
-    max_norm = _checks.threshold("max_norm", max_norm)
-    p = _checks.norm_type(norm_type)
-    policy = _checks.nonfinite_policy(nonfinite, error_if_nonfinite)
-    per_tensor = monitor is not None and monitor.wants_per_tensor
-    total, coef, pt = clip_norm(parameters, max_norm, p, policy, backend, group, per_tensor)
+    try:
+        max_norm = _checks.threshold("max_norm", max_norm)
+        p = _checks.norm_type(norm_type)
+        policy = _checks.nonfinite_policy(nonfinite, error_if_nonfinite)
+        if group is not None:
+            group = Agreement(group, CLIP_GRAD_NORM, max_norm=max_norm, norm_type=p,
+                              nonfinite=policy)
+        per_tensor = monitor is not None and monitor.wants_per_tensor
+        total, coef, pt = clip_norm(parameters, max_norm, p, policy, backend, group, per_tensor)
+    except Exception as exc:
+        relay(group, CLIP_GRAD_NORM, exc)  # the other ranks raise too, not wait for this one
+        raise
     if monitor is not None:
         monitor.record(report(total, coef, max_norm, policy, pt))
     return as_norm(total)

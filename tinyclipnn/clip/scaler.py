@@ -10,6 +10,7 @@ import numpy as np
 
 from .._validate import Boolean, Integer, Real, state_error
 from . import _checks
+from ._agree import Agreement, agreement, relay
 from ._gather import FLAT
 from ._pipeline import EPS, clip_norm, fusable, measure, prepare, report
 from .clippers import Clipper
@@ -27,6 +28,8 @@ def _optimizer_params(obj: Any) -> Any:
 GROWTH_FACTOR = Real(1, low_open=True)  # finite, > 1
 BACKOFF_FACTOR = Real(0, 1, low_open=True, high_open=True)
 GROWTH_INTERVAL = Integer(1)
+UNSCALE = "LossScaler (unscaling)"  # group= call names: unscale (and clip), or clip only
+CLIP_ONLY = "LossScaler (clipping after unscale_)"  # after an explicit unscale_
 
 
 class LossScaler(Clipper):
@@ -46,6 +49,10 @@ class LossScaler(Clipper):
     together) and writes them once (``coef / scale`` in one pass); PyTorch needs ``unscale_``
     plus the two passes of ``clip_grad_norm_``. On overflow the gradients are left as they
     are: the step is skipped anyway.
+
+    ``group``: a communicator for sharded gradients (as in ``clip_grad_norm_``); every rank's
+    scaler must have the same settings and scale, which the ranks check with the exchange
+    (all raise the same ``ValueError`` otherwise, before anything is changed).
     """
 
     def __init__(
@@ -91,8 +98,12 @@ class LossScaler(Clipper):
         """Unscale and clip to ``max_norm`` (global p-norm of the unscaled gradients) in one
         read pass and one read/write pass; returns the unscaled total norm (inf/NaN when a
         gradient overflowed: then nothing is written and the next ``step`` is skipped)."""
-        max_norm = _checks.threshold("max_norm", max_norm)
-        p = _checks.norm_type(norm_type)
+        try:
+            max_norm = _checks.threshold("max_norm", max_norm)
+            p = _checks.norm_type(norm_type)
+        except Exception as exc:
+            relay(self.group, UNSCALE, exc)  # the other ranks raise too, not wait
+            raise
         return self._unscale(_optimizer_params(parameters), max_norm, p).total_norm
 
     def step(self, optimizer: Any) -> bool:
@@ -156,21 +167,40 @@ class LossScaler(Clipper):
         if self._found_inf is not None:  # already unscaled this iteration: clip only
             if self._found_inf or self.max_norm is None:
                 return ClipReport(math.nan, math.inf, 1.0, False, bool(self._found_inf))
-            total, coef, _ = clip_norm(parameters, self.max_norm, self.norm_type, "propagate",
-                                       self.backend, self.group)
+            group = self._agreement(CLIP_ONLY, self.max_norm, self.norm_type)
+            try:
+                total, coef, _ = clip_norm(parameters, self.max_norm, self.norm_type,
+                                           "propagate", self.backend, group)
+            except Exception as exc:
+                relay(group, CLIP_ONLY, exc)  # the other ranks raise too, not wait
+                raise
             return report(total, coef, self.max_norm, "propagate")
         return self._unscale(parameters, self.max_norm, self.norm_type)
 
+    def _agreement(self, call: str, max_norm: float | None, p: float) -> Agreement | None:
+        """With a group: what every rank must agree on, the scale and its schedule included
+        (a rank with another scale would unscale its shard's share of the norm differently)."""
+        return agreement(self.group, call, lambda: {
+            "enabled": self.enabled, "max_norm": max_norm, "norm_type": p,
+            "scale (state)": self._scale, "growth_factor": self.growth_factor,
+            "backoff_factor": self.backoff_factor, "growth_interval": self.growth_interval,
+            "clean steps since the last growth (state)": self._growth_tracker})
+
     def _unscale(self, parameters: Any, max_norm: float | None, p: float) -> ClipReport:
         inv = 1.0 / self._scale if self.enabled else 1.0
-        g, be = prepare(parameters, self.backend, layout=FLAT)
         limit = math.inf if max_norm is None else max_norm
-        if fusable(g, be, self.group):  # both passes in one call; nothing written on overflow
-            total, coef = be.clip_norm_(g.groups[0].planned(be), p, limit, EPS, "skip", inv)
-            g.write_back()
-            self._found_inf = not math.isfinite(total)
-            return ClipReport(total, limit, coef, coef < 1.0, self._found_inf)
-        total_scaled, _ = measure(g, be, p, self.group)
+        group = self._agreement(UNSCALE, max_norm, p)
+        try:
+            g, be = prepare(parameters, self.backend, layout=FLAT)
+            if fusable(g, be, group):  # both passes in one call; nothing written on overflow
+                total, coef = be.clip_norm_(g.groups[0].planned(be), p, limit, EPS, "skip", inv)
+                g.write_back()
+                self._found_inf = not math.isfinite(total)
+                return ClipReport(total, limit, coef, coef < 1.0, self._found_inf)
+            total_scaled, _ = measure(g, be, p, group)
+        except Exception as exc:
+            relay(group, UNSCALE, exc)  # the other ranks raise too, not wait
+            raise
         total = float(total_scaled) * inv  # exact for a power-of-two scale
         found_inf = not math.isfinite(total)
         self._found_inf = found_inf

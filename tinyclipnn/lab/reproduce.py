@@ -49,12 +49,15 @@ def grid(budget: str = "quick", tasks: list[str] | None = None, lengths: list[in
     b = BUDGETS[budget]
     from ..data import get_task
 
-    tasks = [get_task(t).name for t in (tasks or b["tasks"])]
-    methods = list(methods or METHODS)
+    for name, given in (("tasks", tasks), ("lengths", lengths), ("methods", methods)):
+        if given is not None and not len(given):  # [] is not "the default": say so
+            raise ValueError(f"{name} must not be empty (None: the budget's {name})")
+    tasks = [get_task(t).name for t in (b["tasks"] if tasks is None else tasks)]
+    methods = list(METHODS if methods is None else methods)
     bad = [m for m in methods if m not in METHODS]
     if bad:
         raise ValueError(f"methods must be among {', '.join(METHODS)}; got {bad}")
-    lengths = [int(T) for T in (lengths or b["lengths"])]
+    lengths = [int(T) for T in (b["lengths"] if lengths is None else lengths)]
     if any(T < 10 for T in lengths):
         raise ValueError(f"lengths must be >= 10, got {lengths}")
     n_seeds = int(b["seeds"] if seeds is None else seeds)
