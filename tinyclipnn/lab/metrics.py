@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import io
 import json
 import math
 import os
@@ -10,6 +11,8 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+
+from .atomic import atomic_write
 
 __all__ = ["MetricsRecorder", "to_jsonable"]
 
@@ -39,22 +42,6 @@ def to_jsonable(obj: Any) -> Any:
     if isinstance(obj, os.PathLike):
         return str(obj)
     return _jsonable(obj)
-
-
-def _replace_atomically(path: Path, write: Any, newline: str | None = None) -> None:
-    """``write(file)`` into ``path``'s temporary file, then rename it over ``path``; the
-    temporary file is removed on any exception (KeyboardInterrupt included)."""
-    tmp = path.with_name(path.name + ".tmp")
-    try:
-        with open(tmp, "w", newline=newline) as f:
-            write(f)
-        os.replace(tmp, path)
-    except BaseException:
-        try:
-            tmp.unlink()
-        except OSError:
-            pass
-        raise
 
 
 class MetricsRecorder:
@@ -115,8 +102,8 @@ class MetricsRecorder:
         rows = [[_jsonable(r.get(k, "")) for k in fields] for r in self.rows]
         doc = {"meta": {k: _jsonable(v) for k, v in self.meta.items()}, "fields": fields,
                "steps": [{k: _jsonable(v) for k, v in r.items()} for r in self.rows]}
-        _replace_atomically(csv_path, lambda f: csv.writer(f).writerows([fields, *rows]),
-                            newline="")
-        _replace_atomically(json_path, lambda f: f.write(json.dumps(
-            doc, indent=None, separators=(",", ":"))))
+        table = io.StringIO(newline="")
+        csv.writer(table).writerows([fields, *rows])
+        atomic_write(csv_path, table.getvalue().encode())
+        atomic_write(json_path, json.dumps(doc, indent=None, separators=(",", ":")).encode())
         return csv_path, json_path
