@@ -10,7 +10,7 @@ from tinyclipnn.kernels.cpu import rnn_kernels as RK
 from tinyclipnn.kernels.cpu import rnn_reference as R
 from tinyclipnn.nn._rnn_fused import FusedRecurrentLayer
 
-MODES = ["RNN_TANH", "RNN_RELU", "LSTM", "GRU"]
+MODES = ["RNN_TANH", "RNN_RELU", "RNN_SIGMOID", "LSTM", "GRU"]
 CLIPS = [(None, 0.0), ("value", 0.05), ("norm", 0.2)]
 
 

@@ -152,8 +152,11 @@ def test_no_grad_forward_and_state_dict_roundtrip():
 
 
 def test_argument_errors():
-    with pytest.raises(ValueError, match="nonlinearity"):
-        nn.RNN(2, 3, nonlinearity="sigmoid")
+    for bad in ("gelu", "Sigmoid", None):
+        with pytest.raises(ValueError, match="nonlinearity must be 'tanh', 'relu' or 'sigmoid'"):
+            nn.RNN(2, 3, nonlinearity=bad)
+        with pytest.raises(ValueError, match="nonlinearity"):
+            nn.RNNCell(2, 3, nonlinearity=bad)
     with pytest.raises(ValueError, match="bptt_clip_mode"):
         nn.LSTM(2, 3, bptt_clip=1.0, bptt_clip_mode="max")
     with pytest.raises(ValueError, match="bptt_clip"):

@@ -10,7 +10,7 @@ from hypothesis import strategies as st
 import tinyclipnn as tc
 from tinyclipnn import nn
 from tinyclipnn.kernels.cpu.rnn_omega import omega_fused
-from tinyclipnn.kernels.cpu.rnn_omega_reference import omega_reference
+from tinyclipnn.kernels.cpu.rnn_omega_reference import act_derivative, omega_reference
 
 
 def test_closed_form_scaled_identity():
@@ -36,8 +36,16 @@ def test_closed_form_scalar():
     assert dw[0, 0] == pytest.approx(4 * (d2 * w * w - 1) * d2 * w, rel=1e-13)
     # relu: act' = 1 where h > 0, 0 elsewhere
     om_relu, _, _ = omega_reference(np.full((1, 1, 1), g), np.full((1, 1, 1), -0.1),
-                                    np.full((1, 1), w), relu=True)
+                                    np.full((1, 1), w), act="relu")
     assert om_relu == pytest.approx(1.0)
+    # sigmoid: act' = h (1 - h) (their code's sigmoid branch), so Ω = ((h(1-h))^2 w^2 - 1)^2
+    s2 = (h * (1 - h)) ** 2
+    om_sig, dw_sig, _ = omega_reference(np.full((1, 1, 1), g), np.full((1, 1, 1), h),
+                                        np.full((1, 1), w), act="sigmoid")
+    assert om_sig == pytest.approx((s2 * w * w - 1) ** 2, rel=1e-13)
+    assert dw_sig[0, 0] == pytest.approx(4 * (s2 * w * w - 1) * s2 * w, rel=1e-13)
+    with pytest.raises(ValueError, match="act must be one of"):
+        omega_reference(np.ones((1, 1, 1)), np.ones((1, 1, 1)), np.ones((1, 1)), act="gelu")
 
 
 def test_bound_and_mask_leave_terms_out():
@@ -51,15 +59,17 @@ def test_bound_and_mask_leave_terms_out():
     assert (om, n) == (0.0, 0) and not dw.any()
 
 
-@pytest.mark.parametrize("relu", [False, True])
-def test_gradient_matches_finite_differences(relu):
+@pytest.mark.parametrize("act", ["tanh", "relu", "sigmoid"])
+def test_gradient_matches_finite_differences(act):
     """dΩ/dW_hh with g and h frozen, against central differences in float64."""
     rng = np.random.default_rng(1)
     T, B, H = 5, 3, 4
     g, h = rng.standard_normal((T, B, H)), np.tanh(rng.standard_normal((T, B, H)))
+    if act == "sigmoid":
+        h = 0.5 + 0.5 * h  # a sigmoid's outputs lie in (0, 1)
     w = rng.standard_normal((H, H)) * 0.7
     valid = rng.random((T, B)) > 0.2
-    _, dw, _ = omega_reference(g, h, w, valid, relu)
+    _, dw, _ = omega_reference(g, h, w, valid, act)
     fd = np.zeros_like(w)
     eps = 1e-6
     for i in range(H):
@@ -67,8 +77,8 @@ def test_gradient_matches_finite_differences(relu):
             wp, wm = w.copy(), w.copy()
             wp[i, j] += eps
             wm[i, j] -= eps
-            fd[i, j] = (omega_reference(g, h, wp, valid, relu)[0]
-                        - omega_reference(g, h, wm, valid, relu)[0]) / (2 * eps)
+            fd[i, j] = (omega_reference(g, h, wp, valid, act)[0]
+                        - omega_reference(g, h, wm, valid, act)[0]) / (2 * eps)
     np.testing.assert_allclose(dw, fd, rtol=1e-6, atol=1e-8)
 
 
@@ -88,7 +98,9 @@ def _run(fused, dtype, alpha, *, nonlinearity="tanh", bidirectional=False, lengt
     return layer, {k: v.grad.copy() for k, v in layer.named_parameters()}
 
 
-CASES = [dict(), dict(nonlinearity="relu"), dict(bidirectional=True),
+CASES = [dict(), dict(nonlinearity="relu"), dict(nonlinearity="sigmoid"),
+         dict(nonlinearity="sigmoid", bidirectional=True, lengths=np.array([6, 3, 0, 1]), clip=0.3),
+         dict(bidirectional=True),
          dict(lengths=np.array([6, 3, 0, 1])), dict(clip=0.3), dict(clip=0.5, mode="norm"),
          dict(num_layers=2, bidirectional=True, lengths=np.array([2, 6, 5, 1]), clip=0.4)]
 
@@ -131,11 +143,13 @@ def test_zero_penalty_reports_nothing_and_bad_values_raise():
             nn.RNN(2, 3, vanishing_penalty=bad)
 
 
-def _consistent_bptt(rng, T, B, H, lengths, reverse, clip, dtype):
+def _consistent_bptt(rng, T, B, H, lengths, reverse, clip, dtype, act="tanh"):
     """States h_t and the BPTT quantities the fused kernel sees (dxw, dy, dh_n), built by
     running the backward recurrence in plain numpy: g_t = clip(dy_t + v_{next} W), v_t = g_t
     act'(h_t). Returns (kernel inputs, g for the reference, valid mask)."""
     h = np.tanh(rng.standard_normal((T, B, H)) * 1.5).astype(dtype)
+    if act == "sigmoid":
+        h = (0.5 + 0.5 * h).astype(dtype)
     w = (rng.standard_normal((H, H)) * 0.8).astype(dtype)
     dy, dh_n = (rng.standard_normal((T, B, H)).astype(dtype),
                 rng.standard_normal((B, H)).astype(dtype))
@@ -150,7 +164,7 @@ def _consistent_bptt(rng, T, B, H, lengths, reverse, clip, dtype):
                 gt = np.clip(gt, -clip[1], clip[1])
             elif clip[0] == "norm" and np.linalg.norm(gt) > clip[1]:
                 gt = gt * (clip[1] / np.linalg.norm(gt.astype(np.float64)))
-            g[t, b], v[t, b] = gt, gt * (1 - h[t, b] ** 2)
+            g[t, b], v[t, b] = gt, gt * act_derivative(h[t, b], act)
             inc = v[t, b] @ w
     valid = np.arange(T)[:, None] < lens[None, :]
     return (v, dy, dh_n, w), g, h, valid
@@ -160,18 +174,20 @@ def _consistent_bptt(rng, T, B, H, lengths, reverse, clip, dtype):
 @given(T=st.integers(0, 4), B=st.integers(0, 3), H=st.integers(1, 4), reverse=st.booleans(),
        clip=st.sampled_from([(None, 0.0), ("value", 0.3), ("norm", 0.5)]),
        dtype=st.sampled_from([np.float64, np.float32]), seed=st.integers(0, 2**16),
-       ragged=st.booleans(), strided=st.booleans())
-def test_kernel_matches_reference(T, B, H, reverse, clip, dtype, seed, ragged, strided):
+       ragged=st.booleans(), strided=st.booleans(), act=st.sampled_from(["tanh", "sigmoid"]))
+def test_kernel_matches_reference(T, B, H, reverse, clip, dtype, seed, ragged, strided, act):
     """omega_fused (Numba, from BPTT outputs) == omega_reference (from g_t, h_t): empty, size-1,
-    ragged lengths, both directions, clipping, float32/64, non-contiguous inputs."""
+    ragged lengths, both directions, clipping, float32/64, non-contiguous inputs, tanh and
+    sigmoid units."""
     rng = np.random.default_rng(seed)
     lengths = rng.integers(0, T + 1, B) if ragged else None
-    (v, dy, dh_n, w), g, h, valid = _consistent_bptt(rng, T, B, H, lengths, reverse, clip, dtype)
+    (v, dy, dh_n, w), g, h, valid = _consistent_bptt(rng, T, B, H, lengths, reverse, clip, dtype,
+                                                     act)
     if strided:  # same values, non-contiguous views
         v, dy = (np.asfortranarray(a) for a in (v, dy))
         w = np.ascontiguousarray(w.T).T
     om_k, dw_k, n_k = omega_fused(v, dy, dh_n, w, lengths, reverse, *clip)
-    om_r, dw_r, n_r = omega_reference(g, h, w, valid)
+    om_r, dw_r, n_r = omega_reference(g, h, w, valid, act)
     tol = 1e-10 if dtype == np.float64 else 2e-3
     assert n_k == n_r
     assert om_k == pytest.approx(om_r, rel=tol, abs=tol)

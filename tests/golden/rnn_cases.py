@@ -25,13 +25,14 @@ CASES: dict[str, dict] = {
                            "bias": False},
 }
 
-GATES = {"RNN_TANH": 1, "RNN_RELU": 1, "LSTM": 4, "GRU": 3}
+GATES = {"RNN_TANH": 1, "RNN_RELU": 1, "RNN_SIGMOID": 1, "LSTM": 4, "GRU": 3}
+NONLINEARITY = {"RNN_TANH": "tanh", "RNN_RELU": "relu", "RNN_SIGMOID": "sigmoid"}  # sigmoid: ours
 
 
 def layer_kwargs(case: dict) -> dict:
     kw = {k: case[k] for k in ("num_layers", "bidirectional", "batch_first", "bias") if k in case}
     if case["mode"].startswith("RNN"):
-        kw["nonlinearity"] = "tanh" if case["mode"] == "RNN_TANH" else "relu"
+        kw["nonlinearity"] = NONLINEARITY[case["mode"]]
     return kw
 
 

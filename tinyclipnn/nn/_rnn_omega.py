@@ -20,12 +20,12 @@ from ..autograd import Function
 class OmegaState:
     """Per-direction buffers: g_t and h_t for each step, which steps are active."""
 
-    def __init__(self, T: int, B: int, H: int, dtype, lens: np.ndarray | None, relu: bool,
+    def __init__(self, T: int, B: int, H: int, dtype, lens: np.ndarray | None, act: str,
                  alpha: float, report: Callable[[float], None]) -> None:
         self.g = np.zeros((T, B, H), dtype)
         self.h = np.zeros((T, B, H), dtype)
         self.valid = None if lens is None else (np.arange(T)[:, None] < lens[None, :])
-        self.relu, self.alpha, self.report = relu, alpha, report
+        self.act, self.alpha, self.report = act, alpha, report  # act: "tanh" / "relu" / "sigmoid"
 
     def hook(self, t: int, h_t: np.ndarray):
         """A tensor hook for step t: store h_t now and the gradient reaching it in backward."""
@@ -50,6 +50,6 @@ class OmegaInject(Function):
         from ..kernels.cpu.rnn_omega_reference import omega_reference
 
         s = ctx.state
-        omega, dw, _ = omega_reference(s.g, s.h, ctx.w, s.valid, s.relu)
+        omega, dw, _ = omega_reference(s.g, s.h, ctx.w, s.valid, s.act)
         s.report(omega)
         return grad + s.alpha * dw

@@ -45,7 +45,7 @@ from ._rnn_fused import FusedRecurrentLayer
 from ._rnn_omega import OmegaInject, OmegaState
 from .module import Module
 from .parameter import Parameter
-from .rnn_cell import CELL_FUNCTIONS, GATES, init_recurrent_
+from .rnn_cell import CELL_FUNCTIONS, GATES, check_nonlinearity, init_recurrent_
 
 State = Tensor | tuple[Tensor, Tensor]
 
@@ -264,6 +264,9 @@ def _clip_hook(t: int, clip_mode: str | None, clip_value: float, norms: np.ndarr
     return hook
 
 
+_OMEGA_ACTS = {"RNN_TANH": "tanh", "RNN_RELU": "relu", "RNN_SIGMOID": "sigmoid"}
+
+
 def _composed_direction(mode: str, x: Tensor, w: tuple, h: Any, c: Any, reverse: bool,
                         lens: np.ndarray | None, clip_mode: str | None, clip_value: float,
                         record, omega=None) -> tuple[Tensor, Tensor, Tensor | None]:
@@ -273,7 +276,7 @@ def _composed_direction(mode: str, x: Tensor, w: tuple, h: Any, c: Any, reverse:
     cell = CELL_FUNCTIONS[mode]
     om = None
     if omega is not None and w[1].requires_grad:
-        om = OmegaState(T, B, w[1].shape[1], w[1].dtype, lens, mode == "RNN_RELU", *omega)
+        om = OmegaState(T, B, w[1].shape[1], w[1].dtype, lens, _OMEGA_ACTS[mode], *omega)
         w = (w[0], OmegaInject.apply(w[1], state=om), *w[2:])
     hooks = clip_mode is not None or record is not None
     norms = np.zeros((T, B)) if record is not None else None
@@ -313,23 +316,24 @@ def _composed_direction(mode: str, x: Tensor, w: tuple, h: Any, c: Any, reverse:
 
 
 class RNN(RNNBase):
-    """Elman RNN ``h_t = act(W_ih x_t + b_ih + W_hh h_{t-1} + b_hh)`` (``nonlinearity`` tanh/relu).
+    """Elman RNN ``h_t = act(W_ih x_t + b_ih + W_hh h_{t-1} + b_hh)``.
 
     Same arguments and results as ``torch.nn.RNN`` (see `RNNBase.forward`), plus ``bptt_clip``,
     ``bptt_clip_mode``, ``record_grad_norms``, ``fused`` and ``vanishing_penalty`` (-> ``omega``;
-    module docstring)."""
+    module docstring). ``nonlinearity``: "tanh", "relu" or, beyond PyTorch, "sigmoid" (logistic
+    units, Pascanu et al. 2013's sigmoid RNN; fused and composed paths, every option above; Ω
+    then uses σ'(a) = h (1 - h) where tanh uses 1 - h^2)."""
 
     def __init__(self, input_size: int, hidden_size: int, num_layers: int = 1,
                  nonlinearity: str = "tanh", bias: bool = True, batch_first: bool = False,
                  dropout: float = 0.0, bidirectional: bool = False, *,
                  vanishing_penalty: float = 0.0, **kwargs: Any) -> None:
-        if nonlinearity not in ("tanh", "relu"):
-            raise ValueError(f"nonlinearity must be 'tanh' or 'relu', got {nonlinearity!r}")
+        mode = check_nonlinearity(nonlinearity)
         if not (isinstance(vanishing_penalty, (int, float, np.integer, np.floating))
                 and 0 <= vanishing_penalty < np.inf):
             raise ValueError(f"vanishing_penalty must be a finite number >= 0 (0: off), got "
                              f"{vanishing_penalty!r}")
-        super().__init__("RNN_TANH" if nonlinearity == "tanh" else "RNN_RELU", input_size,
+        super().__init__(mode, input_size,
                          hidden_size, num_layers, bias, batch_first, dropout, bidirectional,
                          **kwargs)
         self.nonlinearity = nonlinearity

@@ -8,6 +8,9 @@ is tested against. Parameter names, shapes, gate orders and init are PyTorch's:
   all ~ U(-1/sqrt(H), 1/sqrt(H)); G = 1 (RNN), 4 (LSTM: i, f, g, o), 3 (GRU: r, z, n).
 * LSTM: ``c' = f*c + i*g``, ``h' = o*tanh(c')``.
 * GRU: ``n = tanh(W_in x + b_in + r * (W_hn h + b_hn))``, ``h' = (1-z)*n + z*h``.
+
+Beyond PyTorch (whose Elman RNN is tanh or relu): ``nonlinearity="sigmoid"``, logistic units
+``h' = sigmoid(...)``, the sigmoid RNN of Pascanu, Mikolov & Bengio (2013, Fig. 7).
 """
 
 from __future__ import annotations
@@ -24,7 +27,9 @@ from .functional import linear
 from .module import Module
 from .parameter import Parameter
 
-GATES = {"RNN_TANH": 1, "RNN_RELU": 1, "LSTM": 4, "GRU": 3}
+GATES = {"RNN_TANH": 1, "RNN_RELU": 1, "RNN_SIGMOID": 1, "LSTM": 4, "GRU": 3}
+# `nonlinearity=` of RNN / RNNCell -> mode; "sigmoid" is ours (PyTorch has tanh and relu)
+NONLINEARITIES = {"tanh": "RNN_TANH", "relu": "RNN_RELU", "sigmoid": "RNN_SIGMOID"}
 
 
 # ---------------------------------------------------------------------------- functional cells
@@ -38,6 +43,20 @@ def rnn_relu_cell(x: Tensor, h: Tensor, w_ih: Tensor, w_hh: Tensor, b_ih: Tensor
                   b_hh: Tensor | None = None) -> Tensor:
     """``h' = relu(x @ W_ih.T + b_ih + h @ W_hh.T + b_hh)``; x (B, I), h (B, H) -> (B, H)."""
     return (linear(x, w_ih, b_ih) + linear(h, w_hh, b_hh)).relu()
+
+
+def rnn_sigmoid_cell(x: Tensor, h: Tensor, w_ih: Tensor, w_hh: Tensor,
+                     b_ih: Tensor | None = None, b_hh: Tensor | None = None) -> Tensor:
+    """``h' = sigmoid(x @ W_ih.T + b_ih + h @ W_hh.T + b_hh)`` (logistic units; not in PyTorch)."""
+    return (linear(x, w_ih, b_ih) + linear(h, w_hh, b_hh)).sigmoid()
+
+
+def check_nonlinearity(nonlinearity: Any) -> str:
+    """The mode of an Elman ``nonlinearity`` ("tanh", "relu" or our "sigmoid")."""
+    if not isinstance(nonlinearity, str) or nonlinearity not in NONLINEARITIES:
+        raise ValueError(f"nonlinearity must be 'tanh', 'relu' or 'sigmoid' (logistic units, an "
+                         f"extension beyond PyTorch), got {nonlinearity!r}")
+    return NONLINEARITIES[nonlinearity]
 
 
 def lstm_cell(x: Tensor, h: Tensor, c: Tensor, w_ih: Tensor, w_hh: Tensor,
@@ -65,8 +84,8 @@ def gru_cell(x: Tensor, h: Tensor, w_ih: Tensor, w_hh: Tensor, b_ih: Tensor | No
     return (1.0 - z) * n + z * h
 
 
-CELL_FUNCTIONS = {"RNN_TANH": rnn_tanh_cell, "RNN_RELU": rnn_relu_cell, "LSTM": lstm_cell,
-                  "GRU": gru_cell}
+CELL_FUNCTIONS = {"RNN_TANH": rnn_tanh_cell, "RNN_RELU": rnn_relu_cell,
+                  "RNN_SIGMOID": rnn_sigmoid_cell, "LSTM": lstm_cell, "GRU": gru_cell}
 
 
 def init_recurrent_(params: list[Tensor], hidden_size: int) -> None:
@@ -160,14 +179,13 @@ class _CellBase(Module):
 class RNNCell(_CellBase):
     """Elman cell ``h' = act(W_ih x + b_ih + W_hh h + b_hh)``; input (B, I) or (I,) -> h' (B, H).
 
-    ``nonlinearity`` is "tanh" or "relu"; ``hx`` defaults to zeros."""
+    ``nonlinearity`` is "tanh", "relu" or "sigmoid" (ours, beyond PyTorch); ``hx`` defaults to
+    zeros."""
 
     def __init__(self, input_size: int, hidden_size: int, bias: bool = True,
                  nonlinearity: str = "tanh", dtype: Any = None) -> None:
-        if nonlinearity not in ("tanh", "relu"):
-            raise ValueError(f"nonlinearity must be 'tanh' or 'relu', got {nonlinearity!r}")
-        super().__init__(input_size, hidden_size, bias, dtype,
-                         mode="RNN_TANH" if nonlinearity == "tanh" else "RNN_RELU")
+        mode = check_nonlinearity(nonlinearity)
+        super().__init__(input_size, hidden_size, bias, dtype, mode=mode)
         self.nonlinearity = nonlinearity
 
     def extra_repr(self) -> str:

@@ -6,7 +6,8 @@ masking by ``lengths``, the reverse direction, ``bptt_clip`` and the recorded gr
 
 Shapes: ``xw`` (T, B, G*H) input projections ``x @ W_ih.T + b_ih``; ``w_hh`` (G*H, H);
 ``b_hh`` (G*H,); ``h0``, ``c0`` (B, H); ``lengths`` (B,) ints or None (all T). Modes:
-"RNN_TANH", "RNN_RELU", "LSTM" (gates i, f, g, o; G=4), "GRU" (r, z, n; G=3). The weight
+"RNN_TANH", "RNN_RELU", "RNN_SIGMOID" (an Elman RNN of logistic units, beyond PyTorch), "LSTM"
+(gates i, f, g, o; G=4), "GRU" (r, z, n; G=3). The weight
 gradient ``dW_hh = sum_t dgates_t.T @ h_{t-1}`` is one matmul over all steps after the loop.
 The kernels themselves are in `rnn_kernels` (compiled per dtype on first use, cached on disk).
 """
@@ -20,9 +21,9 @@ from . import rnn_kernels as K
 from ._blas import matmul, one_thread
 from ._cblas import gemm_handle
 from ._threads import max_threads, split_run
-from .rnn_reference import MODES
+from .rnn_reference import ACTIVATIONS, MODES
 
-__all__ = ["MODES", "forward", "backward", "matmul", "one_thread"]
+__all__ = ["ACTIVATIONS", "MODES", "forward", "backward", "matmul", "one_thread"]
 
 _CLIP_CODES = {None: 0, "none": 0, "value": 1, "norm": 2}
 
@@ -91,7 +92,7 @@ def forward(mode, xw, w_hh, b_hh, h0, c0=None, lengths=None, reverse=False, over
             hn_all = W.empty(states, dt)
             _run("gru_fwd", B, work, *head, y, h, hn_all, np.empty((B, G), dt))
             return y, h, None, (y, h0, xw, hn_all)
-        _run("rnn_fwd", B, work, *head, mode == "RNN_RELU", y, h)
+        _run("rnn_fwd", B, work, *head, ACTIVATIONS[mode], y, h)
         return y, h, None, (y, h0)
 
 
@@ -160,7 +161,7 @@ def backward(mode, saved, dy, dh_n, dc_n, w_hh, lengths=None, reverse=False,
             _run("gru_bwd", B, work, *head, gates, hn_all, y, h0, *common, dxw, dh0, norms,
                  np.empty((B, G), dt))
         else:
-            _run("rnn_bwd", B, work, *head, y, *common[:4], mode == "RNN_RELU", *common[4:], dxw,
+            _run("rnn_bwd", B, work, *head, y, *common[:4], ACTIVATIONS[mode], *common[4:], dxw,
                  dh0, norms)
         if T == 0:
             return dxw, dw_hh, np.zeros(G, dt), dh0, dc0, (norms if record else None)

@@ -197,7 +197,7 @@ def _gemm(blas, a, b, c, beta):
         _gemm32(blas[0], m, n, k, one, pa, k, pb, n, bt, pc, n)
 
 
-# ----------------------------------------------------------------------------- RNN (tanh / relu)
+# ----------------------------------------------------------------------------- RNN (tanh / relu / sigmoid)
 # Each kernel runs the whole time loop for batch rows [b0, b1): rows of a batch never interact,
 # so `rnn._run` splits the batch over threads (nogil) with no per-step synchronisation. Scratch
 # arrays come from the caller: views of an array allocated inside a kernel made its element-wise
@@ -205,8 +205,9 @@ def _gemm(blas, a, b, c, beta):
 # Forward: the step's matmul adds h_{t-1} @ W_hh.T into the input projections in place (beta 1);
 # backward: it adds dpre_t @ W_hh into dh, whose active rows were zeroed once consumed (inactive
 # rows have dpre = 0, so their gradient passes through unchanged).
+# ``act``: 0 tanh, 1 relu, 2 sigmoid (`rnn.ACTIVATIONS`); one loop per activation (vectorised).
 @njit(**_JIT)
-def _rnn_fwd_rows(blas, xw, w_hh_t, b_hh, lengths, reverse, relu, y, h, b0, b1):
+def _rnn_fwd_rows(blas, xw, w_hh_t, b_hh, lengths, reverse, act, y, h, b0, b1):
     T, B, H = xw.shape
     zero = xw.dtype.type(0)
     for s in range(T):
@@ -216,9 +217,12 @@ def _rnn_fwd_rows(blas, xw, w_hh_t, b_hh, lengths, reverse, relu, y, h, b0, b1):
             if t >= lengths[b]:
                 continue
             x, hr = xw[t, b], h[b]
-            if relu:
+            if act == 1:
                 for j in range(H):
                     hr[j] = max(x[j] + b_hh[j], zero)
+            elif act == 2:
+                for j in range(H):
+                    hr[j] = _sig(x[j] + b_hh[j])
             else:
                 for j in range(H):
                     hr[j] = _tanh(x[j] + b_hh[j])
@@ -226,7 +230,7 @@ def _rnn_fwd_rows(blas, xw, w_hh_t, b_hh, lengths, reverse, relu, y, h, b0, b1):
 
 
 @njit(**_JIT)
-def _rnn_bwd_rows(blas, y, dy, w_hh, lengths, reverse, relu, clip_mode, clip_value, record, dxw,
+def _rnn_bwd_rows(blas, y, dy, w_hh, lengths, reverse, act, clip_mode, clip_value, record, dxw,
                   dh, norms, b0, b1):
     T, B, H = y.shape
     one, zero = dy.dtype.type(1), dy.dtype.type(0)
@@ -238,9 +242,12 @@ def _rnn_bwd_rows(blas, y, dy, w_hh, lengths, reverse, relu, clip_mode, clip_val
                 continue
             _take_dh(dh[b], dy[t, b], norms, t, b, record, clip_mode, clip_value)
             yr, d, g = y[t, b], dxw[t, b], dh[b]
-            if relu:
+            if act == 1:
                 for j in range(H):
                     d[j] = g[j] if yr[j] > zero else zero
+            elif act == 2:  # sigmoid' = y (1 - y)
+                for j in range(H):
+                    d[j] = g[j] * (yr[j] * (one - yr[j]))
             else:
                 for j in range(H):
                     d[j] = g[j] * (one - yr[j] * yr[j])

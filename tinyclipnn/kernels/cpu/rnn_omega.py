@@ -83,7 +83,8 @@ def omega_fused(dxw: np.ndarray, dy: np.ndarray, dh_n: np.ndarray, w_hh: np.ndar
 
     dxw (T, B, H) pre-activation gradients from `rnn.backward`; dy (T, B, H) output gradients;
     dh_n (B, H) gradient of the final state; w_hh (H, H); lengths, reverse, clip_mode and
-    clip_value exactly as given to `rnn.backward` (a tanh or relu layer).
+    clip_value exactly as given to `rnn.backward` (a tanh, relu or sigmoid layer: the activation
+    enters only through ``dxw``).
     """
     if clip_mode not in _CLIP_CODES:
         raise ValueError(f"clip_mode must be None, 'value' or 'norm', got {clip_mode!r}")

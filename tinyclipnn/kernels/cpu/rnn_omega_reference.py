@@ -1,9 +1,11 @@
 """Plain-numpy reference of Pascanu et al.'s vanishing-gradient regularizer Ω (see `rnn_omega`).
 
 Pascanu, Mikolov & Bengio (2013), Eq. 10, as the authors' code computes it (``trainingRNNs``,
-``RNN.py``). For a tanh (or relu) RNN layer ``h_t = act(W_ih x_t + W_hh h_{t-1} + b)``, step t
+``RNN.py``). For a tanh (relu, sigmoid) RNN layer ``h_t = act(W_ih x_t + W_hh h_{t-1} + b)``, step t
 and example b, with ``g_t = dE/dh_t`` the gradient reaching ``h_t`` (output gradient plus what
-flows back from step t+1, after any ``bptt_clip``) and ``v_t = g_t * act'(h_t)``:
+flows back from step t+1, after any ``bptt_clip``) and ``v_t = g_t * act'(h_t)`` (act' written
+through h_t: ``1 - h^2`` for tanh, ``h (1 - h)`` for sigmoid as their code's sigmoid branch has it,
+``h > 0`` for relu):
 
     r_t = ||v_t @ W_hh||^2 / ||g_t||^2        (= ||dE/dh_t . dh_t/dh_{t-1}||^2 / ||dE/dh_t||^2)
     Ω   = sum over kept (t, b) of (r_t - 1)^2 / n_kept
@@ -21,18 +23,31 @@ from __future__ import annotations
 import numpy as np
 
 BOUND = 1e-20
+ACTS = ("tanh", "relu", "sigmoid")
+
+
+def act_derivative(h: np.ndarray, act: str) -> np.ndarray:
+    """act'(pre-activation) written through the output h = act(pre)."""
+    if act == "relu":
+        return (h > 0).astype(h.dtype)
+    if act == "sigmoid":
+        return h * (1.0 - h)
+    if act == "tanh":
+        return 1.0 - h * h
+    raise ValueError(f"act must be one of {', '.join(ACTS)}, got {act!r}")
 
 
 def omega_reference(g: np.ndarray, h: np.ndarray, w_hh: np.ndarray, valid: np.ndarray | None = None,
-                    relu: bool = False, bound: float = BOUND) -> tuple[float, np.ndarray, int]:
+                    act: str = "tanh", bound: float = BOUND) -> tuple[float, np.ndarray, int]:
     """Ω, dΩ/dW_hh (dtype of ``w_hh``) and the number of kept terms.
 
     Args:
         g: (T, B, H) gradients reaching h_t; h: (T, B, H) the states h_t; w_hh: (H, H);
-        valid: (T, B) bool, active steps (None: all); relu: act is relu instead of tanh.
+        valid: (T, B) bool, active steps (None: all); act: the layer's nonlinearity, "tanh",
+        "relu" or "sigmoid".
     """
     g64, h64, w64 = (np.asarray(a, np.float64) for a in (g, h, w_hh))
-    v = g64 * ((h64 > 0) if relu else 1.0 - h64 * h64)
+    v = g64 * act_derivative(h64, act)
     H = w64.shape[0]
     u = (v.reshape(-1, H) @ w64).reshape(v.shape)
     x, y = (u * u).sum(axis=-1), (g64 * g64).sum(axis=-1)

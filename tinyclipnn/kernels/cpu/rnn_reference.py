@@ -23,7 +23,10 @@ from __future__ import annotations
 
 import numpy as np
 
-MODES = {"RNN_TANH": 1, "RNN_RELU": 1, "LSTM": 4, "GRU": 3}
+MODES = {"RNN_TANH": 1, "RNN_RELU": 1, "RNN_SIGMOID": 1, "LSTM": 4, "GRU": 3}
+# The Elman modes' activation codes, shared with the Numba kernels: 0 tanh, 1 relu, 2 sigmoid
+# (logistic units, as in Pascanu et al. 2013's sigmoid RNN; not a PyTorch mode).
+ACTIVATIONS = {"RNN_TANH": 0, "RNN_RELU": 1, "RNN_SIGMOID": 2}
 
 
 def _sigmoid(x: np.ndarray) -> np.ndarray:
@@ -73,7 +76,8 @@ def forward(mode, xw, w_hh, b_hh, h0, c0=None, lengths=None, reverse=False):
             steps.append((t, h, None, (r, z, n, hn)))
         else:
             pre = xw[t] + hw
-            h_new = np.maximum(pre, 0) if mode == "RNN_RELU" else np.tanh(pre)
+            h_new = (np.maximum(pre, 0) if mode == "RNN_RELU" else _sigmoid(pre)
+                     if mode == "RNN_SIGMOID" else np.tanh(pre))
             steps.append((t, h, None, (h_new,)))
         h = np.where(m, h_new, h)
         y[t] = np.where(m, h_new, 0)
@@ -119,7 +123,8 @@ def backward(mode, saved, dy, dh_n, dc_n, w_hh, lengths=None, reverse=False,
             direct = g_h * z
         else:
             (h_new,) = acts
-            deriv = (h_new > 0).astype(dy.dtype) if mode == "RNN_RELU" else 1 - h_new * h_new
+            deriv = ((h_new > 0).astype(dy.dtype) if mode == "RNN_RELU" else h_new * (1 - h_new)
+                     if mode == "RNN_SIGMOID" else 1 - h_new * h_new)
             dpre = dhw = g_h * deriv
             direct = 0
         dxw[t] = dpre
