@@ -163,11 +163,12 @@ def _add_sample(sub: Any) -> None:
 def _cmd_reproduce(args: argparse.Namespace) -> int:
     from .lab.reproduce import reproduce_pascanu
 
-    reproduce_pascanu(args.out, args.budget, tasks=args.tasks, lengths=args.lengths,
-                      methods=args.methods, seeds=args.seeds, max_steps=args.max_steps,
-                      max_length=args.max_length,
-                      workers=args.workers, scheduler=args.scheduler, dask_local=args.dask_local,
-                      quiet=args.quiet, run=not args.report_only, rerun=args.rerun)
+    reproduce_pascanu(args.out, args.budget, part=args.grid, tasks=args.tasks,
+                      lengths=args.lengths, methods=args.methods, seeds=args.seeds,
+                      max_steps=args.max_steps, max_length=args.max_length, init=args.init,
+                      alpha=args.alpha, workers=args.workers, scheduler=args.scheduler,
+                      dask_local=args.dask_local, quiet=args.quiet, run=not args.report_only,
+                      rerun=args.rerun)
     return 0
 
 
@@ -177,18 +178,32 @@ def _add_reproduce(sub: Any) -> None:
                                    "(sgd, sgd-c, sgd-cr, sgd-cr-bptt) x seeds as a resumable "
                                    "sweep: relaunch the same command to continue.")
     r.add_argument("experiment", choices=["pascanu"])
-    r.add_argument("--budget", choices=["quick", "session", "paper"], default="quick",
-                   help="quick: minutes; session: 10k steps/run; paper: their caps (default: quick)")
+    what = r.add_mutually_exclusive_group()
+    what.add_argument("--budget", choices=["quick", "session", "paper"],
+                      help="quick: minutes; session: 10k updates/run; paper: their caps "
+                           "(default: quick)")
+    what.add_argument("--grid", choices=["fig7-smart", "fig7-basic", "fig7-sigmoid", "mixed",
+                                         "memorisation"],
+                      help="one part of the issue-25 reproduction: Fig. 7's smart tanh panel "
+                           "(T 50-200, 5 seeds, 200k-update cap), basic tanh / sigmoid panels "
+                           "(T 50, 100, 3 seeds, 100k), the four mixed-length tasks (50-200, "
+                           "MSGD-CR, 3 seeds, 200k) or noiseless memorisation (T 50, 200k)")
     r.add_argument("--tasks", type=name_list,
-                   help="comma-separated tasks (default: from --budget)")
+                   help="comma-separated tasks (default: from --budget / --grid)")
     r.add_argument("--lengths", type=integer_list(1),
-                   help="comma-separated sequence lengths (default: from --budget)")
-    r.add_argument("--methods", type=name_list, help="comma-separated methods (default: all four)")
+                   help="comma-separated sequence lengths (default: from --budget / --grid)")
+    r.add_argument("--methods", type=name_list,
+                   help="comma-separated methods (default: from --budget / --grid)")
     r.add_argument("--seeds", type=integer(1), help="runs per task, length and method")
     r.add_argument("--max-steps", type=integer(1),
-                   help="step cap per run (default: from --budget)")
+                   help="update cap per run (default: from --budget / --grid)")
     r.add_argument("--max-length", type=integer(1),
                    help="train on lengths drawn from [T, MAX_LENGTH) (their code's sampling)")
+    r.add_argument("--init", choices=["sigmoid", "basic-tanh", "smart-tanh"],
+                   help="their code's initialisation (default: from --grid, else smart-tanh)")
+    r.add_argument("--alpha", type=float,
+                   help="weight of the regularizer Omega (default: 4, the paper's for Fig. 7; "
+                        "their code's default is 2)")
     r.add_argument("--workers", type=integer(0),
                    help="local worker processes (default: one per core; 0: run in this process)")
     where = r.add_mutually_exclusive_group()
@@ -196,8 +211,8 @@ def _add_reproduce(sub: Any) -> None:
                        help="Dask scheduler address tcp://HOST:PORT")
     where.add_argument("--dask-local", type=integer(1), metavar="N",
                        help="start a Dask LocalCluster of N")
-    r.add_argument("--out", type=out_folder, default="runs/pascanu",
-                   help="output folder (default: runs/pascanu)")
+    r.add_argument("--out", type=out_folder,
+                   help="output folder (default: runs/pascanu, or runs/pascanu-GRID)")
     r.add_argument("--quiet", action="store_true", help="no progress line")
     r.add_argument("--rerun", action="store_true",
                    help="recompute every run, ignoring results and checkpoints of earlier "
