@@ -11,8 +11,9 @@ Ctrl-C during a command is counted (`lab.interrupt`).
 from __future__ import annotations
 
 import argparse
+import contextlib
 import sys
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from typing import Any
 
 from ._cli_args import integer, integer_list, name_list, nonempty, out_folder
@@ -160,15 +161,42 @@ def _add_sample(sub: Any) -> None:
     s.set_defaults(func=_cmd_sample)
 
 
+@contextlib.contextmanager
+def _stoppable_in_background() -> Iterator[None]:
+    """Let a long sweep launched in the background stop as Ctrl-C stops it (running cells save
+    and record themselves as interrupted, worker processes end, the same command resumes):
+    ``cmd &`` from a script starts it with SIGINT ignored (the shell's rule for background jobs
+    without job control), so ``kill -INT PID`` would do nothing; and ``kill PID`` (SIGTERM)
+    would end this process alone and leave its worker processes running their cells. Inside,
+    SIGINT has Python's default handler and SIGTERM raises a SIGINT; both come back after."""
+    import signal
+    import threading
+
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    old_int, old_term = signal.getsignal(signal.SIGINT), signal.getsignal(signal.SIGTERM)
+    if old_int is signal.SIG_IGN:
+        signal.signal(signal.SIGINT, signal.default_int_handler)
+    if old_term is signal.SIG_DFL:
+        signal.signal(signal.SIGTERM, lambda signum, frame: signal.raise_signal(signal.SIGINT))
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, old_int)
+        signal.signal(signal.SIGTERM, old_term)
+
+
 def _cmd_reproduce(args: argparse.Namespace) -> int:
     from .lab.reproduce import reproduce_pascanu
 
-    reproduce_pascanu(args.out, args.budget, part=args.grid, tasks=args.tasks,
-                      lengths=args.lengths, methods=args.methods, seeds=args.seeds,
-                      max_steps=args.max_steps, max_length=args.max_length, init=args.init,
-                      alpha=args.alpha, workers=args.workers, scheduler=args.scheduler,
-                      dask_local=args.dask_local, quiet=args.quiet, run=not args.report_only,
-                      rerun=args.rerun)
+    with _stoppable_in_background():
+        reproduce_pascanu(args.out, args.budget, part=args.grid, tasks=args.tasks,
+                          lengths=args.lengths, methods=args.methods, seeds=args.seeds,
+                          max_steps=args.max_steps, max_length=args.max_length, init=args.init,
+                          alpha=args.alpha, workers=args.workers, scheduler=args.scheduler,
+                          dask_local=args.dask_local, quiet=args.quiet,
+                          run=not args.report_only, rerun=args.rerun)
     return 0
 
 

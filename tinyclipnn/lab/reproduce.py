@@ -240,7 +240,8 @@ def plot(out: Path, summary: dict, title: str) -> Path | None:
     xs = sorted({(k[3], k[4]) for k in summary})
     methods = [m for m in METHODS if any(k[5] == m for k in summary)]
     colors = [COLORS["none"], COLORS["clip"], COLORS["alt"], COLORS["extra"]]
-    fig, axes = plt.subplots(2, len(panels), figsize=(4.6 * len(panels), 7.0), squeeze=False)
+    fig, axes = plt.subplots(2, len(panels), figsize=(max(7.0, 4.6 * len(panels)), 7.4),
+                             squeeze=False)
     x = np.arange(len(xs))
     w = 0.8 / max(1, len(methods))
     labels = [length_label(T, hi).replace(" (mixed)", "\nmixed") for T, hi in xs]
@@ -251,17 +252,18 @@ def plot(out: Path, summary: dict, title: str) -> Path | None:
             pos = x + (j - (len(methods) - 1) / 2) * w
             es = [summary.get((task, init, alpha, T, hi, m)) for T, hi in xs]
             rate = lambda e, k: 100 * (e[k] or 0) if e and e["runs"] else 0  # noqa: E731
-            top.bar(pos, [rate(e, "success_rate") for e in es], w * 0.95, color=colors[j % 4],
+            c = colors[list(METHODS).index(m) % 4]  # one colour per method in every figure
+            top.bar(pos, [rate(e, "success_rate") for e in es], w * 0.95, color=c,
                     alpha=0.55, label=f"{METHOD_LABELS.get(m, m)} (< 1 %)")
             top.bar(pos, [rate(e, "success_rate_code") for e in es], w * 0.45,
-                    color=colors[j % 4], label=f"{METHOD_LABELS.get(m, m)} (0 errors)")
+                    color=c, label=f"{METHOD_LABELS.get(m, m)} (0 errors)")
             for p, e in zip(pos, es, strict=True):
                 lbl = ("n/a" if not e or not e["runs"] else
                        f"{e['solved']}|{e['solved_code']}/{e['runs']}"
                        + (f" cap:{e['undecided']}" if e["undecided"] else ""))
                 top.text(p, 2, lbl, ha="center", va="bottom", fontsize=6, rotation=90)
                 errs = 100 * np.asarray(e["best_error"] if e else [], float)
-                bottom.plot(np.full(len(errs), p), errs, "o", color=colors[j % 4], ms=4,
+                bottom.plot(np.full(len(errs), p), errs, "o", color=c, ms=4,
                             label=METHOD_LABELS.get(m, m) if p == pos[0] else None)
         top.set(xticks=x, xticklabels=labels, ylim=(0, 105), ylabel="% of runs solved",
                 title=f"{task.replace('_', ' ')}, {init}, α = {alpha:g}")
@@ -272,9 +274,9 @@ def plot(out: Path, summary: dict, title: str) -> Path | None:
             ax.grid(alpha=0.3, axis="y", lw=0.5)
     axes[0][0].legend(fontsize=6, loc="upper right")
     axes[1][0].legend(fontsize=6, loc="upper right")
-    fig.suptitle(f"{title}: runs solved (wide bars: < 1 % of 10,000 wrong, the paper's rule; "
-                 "narrow: 0 errors, the code's; labels paper|code/runs, cap: runs at the cap "
-                 "unsolved)", fontsize=8)
+    fig.suptitle(f"{title}: runs solved (wide bars: < 1 % of 10,000 wrong, the paper's rule;\n"
+                 "narrow bars: 0 errors, the code's; labels: paper|code/runs, cap: runs that "
+                 "hit the update cap unsolved)", fontsize=8)
     fig.tight_layout()
     return save_figure(fig, out / "pascanu.png", dpi=80)
 
