@@ -3,9 +3,9 @@
 Problem: least-fourth-power regression ``f(x) = mean((a_i^T x - b_i)^4) / 4``, convex but with
 (sub)gradients that grow cubically, so no global Lipschitz or smoothness constant exists.  Plain
 SGD ``x -= alpha * g`` is stable only for small step sizes; clipped SGD
-``x -= min(alpha, gamma / ||g||) * g`` (step length at most gamma) stays stable for every step
-size.  Both run for the same number of single-sample steps from the same start, several seeds; the
-figure shows the final suboptimality ``f(x_K) - f*`` against the step size.
+``x -= min(alpha, gamma / ||g||) * g`` (`clipped_step`: step length at most gamma) stays stable
+for every step size.  Both run for the same number of single-sample steps from the same start,
+several seeds; the figure shows the final suboptimality ``f(x_K) - f*`` against the step size.
 """
 
 from __future__ import annotations
@@ -61,6 +61,18 @@ def _median_finite(v: np.ndarray) -> float:
     return float(np.median(v)) if v.size else float("inf")
 
 
+def clipped_step(alpha: np.ndarray | float, gamma: float, norm: np.ndarray) -> np.ndarray:
+    """The step size ``h`` of Mai & Johansson (2021)'s clipped stochastic (sub)gradient method,
+    ``x_{k+1} = x_k - min(alpha_k, gamma / ||g_k||) g_k``: the plain step ``alpha * g`` while
+    ``alpha ||g|| <= gamma``, else a step of length exactly ``gamma`` along ``-g``. The same
+    update written the usual way is ``x -= alpha * clip(g, gamma / alpha)`` with ``clip(g, c) =
+    min(1, c / ||g||) g``: the gradient clipped at ``gamma / alpha``, i.e. the *step* (not the
+    gradient) clipped at length gamma, so the largest move does not grow with alpha. (With
+    ``alpha * clip(g, gamma)`` instead, steps up to ``alpha * gamma`` long, that bound would grow
+    with the step size.)"""
+    return np.minimum(alpha, gamma / np.maximum(norm, 1e-300))
+
+
 def sgd(a: np.ndarray, b: np.ndarray, alphas: np.ndarray, reps: int, steps: int,
         gamma: float | None, rng: np.random.Generator, recorder: MetricsRecorder, run: str,
         quiet: bool) -> np.ndarray:
@@ -75,7 +87,7 @@ def sgd(a: np.ndarray, b: np.ndarray, alphas: np.ndarray, reps: int, steps: int,
             r = np.einsum("ijk,ijk->ij", ai, x) - b[samples[k]]
             g = (r**3)[..., None] * ai
             norm = np.linalg.norm(g, axis=-1)
-            h = alpha if gamma is None else np.minimum(alpha, gamma / np.maximum(norm, 1e-300))
+            h = alpha if gamma is None else clipped_step(alpha, gamma, norm)
             x[:] = x - h[..., None] * g
             loss = r**4 / 4.0
         clipped = (h < alpha) if gamma is not None else np.zeros(norm.shape, bool)
