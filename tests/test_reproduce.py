@@ -98,6 +98,19 @@ def test_capped_run_reports_no_rule_and_a_final_test(tmp_path, monkeypatch):
     assert r["solved_paper_at"] is None and r["final_error"] == 0.25 and r["best_error"] == 0.2
 
 
+def test_updates_above_the_cutoff_are_counted_for_every_method(tmp_path):
+    """How often clipping acted (sgd-c) or would have (sgd): every update, or none."""
+    base = {"task": "temporal_order", "length": 12, "seed": 0, "max_steps": 6,
+            "check_every": 100, "n_check": 10, "n_eval": 10}
+    for method in ("sgd", "sgd-c"):
+        tiny = pascanu.train_cell({**base, "method": method, "cutoff": 1e-12},
+                                  Checkpoint(tmp_path / method / "a", every=100))
+        huge = pascanu.train_cell({**base, "method": method, "cutoff": 1e12},
+                                  Checkpoint(tmp_path / method / "b", every=100))
+        assert tiny["updates_above_cutoff"] == 6 and huge["updates_above_cutoff"] == 0
+        assert 0 < huge["max_grad_norm"] < 1e12
+
+
 def test_mixed_length_runs_meet_a_rule_only_at_every_test_length(tmp_path, monkeypatch):
     lengths = (12, 16, 20)
     calls = _scripted_errors(

@@ -233,7 +233,8 @@ def train_cell(config: dict, ckpt: Any) -> dict:
     if state is None:
         state = {"step": 0, "data_rng": np.random.default_rng([config["seed"], 2]),
                  "eval_rng": np.random.default_rng([config["seed"], 3]), "history": [],
-                 "best": 1.0, "fallbacks": 0, "seconds": 0.0, "done": None,
+                 "best": 1.0, "fallbacks": 0, "above_cutoff": 0, "max_norm": 0.0, "seconds": 0.0,
+                 "done": None,
                  "paper_at": None, "paper_errors": None, "code_at": None, "code_errors": None}
     else:
         model.load_state_dict(state["model"])
@@ -250,8 +251,10 @@ def train_cell(config: dict, ckpt: Any) -> dict:
         if not math.isfinite(lv):  # plain SGD blew up (clipped runs never get here)
             state["done"] = "diverged"
             break
-        _, fell = _apply_update(params, model, s, METHODS[method]["clip"])
+        norm, fell = _apply_update(params, model, s, METHODS[method]["clip"])
         state["fallbacks"] += fell
+        state["above_cutoff"] += not norm <= s["cutoff"]  # (nan too) where clipping acts
+        state["max_norm"] = max(state["max_norm"], norm) if not math.isnan(norm) else math.inf
         state["step"] += 1
         k = state["step"]
         if k % s["check_every"] == 0:
@@ -286,6 +289,7 @@ def _result(state: dict, model: Any, final: dict[int, float], lengths: list[int]
            "steps": state["step"], "best_error": state["best"],
            "final_error": max(final.values()) if final else math.nan,
            "final_loss": hist[-1][2] if hist else math.nan, "fallbacks": state["fallbacks"],
+           "updates_above_cutoff": state["above_cutoff"], "max_grad_norm": state["max_norm"],
            "omega": model.rnn.omega.get("l0", math.nan), "rho": radius,
            "seconds": state["seconds"], "resumed_from": resumed_from, "test": cadence(config),
            "history": hist,
