@@ -4,8 +4,8 @@ Pascanu, Mikolov & Bengio (2013), Eq. 10, as the authors' code computes it (``tr
 ``RNN.py``). For a tanh (relu, sigmoid) RNN layer ``h_t = act(W_ih x_t + W_hh h_{t-1} + b)``, step t
 and example b, with ``g_t = dE/dh_t`` the gradient reaching ``h_t`` (output gradient plus what
 flows back from step t+1, after any ``bptt_clip``) and ``v_t = g_t * act'(h_t)`` (act' written
-through h_t: ``1 - h^2`` for tanh, ``h (1 - h)`` for sigmoid as their code's sigmoid branch has it,
-``h > 0`` for relu):
+through h_t: ``1 - h^2`` for tanh, ``h (1 - h)`` for sigmoid as their code's branches have them,
+RNN.py lines 194-197 at commit 3f5df3f; ``h > 0`` for relu):
 
     r_t = ||v_t @ W_hh||^2 / ||g_t||^2        (= ||dE/dh_t . dh_t/dh_{t-1}||^2 / ||dE/dh_t||^2)
     Ω   = sum over kept (t, b) of (r_t - 1)^2 / n_kept
