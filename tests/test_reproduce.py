@@ -127,6 +127,15 @@ def test_mixed_length_runs_meet_a_rule_only_at_every_test_length(tmp_path, monke
     assert "33 fresh sequences at each of T = 12, 16, 20" in r["test"]
 
 
+def test_history_is_thinned_to_a_few_hundred_points():
+    h = [(200 * i, 0.5, 1.0) for i in range(1, 1001)]
+    t = pascanu.thin(h)
+    assert len(t) == 201 and t[0] == h[0] and t[-1] == h[-1] and t[1][0] == 1200
+    assert pascanu.thin(h[:150]) == h[:150] and pascanu.thin([]) == []
+    odd = h[:403]
+    assert pascanu.thin(odd)[-1] == odd[-1] and len(pascanu.thin(odd)) <= 202
+
+
 def test_grid_parts_of_issue_25():
     sizes = {"fig7-smart": (60, 200_000, "smart-tanh"), "fig7-basic": (18, 100_000, "basic-tanh"),
              "fig7-sigmoid": (18, 100_000, "sigmoid"), "mixed": (12, 200_000, "smart-tanh"),

@@ -292,13 +292,27 @@ def _result(state: dict, model: Any, final: dict[int, float], lengths: list[int]
            "updates_above_cutoff": state["above_cutoff"], "max_grad_norm": state["max_norm"],
            "omega": model.rnn.omega.get("l0", math.nan), "rho": radius,
            "seconds": state["seconds"], "resumed_from": resumed_from, "test": cadence(config),
-           "history": hist,
+           "history": thin(hist),
            "final_errors": {str(T): e for T, e in final.items()},
            "paper_errors": _strkeys(state["paper_errors"]),
            "code_errors": _strkeys(state["code_errors"])}
     if len(lengths) > 1:  # mixed-length runs: one column per test length
         out.update({f"final_error_T{T}": e for T, e in final.items()})
     return out
+
+
+HISTORY_POINTS = 200  # a result keeps at most ~this many (update, test error, loss) triples
+
+
+def thin(history: list, points: int = HISTORY_POINTS) -> list:
+    """Every k-th test of ``history`` (k chosen so at most ~``points`` remain) and the last one:
+    a 200k-update run tested every 200 updates keeps one point per 1,000 updates, so the
+    sweep's results.json stays small."""
+    step = max(1, -(-len(history) // points))
+    kept = list(history[::step])
+    if history and kept[-1] != history[-1]:
+        kept.append(history[-1])
+    return kept
 
 
 def _strkeys(d: dict | None) -> dict | None:
