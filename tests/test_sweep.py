@@ -265,3 +265,17 @@ def test_configs_that_print_alike_do_not_share_results(tmp_path):
     res = run_sweep(counting_cell, [b], tmp_path, workers=0, quiet=True)
     assert res.skipped == 0 and res.stale == 1
     assert (tmp_path / "calls.log").read_text().split() == ["1", "1"]
+
+
+def test_fingerprint_ignores_docstrings_comments_and_layout_not_code():
+    """A long sweep's checkpoints survive an edit of a docstring or comment in the cell's module;
+    any change to what the code does still makes the cells stale."""
+    from tinyclipnn.lab.sweep.fingerprint import code_of
+
+    base = b'"""Module doc."""\ndef cell(c, k):\n    """Doc."""\n    return {"x": c["a"] + 1}\n'
+    same = (b'"""Module doc, reworded."""\n# a comment\ndef cell(c, k):\n    """Other doc."""\n\n'
+            b'    return {"x": c["a"]+1}  # note\n')
+    other = b'"""Module doc."""\ndef cell(c, k):\n    """Doc."""\n    return {"x": c["a"] + 2}\n'
+    assert code_of(base) == code_of(same)
+    assert code_of(base) != code_of(other)
+    assert code_of(b"def broken(:\n") == b"def broken(:\n"
