@@ -34,7 +34,7 @@ def get_total_norm(
     backend: str = "auto",
     group: Any = None,
 ) -> float | DeviceScalar:
-    """Global p-norm of all gradients taken as one vector (the first half of clip_grad_norm_).
+    """Global p-norm of all gradients taken as one vector (the first half of ``clip_grad_norm_``).
 
     ``grads``: arrays of any shape, objects with ``.grad``, or a ``GradBuffer``. Empty -> 0.0.
     ``group``: an mpi4py-like communicator; ``grads`` are this rank's shard and the result is
