@@ -42,6 +42,7 @@ extensions = [
     "sphinx_gallery.gen_gallery",
     "apigen",
     "clihelp",
+    "calltrace",
 ]
 
 source_suffix = {".rst": "restructuredtext", ".md": "markdown"}
@@ -58,6 +59,7 @@ myst_heading_anchors = 3
 # -- autodoc, autosummary, numpydoc --------------------------------------------------------------
 autosummary_generate = True
 autosummary_imported_members = True
+autosummary_context: dict = {}  # apigen adds "inherit_members"
 autodoc_default_options = {"members": True, "show-inheritance": True}
 autodoc_member_order = "bysource"
 autodoc_typehints = "signature"

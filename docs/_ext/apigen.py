@@ -122,6 +122,26 @@ def all_modules() -> list[tuple[str, str]]:
     return out
 
 
+def classes_with_private_bases(mods: list[tuple[str, str]]) -> dict[str, str]:
+    """Public classes that inherit public methods from a private base (``Tensor`` from
+    ``TensorMethods``), each with the bases whose members its page leaves out (its public
+    bases, documented on their own pages): those pages list the private bases' members too."""
+    public = {id(getattr(importlib.import_module(m), n))
+              for m, _ in mods for kind in classify(m).values() for n in kind}
+    out = {}
+    for m, _ in mods:
+        mod = importlib.import_module(m)
+        for n in classify(m)["classes"] + classify(m)["exceptions"]:
+            cls = getattr(mod, n)
+            covered = {b for pb in cls.__mro__[1:] if id(pb) in public for b in pb.__mro__}
+            private = [b for b in cls.__mro__[1:] if b.__module__.startswith("tinyclipnn")
+                       and id(b) not in public and b not in covered]
+            if private:
+                skip = {b.__name__ for b in cls.__mro__[1:] if b not in private} | {"object"}
+                out[f"{m}.{n}"] = ", ".join(sorted(skip))
+    return out
+
+
 def _heading(text: str, char: str) -> list[str]:
     return [text, char * len(text), ""]
 
@@ -203,6 +223,7 @@ def write_pages(app: Sphinx, config=None) -> None:
     _write_if_changed(out / "index.rst", "\n".join(lines))
     for m, desc in mods:
         _write_if_changed(out / f"{m}.rst", module_page(m, desc, known))
+    app.config.autosummary_context["inherit_members"] = classes_with_private_bases(mods)
     global EXPECTED
     EXPECTED = sorted(f"{m}.{n}" for m, _ in mods for kind in classify(m).values() for n in kind)
 
