@@ -59,7 +59,8 @@ class Block:
 
 
 def pages() -> list[Path]:
-    out = []
+    """Every MyST page of the site, and the README (whose tour is the getting-started one)."""
+    out = [ROOT / "README.md"]
     for p in sorted(DOCS.rglob("*.md")):
         if not SKIP_DIRS & set(p.relative_to(DOCS).parts[:-1]):
             out.append(p)
@@ -82,7 +83,8 @@ def blocks(path: Path) -> list[Block]:
             j += 1
         lang = info.split()[0] if info else ""
         if not lang.startswith("{"):
-            out.append(Block(str(path.relative_to(DOCS)), i + 1, lang, "\n".join(body) + "\n"))
+            page = path.relative_to(DOCS) if DOCS in path.parents else path.relative_to(ROOT)
+            out.append(Block(str(page), i + 1, lang, "\n".join(body) + "\n"))
         i = j + 1
     return out
 

@@ -58,6 +58,20 @@ def _module_of(filename: str, root: str) -> str:
     return mod[: -len(".__init__")] if mod.endswith(".__init__") else mod
 
 
+def _qualname(frame: Any) -> str:
+    """The function's qualified name (``co_qualname`` from Python 3.11; before, the class of
+    ``self`` / ``cls`` stands in)."""
+    code = frame.f_code
+    name = getattr(code, "co_qualname", None)
+    if name is not None:
+        return name
+    owner = frame.f_locals.get("self", frame.f_locals.get("cls"))
+    if owner is not None:
+        cls = owner if isinstance(owner, type) else type(owner)
+        return f"{cls.__qualname__}.{code.co_name}"
+    return code.co_name
+
+
 def trace(fn: Any) -> list[Call]:
     """Run ``fn()`` under ``sys.setprofile``; the tree of tinyclipnn calls it made."""
     import tinyclipnn
@@ -75,7 +89,7 @@ def trace(fn: Any) -> list[Call]:
                 if known is not None and known[0] is frame:  # a generator resumed
                     stack.append(known[1])
                     return
-                call = Call(_module_of(code.co_filename, root), code.co_qualname,
+                call = Call(_module_of(code.co_filename, root), _qualname(frame),
                             code.co_firstlineno)
                 parent = next((c for c in reversed(stack) if c is not None), None)
                 (parent.children if parent is not None else top).append(call)
