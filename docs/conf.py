@@ -103,7 +103,7 @@ html_theme_options = {
     "footer_end": ["sphinx-version"],
     "icon_links": [],
 }
-html_sidebars = {"index": [], "changelog": []}
+html_sidebars = {"index": [], "changelog": [], "benchmarks": []}  # single pages: no empty sidebar
 html_context = {"default_mode": "light"}
 
 # no network: nothing here fetches anything (no intersphinx mapping, no linkcheck in CI)

@@ -122,23 +122,25 @@ def all_modules() -> list[tuple[str, str]]:
     return out
 
 
-def classes_with_private_bases(mods: list[tuple[str, str]]) -> dict[str, str]:
-    """Public classes that inherit public methods from a private base (``Tensor`` from
-    ``TensorMethods``), each with the bases whose members its page leaves out (its public
-    bases, documented on their own pages): those pages list the private bases' members too."""
-    public = {id(getattr(importlib.import_module(m), n))
-              for m, _ in mods for kind in classify(m).values() for n in kind}
+def inherited_member_rules(mods: list[tuple[str, str]]) -> dict[str, str]:
+    """For each public class, the bases whose members its page leaves out (the value of
+    ``:inherited-members:``): classes from outside tinyclipnn, and `Module` and `Tensor` with
+    their bases, which have pages of their own. So ``LSTM`` shows what it inherits from
+    ``RNNBase``, ``SGD`` what it inherits from ``Optimizer``, ``Tensor`` its mixin's methods,
+    and none of them repeats ``Module``'s or ``Tensor``'s long lists."""
+    import tinyclipnn
+    from tinyclipnn import nn
+
+    heavy = (nn.Module, tinyclipnn.Tensor)
     out = {}
     for m, _ in mods:
         mod = importlib.import_module(m)
         for n in classify(m)["classes"] + classify(m)["exceptions"]:
             cls = getattr(mod, n)
-            covered = {b for pb in cls.__mro__[1:] if id(pb) in public for b in pb.__mro__}
-            private = [b for b in cls.__mro__[1:] if b.__module__.startswith("tinyclipnn")
-                       and id(b) not in public and b not in covered]
-            if private:
-                skip = {b.__name__ for b in cls.__mro__[1:] if b not in private} | {"object"}
-                out[f"{m}.{n}"] = ", ".join(sorted(skip))
+            bases = cls.__mro__[1:]
+            skip = {b for b in bases if not b.__module__.startswith("tinyclipnn")}
+            skip |= {b for h in heavy if h in bases for b in h.__mro__}
+            out[f"{m}.{n}"] = ", ".join(sorted({b.__name__ for b in skip} | {"object"}))
     return out
 
 
@@ -169,7 +171,7 @@ def _data_entry(modname: str, name: str) -> list[str]:
 def module_page(modname: str, desc: str, known: set[str]) -> str:
     """The reST of one module's page."""
     kinds = classify(modname)
-    lines = _heading(f"``{modname}``", "=")
+    lines = _heading(modname, "=")
     lines += [f".. automodule:: {modname}", "   :no-members:", "",
               f".. currentmodule:: {modname}", ""]
     sections = [("classes", "Classes"), ("exceptions", "Exceptions"), ("functions", "Functions")]
@@ -179,7 +181,7 @@ def module_page(modname: str, desc: str, known: set[str]) -> str:
         lines += _heading(title, "-")
         lines += [".. autosummary::", "   :toctree: generated", "   :nosignatures:"]
         if key != "functions":
-            lines.append("   :template: class.rst")
+            lines.append("   :template: autosummary/class.rst")
         lines.append("")
         lines += [f"   {n}" for n in kinds[key]] + [""]
     if kinds["data"]:
@@ -223,7 +225,7 @@ def write_pages(app: Sphinx, config=None) -> None:
     _write_if_changed(out / "index.rst", "\n".join(lines))
     for m, desc in mods:
         _write_if_changed(out / f"{m}.rst", module_page(m, desc, known))
-    app.config.autosummary_context["inherit_members"] = classes_with_private_bases(mods)
+    app.config.autosummary_context["inherit_members"] = inherited_member_rules(mods)
     global EXPECTED
     EXPECTED = sorted(f"{m}.{n}" for m, _ in mods for kind in classify(m).values() for n in kind)
 
