@@ -25,7 +25,6 @@ from __future__ import annotations
 import os
 import re
 import shlex
-import shutil
 import subprocess
 import sys
 import textwrap
@@ -148,12 +147,15 @@ def test_marked_python_block(block, tmp_path):
         pytest.importorskip(mk.split()[1])
         _run_python(block.code, tmp_path, "block")
     elif mk.startswith("mpiexec"):
-        pytest.importorskip("mpi4py")
-        launcher = shutil.which("mpiexec")
-        if launcher is None:
-            pytest.skip("no mpiexec on the PATH")
+        sys.path.insert(0, str(ROOT / "tests"))
+        from _mpi import _oversubscribe, mpiexec, skip_reason, worker_env  # the tests' launcher
+
+        if skip_reason() is not None:
+            pytest.skip(skip_reason())
         n = mk.split()[-1]
-        _run_python(block.code, tmp_path, "block", launcher=[launcher, "-n", n])
+        env = dict(worker_env(), MPLBACKEND="Agg")
+        _run_python(block.code, tmp_path, "block", env=env,
+                    launcher=[mpiexec(), "-n", n, *_oversubscribe()])
     elif mk == "cuda simulator":
         pytest.importorskip("numba")
         env = dict(_env(), NUMBA_ENABLE_CUDASIM="1")
