@@ -160,14 +160,17 @@ def test_info_without_mpi4py(monkeypatch):
 
 @needs_mpi
 def test_readme_snippets_run_on_two_ranks(tmp_path):
-    """The README's distributed examples run as written under ``mpiexec -n 2`` (both in one
+    """The distributed guide's examples run as written under ``mpiexec -n 2`` (both in one
     job: each is self-contained)."""
     import re
 
-    text = (ROOT / "README.md").read_text(encoding="utf-8")
-    blocks = dict(re.findall(r"```python\n# readme-snippet: ([\w-]+)\n(.*?)```", text, re.S))
+    text = (ROOT / "docs" / "guides" / "distributed.md").read_text(encoding="utf-8")
+    blocks = re.findall(r"```python\n# docs: mpiexec -n 2\n(.*?)```", text, re.S)
+    dp = [b for b in blocks if "DataParallel(model, comm" in b]
+    zero = [b for b in blocks if "ZeroOptimizer(optim.Adam" in b]
+    assert len(dp) == 1 and len(zero) == 1
     script = tmp_path / "snippets.py"
-    script.write_text(blocks["data-parallel"] + "\n" + blocks["zero"])
+    script.write_text(dp[0] + "\n" + zero[0])
     res = run_mpi(2, [str(script)], timeout=120)
     assert res.returncode == 0, res.stdout + res.stderr
     assert "gradient norm" in res.stdout and res.stdout.count("Adam state") == 2

@@ -16,42 +16,52 @@ def _t(x: Any) -> Tensor:
 
 
 def exp(x: Any) -> Tensor:
+    """Element-wise e**x (``torch.exp``); integer input gives the default float dtype."""
     return _t(x).exp()
 
 
 def log(x: Any) -> Tensor:
+    """Element-wise natural logarithm (``torch.log``)."""
     return _t(x).log()
 
 
 def tanh(x: Any) -> Tensor:
+    """Element-wise hyperbolic tangent (``torch.tanh``)."""
     return _t(x).tanh()
 
 
 def sigmoid(x: Any) -> Tensor:
+    """Element-wise logistic function 1 / (1 + e**-x) (``torch.sigmoid``)."""
     return _t(x).sigmoid()
 
 
 def relu(x: Any) -> Tensor:
+    """Element-wise max(x, 0) (``torch.relu``)."""
     return _t(x).relu()
 
 
 def abs(x: Any) -> Tensor:  # noqa: A001
+    """Element-wise absolute value (``torch.abs``)."""
     return _t(x).abs()
 
 
 def sqrt(x: Any) -> Tensor:
+    """Element-wise square root (``torch.sqrt``)."""
     return _t(x).sqrt()
 
 
 def softmax(x: Any, dim: int = -1) -> Tensor:
+    """Softmax along ``dim`` (``torch.softmax``)."""
     return _t(x).softmax(dim)
 
 
 def log_softmax(x: Any, dim: int = -1) -> Tensor:
+    """Log of the softmax along ``dim``, computed stably (``torch.log_softmax``)."""
     return _t(x).log_softmax(dim)
 
 
 def clamp(x: Any, min: float | None = None, max: float | None = None) -> Tensor:  # noqa: A002
+    """Element-wise clamp to [``min``, ``max``] (either may be None), as ``torch.clamp``."""
     return _t(x).clamp(min, max)
 
 
@@ -133,43 +143,54 @@ def masked_fill(input: Any, mask: Any, value: Any) -> Tensor:
 
 def var(x: Any, dim: Any = None, unbiased: bool | None = None, keepdim: bool = False, *,
         correction: float | None = None) -> Tensor:
+    """Variance over ``dim`` (all elements when None); Bessel's correction by default, as
+    ``torch.var`` (``unbiased=False`` or ``correction=0`` for the population variance)."""
     return _t(x).var(dim, unbiased, keepdim, correction=correction)
 
 
 def std(x: Any, dim: Any = None, unbiased: bool | None = None, keepdim: bool = False, *,
         correction: float | None = None) -> Tensor:
+    """Standard deviation over ``dim``; the same arguments as `var` (``torch.std``)."""
     return _t(x).std(dim, unbiased, keepdim, correction=correction)
 
 
 def gather(x: Any, dim: int, index: Any) -> Tensor:
+    """Values of ``x`` along ``dim`` at ``index`` (``torch.gather``)."""
     return _t(x).gather(dim, index)
 
 
 def clone(x: Any) -> Tensor:
+    """A copy of ``x`` that stays in the graph (``torch.clone``)."""
     return _t(x).clone()
 
 
 def numel(x: Any) -> int:
+    """Number of elements of ``x`` (``torch.numel``)."""
     return _t(x).numel()
 
 
 def eq(a: Any, b: Any) -> Tensor:
+    """Element-wise ``a == b`` as a bool tensor (``torch.eq``)."""
     return _t(a) == b
 
 
 def ne(a: Any, b: Any) -> Tensor:
+    """Element-wise ``a != b`` as a bool tensor (``torch.ne``)."""
     return _t(a) != b
 
 
 def equal(a: Any, b: Any) -> bool:
+    """True when ``a`` and ``b`` have the same shape and elements (``torch.equal``)."""
     return _t(a).equal(b)
 
 
 def reshape(x: Any, *shape: Any) -> Tensor:
+    """``x`` with a new shape (one entry may be -1), as ``torch.reshape``."""
     return _t(x).reshape(*shape)
 
 
 def transpose(x: Any, dim0: int = -2, dim1: int = -1) -> Tensor:
+    """``x`` with dims ``dim0`` and ``dim1`` swapped (``torch.transpose``)."""
     return _t(x).transpose(dim0, dim1)
 
 

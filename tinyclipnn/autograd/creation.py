@@ -122,8 +122,10 @@ def full_like(input: Any, fill_value: Any, dtype: Any = None,
 
 
 def rand_like(input: Any, dtype: Any = None, requires_grad: bool = False) -> Tensor:
+    """`rand` with the shape (and, unless given, the dtype) of ``input``."""
     return _like(rand, input, dtype, requires_grad)
 
 
 def randn_like(input: Any, dtype: Any = None, requires_grad: bool = False) -> Tensor:
+    """`randn` with the shape (and, unless given, the dtype) of ``input``."""
     return _like(randn, input, dtype, requires_grad)

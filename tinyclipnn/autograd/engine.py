@@ -64,10 +64,14 @@ def _accumulate_leaf(t: Tensor, grad: np.ndarray) -> None:
 def backward(root: Tensor, grad: Any = None, retain_graph: bool = False) -> None:
     """Compute d(root)/d(leaf) for every leaf that requires grad and add it to ``leaf.grad``.
 
-    Args:
-        root: the tensor to differentiate (a scalar unless ``grad`` is given).
-        grad: d(loss)/d(root), same shape as ``root``; defaults to 1 for a scalar ``root``.
-        retain_graph: keep the saved arrays so backward can run through the graph again.
+    Parameters
+    ----------
+    root
+        The tensor to differentiate (a scalar unless ``grad`` is given).
+    grad
+        D(loss)/d(root), same shape as ``root``; defaults to 1 for a scalar ``root``.
+    retain_graph
+        Keep the saved arrays so backward can run through the graph again.
     """
     if not root.requires_grad:
         raise RuntimeError("backward: tensor does not require grad and has no grad_fn")

@@ -25,11 +25,15 @@ def _axis_kw(axis: Any, dim: Any) -> Any:
 class Tensor(TensorMethods):
     """An n-dimensional array that can record the ops applied to it.
 
-    Args:
-        data: array-like; a float32/float64 ndarray keeps its dtype, lists and scalars take the
-            default float dtype (float32), integer data stays integer unless ``requires_grad``.
-        requires_grad: record ops on this tensor so `backward` can fill ``.grad``.
-        dtype: force a dtype.
+    Parameters
+    ----------
+    data
+        Array-like; a float32/float64 ndarray keeps its dtype, lists and scalars take the
+        default float dtype (float32), integer data stays integer unless ``requires_grad``.
+    requires_grad
+        Record ops on this tensor so `backward` can fill ``.grad``.
+    dtype
+        Force a dtype.
     """
 
     __slots__ = ("data", "grad", "requires_grad", "_node", "_out_index", "_hooks", "_version",

@@ -20,15 +20,19 @@ class GradBuffer:
     function given a ``GradBuffer`` runs one kernel over ``.flat``. Existing gradients are
     copied in; missing ones start at zero.
 
-    Args:
-        parameters: objects with ``.data`` (ndarray) and ``.grad`` (ndarray or None), all of
-            one float dtype (float32 or float64).
-        dtype: buffer dtype; defaults to the parameters' dtype.
-        device: None (host memory) or ``"cuda"``: ``.flat`` is then a numba device array and
-            each ``.grad`` a device view, so ``backend="cuda"`` clips the whole model in one
-            launch per pass (gradients given as host arrays are copied over once). With
-            ``device="cuda"``, ``.data`` only needs a ``.shape`` (and ``.dtype``, or pass
-            ``dtype``).
+    Parameters
+    ----------
+    parameters
+        Objects with ``.data`` (ndarray) and ``.grad`` (ndarray or None), all of
+        one float dtype (float32 or float64).
+    dtype
+        Buffer dtype; defaults to the parameters' dtype.
+    device
+        None (host memory) or ``"cuda"``: ``.flat`` is then a numba device array and
+        each ``.grad`` a device view, so ``backend="cuda"`` clips the whole model in one
+        launch per pass (gradients given as host arrays are copied over once). With
+        ``device="cuda"``, ``.data`` only needs a ``.shape`` (and ``.dtype``, or pass
+        ``dtype``).
 
     If a parameter's ``.grad`` is later replaced (or set to None), the next clip call copies
     the new array in and re-binds ``.grad`` to its view (a None gradient counts as zero).

@@ -36,7 +36,8 @@ def get_total_norm(
     backend: str = "auto",
     group: Any = None,
 ) -> np.float64 | DeviceScalar:
-    """Global p-norm of all gradients taken as one vector (the first half of clip_grad_norm_).
+    """Global p-norm of all gradients taken as one vector (the first half of
+    ``clip_grad_norm_``).
     Returned as ``numpy.float64`` (``float(n)`` and ``n.item()`` both work). ``foreach`` is
     PyTorch's and means nothing here (every backend reads all gradients in one pass).
 

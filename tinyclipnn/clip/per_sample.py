@@ -53,7 +53,7 @@ def clip_per_sample_(
 ) -> PerSampleResult:
     """Clip each example's gradient (across all tensors) to L2 norm ``max_norm``, then sum.
 
-    ``per_sample_grads``: array or list of arrays of shape (batch, *param_shape), same batch;
+    ``per_sample_grads``: array or list of arrays of shape ``(batch, *param_shape)``, same batch;
     host or device arrays. Each example i is scaled in place by ``min(1, max_norm / (n_i +
     1e-6))`` where n_i is its norm over all tensors; the scaled gradients are summed over the
     batch axis and, when ``noise_multiplier`` > 0, Gaussian noise with std

@@ -29,7 +29,7 @@ def _import_mpi(initialize: bool) -> ModuleType:
         raise ImportError(
             "tinyclipnn.distributed needs mpi4py and an MPI library: "
             "pip install 'tinyclipnn[mpi]' (mpi4py + MPICH wheels), or on a cluster build "
-            "mpi4py against the site MPI (see the README, 'Running on a cluster')"
+            "mpi4py against the site MPI (docs: guides/distributed, 'Running on a cluster')"
         ) from exc
     if "mpi4py.MPI" not in sys.modules and not initialize:
         saved = mpi4py.rc.initialize

@@ -69,13 +69,19 @@ class DataParallel:
     holds the same averaged gradient and the clip runs once on identical numbers.
     :meth:`attach` makes an optimizer do the sync itself, just before its ``clipper``.
 
-    Args:
-        module: the model (an ``nn.Module``); its trainable parameters must share one dtype.
-        comm: an mpi4py communicator (default ``MPI.COMM_WORLD``).
-        bucket_mb: all-reduce bucket size in MiB (default 25, as PyTorch DDP).
-        broadcast: copy rank 0's parameter values to every rank (default True).
-        abort_on_error: install :func:`abort_on_exception` so that an uncaught exception on
-            any rank ends the whole job instead of leaving the others blocked.
+    Parameters
+    ----------
+    module
+        The model (an ``nn.Module``); its trainable parameters must share one dtype.
+    comm
+        An mpi4py communicator (default ``MPI.COMM_WORLD``).
+    bucket_mb
+        All-reduce bucket size in MiB (default 25, as PyTorch DDP).
+    broadcast
+        Copy rank 0's parameter values to every rank (default True).
+    abort_on_error
+        Install :func:`abort_on_exception` so that an uncaught exception on
+        any rank ends the whole job instead of leaving the others blocked.
     """
 
     def __init__(self, module: Any, comm: Any = None, bucket_mb: float | None = 25.0, *,

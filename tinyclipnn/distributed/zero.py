@@ -81,25 +81,33 @@ class ZeroOptimizer:
     keeps only its state (1/N of the memory); the shards are all-gathered back into every
     rank's parameters.
 
-    Args:
-        optimizer_class: e.g. ``optim.Adam``; built over this rank's pieces of the
-            parameters (one tensor per parameter piece, so parameter groups keep their
-            hyper-parameters).
-        params: tensors or parameter-group dicts, the same on every rank.
-        comm: the shard communicator (default ``COMM_WORLD``).
-        replicate_comm: for hybrid sharding (see ``hybrid_groups``): ranks holding the same
-            shard; their gradients are averaged over it. The norm is reduced over ``comm``
-            only (over a replicate group too it would count the model several times).
-        align: shard boundary multiple (``SHARD_ALIGN``: norms bit-identical to one process).
-        clipper: a clipper object with a ``group`` (``clip.ClipGradNorm(1.0)``, ``AutoClip``,
-            ``ZClip``; its group is set to ``comm``) or a function taking ``group=``
-            (``functools.partial(clip.clip_grad_norm_, max_norm=1.0)``). It is called on this
-            rank's shard of the flat gradient (one array), so with ``SHARD_ALIGN`` shards its
-            norm is bit-identical to the one-process norm of the whole gradient; a report
-            with ``skipped`` skips the update on every rank. A clipper without ``group=``
-            (which would clip each shard by its own norm) is a ``TypeError``, a group other
-            than ``comm`` a ``ValueError``; element-wise ``clip_grad_value_`` is fine.
-        **kwargs: hyper-parameters for ``optimizer_class`` (``lr=...``).
+    Parameters
+    ----------
+    optimizer_class
+        E.g. ``optim.Adam``; built over this rank's pieces of the
+        parameters (one tensor per parameter piece, so parameter groups keep their
+        hyper-parameters).
+    params
+        Tensors or parameter-group dicts, the same on every rank.
+    comm
+        The shard communicator (default ``COMM_WORLD``).
+    replicate_comm
+        For hybrid sharding (see ``hybrid_groups``): ranks holding the same
+        shard; their gradients are averaged over it. The norm is reduced over ``comm``
+        only (over a replicate group too it would count the model several times).
+    align
+        Shard boundary multiple (``SHARD_ALIGN``: norms bit-identical to one process).
+    clipper
+        A clipper object with a ``group`` (``clip.ClipGradNorm(1.0)``, ``AutoClip``,
+        ``ZClip``; its group is set to ``comm``) or a function taking ``group=``
+        (``functools.partial(clip.clip_grad_norm_, max_norm=1.0)``). It is called on this
+        rank's shard of the flat gradient (one array), so with ``SHARD_ALIGN`` shards its
+        norm is bit-identical to the one-process norm of the whole gradient; a report
+        with ``skipped`` skips the update on every rank. A clipper without ``group=``
+        (which would clip each shard by its own norm) is a ``TypeError``, a group other
+        than ``comm`` a ``ValueError``; element-wise ``clip_grad_value_`` is fine.
+    **kwargs
+        Hyper-parameters for ``optimizer_class`` (``lr=...``).
     """
 
     def __init__(self, optimizer_class: type, params: Any, comm: Any = None, *,

@@ -48,7 +48,7 @@ def run_loop(
     quiet: bool = False,
     progress: ProgressReporter | None = None,
 ) -> LoopResult:
-    """Call ``step_fn(step)`` for ``step = 0 .. steps-1``.
+    """Call ``step_fn(step)`` for each ``step`` in ``range(steps)``.
 
     ``step_fn`` returns a dict of the step's values (``loss``, ``total_norm``, ``coef``,
     ``clipped``, anything else); each is recorded as one row (with ``run`` and ``step``).  A

@@ -11,21 +11,29 @@ from .module import Module
 
 
 class Tanh(Module):
+    """Element-wise hyperbolic tangent (``torch.nn.Tanh``)."""
+
     def forward(self, x: Tensor) -> Tensor:
         return x.tanh()
 
 
 class ReLU(Module):
+    """Element-wise max(x, 0) (``torch.nn.ReLU``)."""
+
     def forward(self, x: Tensor) -> Tensor:
         return x.relu()
 
 
 class Sigmoid(Module):
+    """Element-wise logistic function (``torch.nn.Sigmoid``)."""
+
     def forward(self, x: Tensor) -> Tensor:
         return x.sigmoid()
 
 
 class Identity(Module):
+    """Returns its input unchanged (``torch.nn.Identity``)."""
+
     def forward(self, x: Any) -> Any:
         return x
 

@@ -20,7 +20,7 @@ class IncompatibleKeys(NamedTuple):
 
 
 class Module(HookMixin):
-    """Base class: assign `Parameter`s and `Module`s as attributes and they are registered.
+    """Base class: assign `Parameter` and `Module` objects as attributes and they are registered.
 
     ``named_parameters()`` gives PyTorch's dotted names (``"0.weight"``, ``"rnn.weight_hh_l0"``),
     so a ``state_dict`` moves between PyTorch and tinyclipnn as numpy arrays.

@@ -106,16 +106,23 @@ class RNNBase(Module):
                 lengths: Any = None) -> tuple[Tensor, State]:
         """Run the layer over a sequence.
 
-        Args:
-            input: (T, B, input_size), or (B, T, input_size) with ``batch_first``, or
-                (T, input_size) unbatched.
-            hx: initial state (num_layers * D, B, H) (``(h0, c0)`` for LSTM; unbatched: no B);
-                zeros when None. D = 2 if bidirectional else 1.
-            lengths: valid steps per sequence, B integers in [0, T] (None: all T).
+        Parameters
+        ----------
+        input
+            (T, B, input_size), or (B, T, input_size) with ``batch_first``, or
+            (T, input_size) unbatched.
+        hx
+            Initial state (num_layers * D, B, H) (``(h0, c0)`` for LSTM; unbatched: no B);
+            zeros when None. D = 2 if bidirectional else 1.
+        lengths
+            Valid steps per sequence, B integers in [0, T] (None: all T).
 
-        Returns:
-            ``output`` (T, B, D*H) (batch_first: (B, T, D*H)) and ``h_n`` (num_layers*D, B, H)
-            (LSTM: ``(h_n, c_n)``).
+        Returns
+        -------
+        output : Tensor
+            (T, B, D*H) (batch_first: (B, T, D*H)).
+        h_n : Tensor or tuple of Tensor
+            (num_layers*D, B, H) (LSTM: ``(h_n, c_n)``).
         """
         lstm = self.mode == "LSTM"
         check_compute_dtype(self, self.weight_ih_l0.dtype)

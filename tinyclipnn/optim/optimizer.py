@@ -17,12 +17,16 @@ from ._checks import StateArray
 class Optimizer:
     """Base class with PyTorch's ``param_groups`` / ``state`` layout.
 
-    Args:
-        params: an iterable of tensors, or of dicts ``{"params": [...], "lr": ...}`` (groups).
-        defaults: hyper-parameters each group inherits unless it sets its own.
-        clipper: optional callable ``clipper(params_with_grad)`` run at the start of every
-            ``step()`` (e.g. ``functools.partial(clip.clip_grad_norm_, max_norm=1.0)`` or a
-            ``clip.ZClip()`` instance); its return value is kept in ``self.last_clip``.
+    Parameters
+    ----------
+    params
+        An iterable of tensors, or of dicts ``{"params": [...], "lr": ...}`` (groups).
+    defaults
+        Hyper-parameters each group inherits unless it sets its own.
+    clipper
+        Optional callable ``clipper(params_with_grad)`` run at the start of every
+        ``step()`` (e.g. ``functools.partial(clip.clip_grad_norm_, max_norm=1.0)`` or a
+        ``clip.ZClip()`` instance); its return value is kept in ``self.last_clip``.
 
     Subclasses declare the rule of each hyper-parameter in ``_HYPER`` (checked for the
     defaults, for every parameter group and for every loaded state dict) and of each

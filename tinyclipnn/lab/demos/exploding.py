@@ -9,8 +9,8 @@ given to the optimizer as ``clipper=``). Same initialisation, same data, same le
 answered wrongly, *solved* below 1 %. *Diverged*: a non-finite loss, or one above 1,000x its
 initial value. Clipping "makes the difference" on a seed when the clipped run solves the task,
 or ends at most half as wrong as plain SGD. The learning rate sits in the middle of the band
-(0.15-0.3, measured) where this holds for every seed; see the README for where it falls short
-of the paper.
+(0.15-0.3, measured) where this holds for every seed; see the docs (reproductions/pascanu2013)
+for where it falls short of the paper.
 """
 
 from __future__ import annotations

@@ -99,10 +99,13 @@ _PYTORCH_ONLY = ("_get_lr_called_within_step", "verbose")  # in PyTorch's state 
 class LRScheduler:
     """Base class of the schedulers (PyTorch's protocol, see the module docstring).
 
-    Args:
-        optimizer: the `Optimizer` whose groups' ``lr`` this sets.
-        last_epoch: -1 to start fresh (records each group's ``initial_lr``); >= 0 to resume
-            (each group must then already hold ``initial_lr``, as after loading a state dict).
+    Parameters
+    ----------
+    optimizer
+        The `Optimizer` whose groups' ``lr`` this sets.
+    last_epoch
+        -1 to start fresh (records each group's ``initial_lr``); >= 0 to resume
+        (each group must then already hold ``initial_lr``, as after loading a state dict).
     """
 
     _NOT_STATE = ("optimizer",)  # attributes left out of the state dict
