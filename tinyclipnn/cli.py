@@ -212,7 +212,7 @@ def _add_reproduce(sub: Any) -> None:
                            "(default: quick)")
     what.add_argument("--grid", choices=["fig7-smart", "fig7-basic", "fig7-sigmoid", "mixed",
                                          "memorisation"],
-                      help="one part of the issue-25 reproduction: Fig. 7's smart tanh panel "
+                      help="one part of the full reproduction: Fig. 7's smart tanh panel "
                            "(T 50-200, 5 seeds, 200k-update cap), basic tanh / sigmoid panels "
                            "(T 50, 100, 3 seeds, 100k), the four mixed-length tasks (50-200, "
                            "MSGD-CR, 3 seeds, 200k) or noiseless memorisation (T 50, 200k)")
