@@ -76,6 +76,46 @@ def test_linear_gradcheck_float64():
     assert tc.gradcheck(lambda a, w: F.linear(a, w), [x, lin.weight])
 
 
+@pytest.mark.parametrize("layout", ["contiguous", "transposed"])
+def test_linear_on_3d_input_equals_2d_rows(layout):
+    """A (B, T, I) input (contiguous, or a transposed view as a batch_first RNN gives) runs as
+    one 2-D GEMM: output and every gradient equal the 2-D computation on its rows."""
+    rng = np.random.default_rng(3)
+    lin = nn.Linear(6, 5, dtype=np.float64)
+    base = rng.standard_normal((4, 3, 6))
+    data = base if layout == "contiguous" else np.ascontiguousarray(base.transpose(1, 0, 2))
+    x3 = tc.tensor(data if layout == "contiguous" else data.transpose(1, 0, 2), requires_grad=True)
+    assert x3.data.flags.c_contiguous == (layout == "contiguous")
+    gy = rng.standard_normal((4, 3, 5))
+    y3 = lin(x3)
+    y3.backward(gy)
+    g3 = (lin.weight.grad.copy(), lin.bias.grad.copy(), x3.grad.copy())
+    lin.zero_grad()
+    x2 = tc.tensor(base.reshape(12, 6), requires_grad=True)
+    y2 = lin(x2)
+    y2.backward(gy.reshape(12, 5))
+    np.testing.assert_allclose(y3.data.reshape(12, 5), y2.data, rtol=1e-13, atol=1e-13)
+    for got, want in zip(g3, (lin.weight.grad, lin.bias.grad, x2.grad.reshape(4, 3, 6)),
+                         strict=True):
+        np.testing.assert_allclose(got, want, rtol=1e-13, atol=1e-13)
+    t = tc.tensor(data if layout == "contiguous" else data.transpose(1, 0, 2), requires_grad=True)
+    assert tc.gradcheck(lambda a, w, b: F.linear(a, w, b), [t, lin.weight, lin.bias])
+
+
+def test_linear_empty_and_zero_feature_inputs():
+    lin = nn.Linear(0, 3, dtype=np.float64)
+    y = lin(tc.tensor(np.zeros((2, 4, 0)), requires_grad=True))
+    np.testing.assert_array_equal(y.data, np.broadcast_to(lin.bias.data, (2, 4, 3)))
+    y.sum().backward()
+    assert lin.weight.grad.shape == (3, 0) and np.all(lin.bias.grad == 8)
+    lin = nn.Linear(4, 3, dtype=np.float64)
+    x = tc.tensor(np.zeros((0, 5, 4)), requires_grad=True)
+    y = lin(x)
+    assert y.shape == (0, 5, 3)
+    y.sum().backward()
+    assert x.grad.shape == (0, 5, 4) and not lin.weight.grad.any()
+
+
 def test_embedding_lookup_padding_and_errors():
     emb = nn.Embedding(4, 2, padding_idx=1)
     assert not emb.weight.data[1].any()

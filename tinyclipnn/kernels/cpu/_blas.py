@@ -99,3 +99,13 @@ def matmul(a: np.ndarray, b: np.ndarray, out: np.ndarray | None = None) -> np.nd
     n = max_threads() if a.shape[0] * a.shape[1] * b.shape[1] >= SPLIT_MIN_WORK else 1
     split_run(_rows, a.shape[0], n, a, b, out)
     return out
+
+
+def gemm(a: np.ndarray, b: np.ndarray, out: np.ndarray | None = None) -> np.ndarray:
+    """``a @ b`` for 2-D arrays as every layer of a model runs it: both BLAS single-threaded and
+    the rows split over our threads (`matmul`). A multi-threaded OpenBLAS call leaves a worker
+    spinning for ~0.1 s, which then competes with the recurrent kernels' threads; on the 2-core
+    Zen 4 VM under load, one 3-D ``x @ W.T`` at 2 BLAS threads (32 GEMMs) took 0.5 s once in
+    every few calls (0.6 ms typically)."""
+    with one_thread():
+        return matmul(a, b, out)
