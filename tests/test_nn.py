@@ -130,6 +130,30 @@ def test_embedding_lookup_padding_and_errors():
         emb(np.array([0.5]))
 
 
+@pytest.mark.parametrize("padding_idx", [None, 2])
+def test_embedding_backward_sums_repeated_indices_as_add_at(padding_idx):
+    """The grouped (sort + reduceat) scatter-add equals ``np.add.at``, for repeated, unsorted,
+    missing and padding indices, a non-contiguous incoming gradient and no indices at all."""
+    rng = np.random.default_rng(4)
+    emb = nn.Embedding(7, 5, padding_idx=padding_idx, dtype=np.float64)
+    idx = rng.integers(0, 6, (6, 9))  # index 6 never appears
+    out = emb(idx)
+    g = rng.standard_normal((9, 6, 5)).transpose(1, 0, 2)  # (6, 9, 5), not contiguous
+    out.backward(g)
+    want = np.zeros((7, 5))
+    np.add.at(want, idx.reshape(-1), g.reshape(-1, 5))
+    if padding_idx is not None:
+        want[padding_idx] = 0
+    np.testing.assert_allclose(emb.weight.grad, want, rtol=1e-12, atol=1e-12)
+    emb.zero_grad()
+    emb(np.zeros((0, 3), np.int64)).sum().backward()
+    assert emb.weight.grad.shape == (7, 5) and not emb.weight.grad.any()
+    from tinyclipnn.nn.layers import _EmbeddingFn
+
+    assert tc.gradcheck(lambda w: _EmbeddingFn.apply(w, idx=idx[:2], padding_idx=None),
+                        [emb.weight])
+
+
 def test_dropout_train_and_eval():
     d = nn.Dropout(0.25)
     x = tc.tensor(np.ones((200, 200)))

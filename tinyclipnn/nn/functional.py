@@ -84,11 +84,15 @@ class _NLL(Function):
             w = np.broadcast_to(grad, shape)
         else:
             w = np.broadcast_to(grad / (ctx.total_w or 1.0), shape)
-        w = (w * ctx.entry_w).astype(lp.dtype)
-        g = np.zeros_like(lp)
-        np.put_along_axis(g, np.expand_dims(ctx.safe, 1), np.expand_dims(-w, 1), axis=1)
+        w = np.expand_dims((w * ctx.entry_w).astype(lp.dtype), 1)
+        at = np.expand_dims(ctx.safe, 1)
         if ctx.from_logits:  # d/dlogits of -logp[t] = softmax - onehot, weighted
-            g = g + np.exp(lp) * np.expand_dims(w, 1)
+            g = np.exp(lp)  # built in place: one (N, C) array, not four
+            g *= w
+            np.put_along_axis(g, at, np.take_along_axis(g, at, axis=1) - w, axis=1)
+        else:
+            g = np.zeros_like(lp)
+            np.put_along_axis(g, at, -w, axis=1)
         return (g[0] if ctx.unbatched else g), None
 
 
