@@ -217,3 +217,34 @@ def test_comparisons_and_repr():
     np.testing.assert_array_equal((x > 2).data, [False, True])
     assert x in [x] and "Tensor(" in repr(x)
     assert "grad_fn=<MulBackward>" in repr(tc.tensor([1.0], requires_grad=True) * 2)
+
+
+def test_backward_refills_the_gradient_zero_grad_dropped_unless_someone_holds_it():
+    """zero_grad(set_to_none=True) then backward refills the dropped array (same object, so the
+    clip caches keyed on it hit), but never one the user still refers to: a kept gradient keeps
+    its values, as in PyTorch."""
+    lin = tc.nn.Linear(3, 2, dtype=np.float64)
+    x1, x2 = tc.tensor(np.ones((4, 3))), tc.tensor(np.full((4, 3), 2.0))
+    lin(x1).sum().backward()
+    kept = lin.weight.grad
+    kept_values = kept.copy()
+    lin.zero_grad()
+    assert lin.weight.grad is None
+    lin(x2).sum().backward()
+    assert lin.weight.grad is not kept
+    np.testing.assert_array_equal(kept, kept_values)  # the user's array is untouched
+    np.testing.assert_array_equal(lin.weight.grad, np.full((2, 3), 8.0))
+    del kept
+    first = lin.weight.grad
+    address = first.ctypes.data
+    del first
+    lin.zero_grad()
+    lin(x1).sum().backward()
+    assert lin.weight.grad.ctypes.data == address  # refilled in place
+    np.testing.assert_array_equal(lin.weight.grad, np.full((2, 3), 4.0))
+    view = lin.weight.grad[0]  # a view holds its base: no refill
+    lin.zero_grad()
+    lin(x2).sum().backward()
+    assert lin.weight.grad.ctypes.data != address and (view == 4.0).all()
+    lin.zero_grad(set_to_none=False)
+    assert (lin.weight.grad == 0).all()

@@ -15,6 +15,7 @@ import ctypes
 import glob
 import os
 import threading
+
 import numpy as np
 
 from ._threads import max_threads, split_run
