@@ -55,12 +55,17 @@ class Linear(Module):
                 f"bias={self.bias is not None}")
 
 
+_BLAS: list = []  # [kernels.cpu._blas.gemm] once imported
+
+
 def _gemm(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     """``a @ b`` (2-D) through the kernels' BLAS policy (imported on first use: ``import
-    tinyclipnn`` imports no kernel module)."""
-    from ..kernels.cpu._blas import gemm
+    tinyclipnn`` imports no kernel module; kept here, as an import statement costs ~1.5 us)."""
+    if not _BLAS:
+        from ..kernels.cpu._blas import gemm
 
-    return gemm(a, b)
+        _BLAS.append(gemm)
+    return _BLAS[0](a, b)
 
 
 class _LinearFn(Function):
