@@ -152,7 +152,7 @@ def _backward_graph(root: Tensor, grad: np.ndarray, retain_graph: bool) -> None:
         if not retain_graph:
             ctx.saved_tensors = None
             node.freed = True
-        for g, inp, need in zip(in_grads, inputs, ctx.needs_input_grad):
+        for g, inp, need in zip(in_grads, inputs, ctx.needs_input_grad, strict=False):
             if g is None or not need:
                 continue
             if g.dtype != inp.data.dtype:

@@ -67,14 +67,20 @@ def _after_norms(out, scales, p, max_norm, eps, unscale, policy, claims, res, n_
     what, factor = _decide(out, scales, p, max_norm, eps, unscale, policy, claims, res)
     if what == _NOTHING:
         claims[1, DONE] = out.shape[0]
-    return what, np.full(n_segments, factor)
+    coefs = np.empty(n_segments)  # a loop, not np.full: less to compile on first use
+    for s in range(n_segments):
+        coefs[s] = factor
+    return what, coefs
 
 
 @njit(cache=True, nogil=True)
 def clip_float(addrs, sizes, seg, start, stop, proto, out, scales, p, max_norm, eps, unscale,
                policy, res, claims):
     """The fused clip over float32/float64 segments; returns the scaling items it did."""
-    run_items(NORM, addrs, sizes, seg, start, stop, p, res, proto, out, scales, claims[0])
+    # np.int64(NORM): a constant argument would compile run_items (and _item) a second time,
+    # for Literal[int](0) (~1 s of first-use compile time)
+    run_items(np.int64(NORM), addrs, sizes, seg, start, stop, p, res, proto, out, scales,
+              claims[0])
     what, coefs = _after_norms(out, scales, p, max_norm, eps, unscale, policy, claims, res,
                                sizes.shape[0])
     if what == _NOTHING:

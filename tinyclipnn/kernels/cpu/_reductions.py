@@ -106,7 +106,10 @@ def combine_partials(sums, scales, p):
         norms[i] = r if scales[i] == 0.0 else scales[i] * r
         if norms[i] != norms[i]:
             return np.nan
-    m = norms.max()
+    m = norms[0]  # a loop, not norms.max() (no NaN is left here): ~0.4 s less to compile
+    for i in range(1, n):
+        if norms[i] > m:
+            m = norms[i]
     if m == 0.0 or m == np.inf:
         return m
     s = 0.0
