@@ -13,11 +13,16 @@ tinyclipnn in a container with a read-only install or after a crash:
 
 This reaches into numba's ``Dispatcher._cache`` (``load_overload`` / ``save_overload`` and the
 index file's path); if a numba version lacks those, kernels are cached as numba does by itself.
+
+The first cache miss of a process prints one line on stderr ("compiling kernels for first use,
+cached for later runs"): a cold first run spends seconds compiling, which should not look like
+a hang.
 """
 
 from __future__ import annotations
 
 import os
+import sys
 import threading
 import warnings
 from collections.abc import Callable
@@ -37,6 +42,19 @@ def _renew_lock_in_child() -> None:
 
 if hasattr(os, "register_at_fork"):
     os.register_at_fork(after_in_child=_renew_lock_in_child)
+
+
+COMPILE_NOTICE = ("tinyclipnn: compiling kernels for first use, cached for later runs "
+                  "(a few seconds, once)")
+
+
+def _announce_compile() -> None:
+    """Say once per process that kernels are being compiled (a cold cache: seconds)."""
+    with _LOCK:
+        if "compiling" in _WARNED:
+            return
+        _WARNED.add("compiling")
+    print(COMPILE_NOTICE, file=sys.stderr, flush=True)
 
 
 def _warn_once(key: str, message: str) -> None:
@@ -87,10 +105,13 @@ def _guard_cache(dispatcher: Any) -> None:
 
     def load_overload(sig: Any, target_context: Any) -> Any:
         try:
-            return load(sig, target_context)
+            found = load(sig, target_context)
         except Exception as e:  # noqa: BLE001 - any unreadable cache entry is a cache miss
             _set_aside(cache, files._index_path, e)
-            return None
+            found = None
+        if found is None:  # numba compiles it now
+            _announce_compile()
+        return found
 
     def save_overload(sig: Any, data: Any) -> None:
         try:

@@ -26,7 +26,7 @@ import numpy as np
 from .._jit import njit
 from ._claims import DONE, wait_done
 from ._f16c_items import run_items_f16c
-from ._float_items import FILL, NORM, SCALE, run_items
+from ._float_items import FILL, NORM, SCALE, fill_items, norm_items, scale_items
 from ._lowp_items import run_items_lowp
 from ._reductions import combine_partials
 
@@ -35,38 +35,39 @@ _NOTHING = -1
 
 
 @njit(cache=True, nogil=True, error_model="numpy")
-def _decide(out, scales, p, max_norm, eps, unscale, policy, claims, res):
-    """After the norm pass: (operation for the second pass or ``_NOTHING``, its factor).
-    ``res`` gets the total norm (times ``unscale``) and the clip coefficient."""
+def _after_norms(out, scales, p, max_norm, eps, unscale, policy, claims, res, n_segments):
+    """After the norm pass: (operation for the second pass or ``_NOTHING``, per-segment
+    factors). ``res`` gets the total norm (times ``unscale``) and the clip coefficient. With
+    no second pass it is marked done (a benign race: every thread stores the same count).
+    (One function, not two: each compiled function adds ~0.1 s to a process's first clip.)"""
     n = out.shape[0]
     # the norm batches still running in other threads: they end, since nothing in a claimed
     # batch can fail (no allocation, no division by zero); an error in the caller before its
     # own batches are done makes ``claim_run`` mark them done (``_claims.close``)
-    while not wait_done(claims[0], n, 1 << 16):
+    # (np.int64: the same specialisation `claim_run` calls from Python, not a second one for a
+    # Literal[int] constant, compiled and cached only when that spin happens to run)
+    while not wait_done(claims[0], n, np.int64(1 << 16)):
         pass
     total = combine_partials(out, scales, p) * unscale
     res[0] = total
+    what, factor = SCALE, 1.0
     if not np.isfinite(total) and policy != PROPAGATE:
         if policy == ZERO:
             res[1] = 0.0
-            return FILL, 0.0
-        res[1] = 1.0
-        return _NOTHING, 1.0
-    coef = max_norm / (total + eps)  # total >= 0: never a division by zero
-    if not (coef < 1.0 or coef != coef):  # NaN propagates, as in PyTorch
-        coef = 1.0
-    res[1] = coef
-    factor = coef * unscale
-    return (SCALE if factor != 1.0 else _NOTHING), factor
-
-
-@njit(cache=True, nogil=True)
-def _after_norms(out, scales, p, max_norm, eps, unscale, policy, claims, res, n_segments):
-    """``_decide``, then (operation, per-segment factors) for the second pass; with no second
-    pass it is marked done (a benign race: every thread stores the same count)."""
-    what, factor = _decide(out, scales, p, max_norm, eps, unscale, policy, claims, res)
+            what, factor = FILL, 0.0
+        else:
+            res[1] = 1.0
+            what = _NOTHING
+    else:
+        coef = max_norm / (total + eps)  # total >= 0: never a division by zero
+        if not (coef < 1.0 or coef != coef):  # NaN propagates, as in PyTorch
+            coef = 1.0
+        res[1] = coef
+        factor = coef * unscale
+        if factor == 1.0:
+            what = _NOTHING
     if what == _NOTHING:
-        claims[1, DONE] = out.shape[0]
+        claims[1, DONE] = n
     coefs = np.empty(n_segments)  # a loop, not np.full: less to compile on first use
     for s in range(n_segments):
         coefs[s] = factor
@@ -77,16 +78,14 @@ def _after_norms(out, scales, p, max_norm, eps, unscale, policy, claims, res, n_
 def clip_float(addrs, sizes, seg, start, stop, proto, out, scales, p, max_norm, eps, unscale,
                policy, res, claims):
     """The fused clip over float32/float64 segments; returns the scaling items it did."""
-    # np.int64(NORM): a constant argument would compile run_items (and _item) a second time,
-    # for Literal[int](0) (~1 s of first-use compile time)
-    run_items(np.int64(NORM), addrs, sizes, seg, start, stop, p, res, proto, out, scales,
-              claims[0])
+    norm_items(addrs, sizes, seg, start, stop, p, proto, out, scales, claims[0])
     what, coefs = _after_norms(out, scales, p, max_norm, eps, unscale, policy, claims, res,
                                sizes.shape[0])
     if what == _NOTHING:
         return 0
-    return run_items(what, addrs, sizes, seg, start, stop, 0.0, coefs, proto, out, scales,
-                     claims[1])
+    if what == FILL:
+        return fill_items(addrs, sizes, seg, start, stop, 0.0, proto, claims[1])
+    return scale_items(addrs, sizes, seg, start, stop, coefs, proto, claims[1])
 
 
 @njit(cache=True, nogil=True)

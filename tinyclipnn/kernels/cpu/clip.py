@@ -19,7 +19,16 @@ import numpy as np
 from .. import reference
 from .._jit import njit
 from ._f16c_items import HAVE_F16C, run_items_f16c
-from ._float_items import CLAMP, FILL, NORM, SCALE, run_items
+from ._float_items import (
+    CLAMP,
+    FILL,
+    NORM,
+    SCALE,
+    clamp_items,
+    fill_items,
+    norm_items,
+    scale_items,
+)
 from ._fused import PROPAGATE, SKIP, ZERO, clip_f16c, clip_float, clip_lowp
 from ._lowp_items import col_sum_lowp, run_items_lowp
 from ._segments import SegmentTable, row_table, segment_table
@@ -57,8 +66,16 @@ def _run(t: SegmentTable, op: int, arg: float = 0.0, coefs: np.ndarray = _NO_COE
         claim_run(run_items_f16c, n_items, threads, *args, t.kind)
     elif t.kind:
         claim_run(run_items_lowp, n_items, threads, *args, t.kind)
-    else:
-        claim_run(run_items, n_items, threads, *args)
+    else:  # one runner per operation: a call compiles only what it runs
+        items = (t.addrs, t.sizes, t.seg, t.start, t.stop)
+        if op == NORM:
+            claim_run(norm_items, n_items, threads, *items, float(arg), t.proto, out, scales)
+        elif op == SCALE:
+            claim_run(scale_items, n_items, threads, *items, coefs, t.proto)
+        elif op == CLAMP:
+            claim_run(clamp_items, n_items, threads, *items, float(arg), t.proto, out)
+        else:
+            claim_run(fill_items, n_items, threads, *items, float(arg), t.proto)
     return out
 
 
