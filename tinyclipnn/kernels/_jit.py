@@ -28,7 +28,13 @@ import warnings
 from collections.abc import Callable
 from typing import Any
 
-__all__ = ["njit"]
+__all__ = ["INNER", "njit"]
+
+# Options for a kernel's helpers, functions called only from other compiled functions: no
+# CPython wrapper (it cannot be called from Python), which cut a cold process's first
+# global-norm clip from 3.55 to 3.0 CPU-seconds (best of 5, Zen 4: each compiled function
+# otherwise builds and optimises a wrapper too).
+INNER = {"no_cpython_wrapper": True}
 
 _WARNED: set[str] = set()
 _LOCK = threading.Lock()

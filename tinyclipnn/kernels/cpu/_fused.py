@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .._jit import njit
+from .._jit import INNER, njit
 from ._claims import DONE, wait_done
 from ._f16c_items import run_items_f16c
 from ._float_items import FILL, NORM, SCALE, fill_items, norm_items, scale_items
@@ -34,11 +34,13 @@ PROPAGATE, SKIP, ZERO = 0, 1, 2
 _NOTHING = -1
 
 
-@njit(cache=True, nogil=True, error_model="numpy")
-def _after_norms(out, scales, p, max_norm, eps, unscale, policy, claims, res, n_segments):
-    """After the norm pass: (operation for the second pass or ``_NOTHING``, per-segment
-    factors). ``res`` gets the total norm (times ``unscale``) and the clip coefficient. With
-    no second pass it is marked done (a benign race: every thread stores the same count).
+@njit(cache=True, nogil=True, error_model="numpy", **INNER)
+def _after_norms(out, scales, p, max_norm, eps, unscale, policy, claims, res, coefs):
+    """After the norm pass: the operation for the second pass or ``_NOTHING``, with its factor
+    in every entry of ``coefs`` (one per segment). ``res`` gets the total norm (times
+    ``unscale``) and the clip coefficient. With no second pass it is marked done. Every thread
+    stores the same numbers into ``res``, ``coefs`` and the count (a benign race), and no
+    array is allocated here (less to compile: a cold process's first clip).
     (One function, not two: each compiled function adds ~0.1 s to a process's first clip.)"""
     n = out.shape[0]
     # the norm batches still running in other threads: they end, since nothing in a claimed
@@ -68,19 +70,18 @@ def _after_norms(out, scales, p, max_norm, eps, unscale, policy, claims, res, n_
             what = _NOTHING
     if what == _NOTHING:
         claims[1, DONE] = n
-    coefs = np.empty(n_segments)  # a loop, not np.full: less to compile on first use
-    for s in range(n_segments):
+    for s in range(coefs.shape[0]):
         coefs[s] = factor
-    return what, coefs
+    return what
 
 
 @njit(cache=True, nogil=True)
 def clip_float(addrs, sizes, seg, start, stop, proto, out, scales, p, max_norm, eps, unscale,
-               policy, res, claims):
-    """The fused clip over float32/float64 segments; returns the scaling items it did."""
+               policy, res, coefs, claims):
+    """The fused clip over float32/float64 segments; returns the scaling items it did.
+    ``coefs``: one float64 per segment, written here (the scaling factor)."""
     norm_items(addrs, sizes, seg, start, stop, p, proto, out, scales, claims[0])
-    what, coefs = _after_norms(out, scales, p, max_norm, eps, unscale, policy, claims, res,
-                               sizes.shape[0])
+    what = _after_norms(out, scales, p, max_norm, eps, unscale, policy, claims, res, coefs)
     if what == _NOTHING:
         return 0
     if what == FILL:
@@ -90,12 +91,11 @@ def clip_float(addrs, sizes, seg, start, stop, proto, out, scales, p, max_norm, 
 
 @njit(cache=True, nogil=True)
 def clip_lowp(addrs, sizes, seg, start, stop, proto, out, scales, p, max_norm, eps, unscale,
-              policy, res, kind, claims):
+              policy, res, coefs, kind, claims):
     """``clip_float`` over float16/bfloat16 bits (``kind``: 1 float16, 2 bfloat16)."""
-    run_items_lowp(NORM, addrs, sizes, seg, start, stop, p, res, proto, out, scales, kind,
-                   claims[0])
-    what, coefs = _after_norms(out, scales, p, max_norm, eps, unscale, policy, claims, res,
-                               sizes.shape[0])
+    run_items_lowp(np.int64(NORM), addrs, sizes, seg, start, stop, p, res, proto, out, scales,
+                   kind, claims[0])
+    what = _after_norms(out, scales, p, max_norm, eps, unscale, policy, claims, res, coefs)
     if what == _NOTHING:
         return 0
     return run_items_lowp(what, addrs, sizes, seg, start, stop, 0.0, coefs, proto, out, scales,
@@ -104,12 +104,11 @@ def clip_lowp(addrs, sizes, seg, start, stop, proto, out, scales, p, max_norm, e
 
 @njit(cache=True, nogil=True)
 def clip_f16c(addrs, sizes, seg, start, stop, proto, out, scales, p, max_norm, eps, unscale,
-              policy, res, kind, claims):
+              policy, res, coefs, kind, claims):
     """``clip_lowp`` for float16 with the F16C conversions."""
-    run_items_f16c(NORM, addrs, sizes, seg, start, stop, p, res, proto, out, scales, kind,
-                   claims[0])
-    what, coefs = _after_norms(out, scales, p, max_norm, eps, unscale, policy, claims, res,
-                               sizes.shape[0])
+    run_items_f16c(np.int64(NORM), addrs, sizes, seg, start, stop, p, res, proto, out, scales,
+                   kind, claims[0])
+    what = _after_norms(out, scales, p, max_norm, eps, unscale, policy, claims, res, coefs)
     if what == _NOTHING:
         return 0
     return run_items_f16c(what, addrs, sizes, seg, start, stop, 0.0, coefs, proto, out, scales,

@@ -145,7 +145,8 @@ def seg_clip_norm_(arrays: Arrays, norm_type: float, max_norm: float, eps: float
     out, scales, res = np.empty(n_items), np.empty(n_items), np.zeros(2)
     threads = max_threads() if t.total >= PARALLEL_MIN else 1
     args = (t.addrs, t.sizes, t.seg, t.start, t.stop, t.proto, out, scales, float(norm_type),
-            float(max_norm), float(eps), float(unscale), _POLICY[policy], res)
+            float(max_norm), float(eps), float(unscale), _POLICY[policy], res,
+            np.empty(len(t)))
     if t.kind == 1 and HAVE_F16C:
         claim_run(clip_f16c, n_items, threads, *args, t.kind, passes=2)
     elif t.kind:

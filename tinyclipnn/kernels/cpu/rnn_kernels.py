@@ -27,7 +27,7 @@ from llvmlite import ir
 from numba import types
 from numba.extending import intrinsic, overload
 
-from .._jit import njit
+from .._jit import INNER, njit
 
 _F = np.float32
 # numpy's error model: float division by zero gives inf/nan instead of raising, so the division
@@ -36,6 +36,7 @@ _F = np.float32
 # (the exp range reduction relies on exact rounding) and no nnan/ninf (values stay checked).
 _JIT_OPTS = {"error_model": "numpy", "fastmath": {"contract", "arcp", "nsz", "afn"}}
 _JIT = {"cache": True, "nogil": True, **_JIT_OPTS}
+_INNER_JIT = {**_JIT, **INNER}  # helpers called only from the kernels
 
 
 def fexp(x):  # pragma: no cover - replaced by the overload inside jitted code
@@ -89,13 +90,13 @@ def _fexp_overload(x):
     return _exp32 if x == types.float32 else _exp64
 
 
-@njit(**_JIT)
+@njit(**_INNER_JIT)
 def _sig(x):
     one = type(x)(1)
     return one / (one + fexp(-x))
 
 
-@njit(**_JIT)
+@njit(**_INNER_JIT)
 def _tanh(x):
     one = type(x)(1)
     return (one + one) / (one + fexp(-(x + x))) - one
@@ -108,7 +109,7 @@ def _act_rows(out, x, tanh):
         out[j] = _tanh(x[j]) if tanh else _sig(x[j])
 
 
-@njit(**_JIT)
+@njit(**_INNER_JIT)
 def _row_norm(row):
     acc = 0.0
     for j in range(row.shape[0]):
@@ -117,7 +118,7 @@ def _row_norm(row):
     return math.sqrt(acc)
 
 
-@njit(**_JIT)
+@njit(**_INNER_JIT)
 def _clip_row(row, clip_mode, clip_value):
     """Clip one example's state gradient in place: 1 = by value, 2 = by norm, 0 = not at all."""
     if clip_mode == 1:
@@ -132,7 +133,7 @@ def _clip_row(row, clip_mode, clip_value):
                 row[j] = row[j] * s
 
 
-@njit(**_JIT)
+@njit(**_INNER_JIT)
 def _copy_row(dst, src):
     """dst[:] = src for 1-D arrays of one length, as a loop: Numba's slice assignment from an
     array compiles a shape-mismatch error message (its string formatting: ~1.5 s of a cold
@@ -141,7 +142,7 @@ def _copy_row(dst, src):
         dst[j] = src[j]
 
 
-@njit(**_JIT)
+@njit(**_INNER_JIT)
 def _take_dh(dh_row, dy_row, norms, t, b, record, clip_mode, clip_value):
     """dh += dy (gradient reaching h_t); record its norm; clip it."""
     for j in range(dh_row.shape[0]):
@@ -201,7 +202,7 @@ def _dot_fallback_overload(blas, a, b, c, beta):
     return lambda blas, a, b, c, beta: None
 
 
-@njit(**_JIT)
+@njit(**_INNER_JIT)
 def _gemm(blas, a, b, c, beta):
     """c = a @ b + beta * c for C-contiguous 2-D a (m, k), b (k, n), c (m, n) (a row range of a
     C-contiguous array is one), by numpy's BLAS at address ``blas[0]`` (`_cblas.gemm_handle`);
