@@ -153,6 +153,8 @@ def seg_clip_norm_(arrays: Arrays, norm_type: float, max_norm: float, eps: float
         claim_run(clip_lowp, n_items, threads, *args, t.kind, passes=2)
     else:
         claim_run(clip_float, n_items, threads, *args, passes=2)
+    if policy == "zero" and not np.isfinite(res[0]):  # the kernels leave the zeroing to us
+        _run(t, FILL, 0.0)
     return float(res[0]), float(res[1])
 
 
