@@ -248,3 +248,54 @@ def test_backward_refills_the_gradient_zero_grad_dropped_unless_someone_holds_it
     assert lin.weight.grad.ctypes.data != address and (view == 4.0).all()
     lin.zero_grad(set_to_none=False)
     assert (lin.weight.grad == 0).all()
+
+
+def test_square_by_mul_gives_the_whole_gradient_once_and_distinct_tensors_keep_theirs():
+    """``x * x`` backpropagates 2 * grad * x as one array (bit-identical to the sum of the two
+    products); two tensors that merely share their data still get one gradient each."""
+    rng = np.random.default_rng(0)
+    x = tc.tensor(rng.standard_normal((3, 4)).astype(np.float32), requires_grad=True)
+    g = rng.standard_normal((3, 4)).astype(np.float32)
+    (x * x).backward(g)
+    np.testing.assert_array_equal(x.grad, g * x.data + g * x.data)
+    a = tc.tensor(rng.standard_normal(5), requires_grad=True)
+    b = tc.Tensor(a.data, requires_grad=True)  # same array, another tensor
+    (a * b).sum().backward()
+    np.testing.assert_array_equal(a.grad, b.data)
+    np.testing.assert_array_equal(b.grad, a.data)
+    assert gradcheck(lambda t: t * t, [tc.tensor(rng.standard_normal((2, 3)), requires_grad=True)])
+
+
+def test_a_node_gradients_are_released_before_the_next_node_runs():
+    """Two gradients a node returns for one tensor are summed, and the engine then drops
+    them: they do not stay alive through the next node's backward (peak memory)."""
+    import weakref
+
+    refs = []
+
+    class Twice(Function):  # f(a, b) = a + b, used as f(y, y)
+        @staticmethod
+        def forward(ctx, a, b):
+            return a + b
+
+        @staticmethod
+        def backward(ctx, grad):
+            ga, gb = grad * 1.0, grad * 1.0
+            refs.extend([weakref.ref(ga), weakref.ref(gb)])
+            return ga, gb
+
+    class Check(Function):
+        @staticmethod
+        def forward(ctx, a):
+            return a * 3.0
+
+        @staticmethod
+        def backward(ctx, grad):
+            refs.append([r() is None for r in refs])
+            return grad * 3.0
+
+    x = tc.tensor(np.ones(4), requires_grad=True)
+    y = Check.apply(x)
+    Twice.apply(y, y).sum().backward()
+    np.testing.assert_array_equal(x.grad, np.full(4, 6.0))
+    assert refs[-1] == [True, True]
