@@ -120,3 +120,112 @@ def torch_or_none() -> Any:
     except Exception:
         return None
     return torch
+
+
+# --- instruction sets: what the CPU has, what each library ran with, holding them lower -----
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+_BLAS_TUNING = ("OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE")  # a stray one slows a current OpenBLAS
+
+
+def cpu_flags() -> str:
+    """The CPU's SIMD flags (SSE4, AVX*, FMA, AMX) from /proc/cpuinfo ("" elsewhere)."""
+    try:
+        with open("/proc/cpuinfo") as f:
+            flags = next(line for line in f if line.startswith("flags")).split()
+    except (OSError, StopIteration):
+        return ""
+    return " ".join(f for f in flags if f.startswith(("sse4", "avx", "fma", "amx")))
+
+
+def isa_exports(level: str | None) -> dict[str, str]:
+    """The environment that holds numba, numpy, OpenBLAS and PyTorch to ``level`` ("avx2",
+    "sse4.2"; `.ci/isa_env.py`), or {} for the CPU's own (``None`` / "native")."""
+    if level in (None, "native"):
+        return {}
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("isa_env", os.path.join(ROOT, ".ci",
+                                                                           "isa_env.py"))
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module.isa_env(level)
+
+
+def worker_env(threads: int, level: str | None = None) -> dict[str, str]:
+    """Environment of a benchmark worker: ``threads`` for every thread pool, this checkout on
+    PYTHONPATH, no stray OpenBLAS tuning, and for a held ``level`` its exports plus a kernel
+    cache of its own (``~/.cache/tinyclipnn-bench/<level>``: code compiled for one instruction
+    set must not be loaded by a run held to another)."""
+    env = {k: v for k, v in os.environ.items() if k not in _BLAS_TUNING}
+    for var in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS", "NUMBA_NUM_THREADS"):
+        env[var] = str(threads)
+    env["PYTHONPATH"] = ROOT + os.pathsep + env.get("PYTHONPATH", "")
+    exports = isa_exports(level)
+    if exports:
+        env.update(exports)
+        env["NUMBA_CACHE_DIR"] = os.path.join(os.path.expanduser("~"), ".cache",
+                                              "tinyclipnn-bench", level)
+    return env
+
+
+def _openblas_cores() -> list[str]:
+    """Core kernel of each OpenBLAS copy loaded in this process (e.g. "SkylakeX", "Haswell")."""
+    import ctypes
+
+    try:
+        with open("/proc/self/maps") as f:
+            paths = sorted({line.split()[-1] for line in f if "openblas" in line.lower()})
+    except OSError:
+        return []
+    names = []
+    for path in paths:
+        lib = ctypes.CDLL(path)
+        for symbol in ("scipy_openblas_get_corename64_", "scipy_openblas_get_corename",
+                       "openblas_get_corename64_", "openblas_get_corename"):
+            if hasattr(lib, symbol):
+                getattr(lib, symbol).restype = ctypes.c_char_p
+                names.append(f"{os.path.basename(path)}: {getattr(lib, symbol)().decode()}")
+                break
+    return names
+
+
+def library_isa(torch: Any = None) -> dict[str, Any]:
+    """The instruction set each library runs with in this process: numpy's widest enabled
+    dispatch target, numba's target CPU and whether AVX-512 is on, each OpenBLAS copy's core,
+    PyTorch's ATen capability (when ``torch`` is given)."""
+    import numpy as np
+
+    try:
+        from numpy._core._multiarray_umath import __cpu_dispatch__, __cpu_features__
+    except ImportError:  # numpy 1.x
+        from numpy.core._multiarray_umath import __cpu_dispatch__, __cpu_features__
+    enabled = [t for t in __cpu_dispatch__ if __cpu_features__.get(t)]
+    out: dict[str, Any] = {"numpy": enabled[-1] if enabled else "baseline",
+                           "numpy_version": np.__version__}
+    try:
+        import numba  # noqa: F401  (its config reads NUMBA_CPU_NAME / NUMBA_CPU_FEATURES)
+        from llvmlite import binding
+
+        features = os.environ.get("NUMBA_CPU_FEATURES") or binding.get_host_cpu_features(
+        ).flatten()
+        out["numba"] = (f"{os.environ.get('NUMBA_CPU_NAME') or binding.get_host_cpu_name()}, "
+                        f"avx512f {'on' if '+avx512f' in features else 'off'}")
+    except ImportError:
+        out["numba"] = None
+    try:
+        import scipy.linalg  # noqa: F401  (loads scipy's OpenBLAS copy, which numba calls)
+    except ImportError:
+        pass
+    out["openblas"] = _openblas_cores()
+    if torch is not None:
+        out["torch"] = torch.backends.cpu.get_cpu_capability()
+        out["torch_version"] = torch.__version__
+    return out
+
+
+def load_average() -> list[float] | None:
+    """1, 5 and 15-minute load averages (how busy the machine was), None where unknown."""
+    try:
+        return [round(x, 2) for x in os.getloadavg()]
+    except OSError:
+        return None

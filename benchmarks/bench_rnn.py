@@ -2,8 +2,9 @@
 
 Cases (float32, input 64):
 * training step (forward, loss = mean(out**2), backward) and ``no_grad`` inference, batch 32,
-  (seq 64, hidden 128) and (seq 256, hidden 32), for LSTM, GRU and RNN (tanh);
-* a larger training step: seq 128, hidden 512, batch 64, 2 layers.
+  (seq 64, hidden 128) and (seq 256, hidden 32), for LSTM, GRU and RNN (tanh), in both layouts
+  (time-major, and ``batch_first=True`` with a (batch, seq, input) input);
+* a larger training step: seq 128, hidden 512, batch 64, 2 layers (time-major).
 At each thread count (default 1 and 2), each implementation runs in its own worker process
 (a thread pool left spinning by one slowed the other in one process), alternating fused / torch
 over ``--rounds`` rounds; each worker reports the median of its repeats, the table the best
@@ -13,10 +14,12 @@ measures numpy's float32 matmul peak (sgemm 1024^3, best of 5) so each step's ac
 allocations during one step (tracemalloc) for tinyclipnn and of the CPU allocator (profiler)
 for PyTorch. ``OPENBLAS_CORETYPE`` / ``OPENBLAS_L2_SIZE`` are removed from the workers'
 environment (they slow a current OpenBLAS); the JSON records which OpenBLAS kernel then ran.
+``--isa avx2`` holds every library to AVX2 (`.ci/isa_env.py`'s exports, with a kernel cache of
+its own) and the JSON records the ISA each library ran with.
 
-    python benchmarks/bench_rnn.py            # everything, 1 and 2 threads (~5-8 min)
-    python benchmarks/bench_rnn.py --quick    # one round, fewer repeats (~2 min): a smoke run
-    python benchmarks/bench_rnn.py --threads 2 --rounds 3
+    python benchmarks/bench_rnn.py            # everything, 1 and 2 threads (~8-12 min)
+    python benchmarks/bench_rnn.py --quick    # one round, fewer repeats (~3 min): a smoke run
+    python benchmarks/bench_rnn.py --threads 2 --rounds 3 --isa avx2
 """
 
 from __future__ import annotations
@@ -32,17 +35,27 @@ _p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
 _p.add_argument("--quick", action="store_true", help="one round, fewer repeats (a smoke run)")
 _p.add_argument("--threads", type=int, nargs="+", default=[1, 2], help="thread counts to run")
 _p.add_argument("--rounds", type=int, default=2, help="worker processes per implementation")
+_p.add_argument("--isa", default="native", choices=["native", "avx2", "sse4.2"],
+                help="hold every library to this instruction set (default: the CPU's own)")
+_p.add_argument("--layouts", nargs="+", default=["time", "batch_first"],
+                choices=["time", "batch_first"], help="input layouts of the small cases")
 _p.add_argument("--worker", choices=["fused", "torch"], help=argparse.SUPPRESS)
 ARGS = _p.parse_args()
-if ARGS.worker:
-    for _v in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS", "NUMBA_NUM_THREADS"):
-        os.environ[_v] = str(ARGS.threads[0])  # before numpy / numba / torch are imported
 
 import numpy as np  # noqa: E402
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-from _harness import print_table, time_median, torch_or_none, write_results  # noqa: E402
+from _harness import (  # noqa: E402
+    cpu_flags,
+    library_isa,
+    load_average,
+    print_table,
+    time_median,
+    torch_or_none,
+    worker_env,
+    write_results,
+)
 
 INPUT = 64
 KINDS = ["LSTM", "GRU", "RNN"]
@@ -66,16 +79,27 @@ def step_flops(kind: str, T: int, H: int, B: int, L: int, train: bool) -> float:
     return total
 
 
-def _case_key(kind: str, T: int, H: int, B: int, L: int) -> str:
-    return f"{kind}/{T}/{H}/{B}/{L}"
+def _case_key(kind: str, T: int, H: int, B: int, L: int, layout: str = "time") -> str:
+    return f"{kind}/{T}/{H}/{B}/{L}" + ("/bf" if layout == "batch_first" else "")
 
 
-def ours_model(kind: str, T: int, H: int, B: int, L: int):
+def _cases() -> list[tuple]:
+    """(kind, seq, hidden, batch, layers, layout) of every case, small ones in each layout."""
+    small = [(k, *s, lay) for lay in ARGS.layouts for s in SMALL for k in KINDS]
+    return small + [(k, *LARGE, "time") for k in KINDS]
+
+
+def _input(T: int, B: int, layout: str) -> np.ndarray:
+    x = np.random.default_rng(0).standard_normal((T, B, INPUT), dtype=np.float32)
+    return np.ascontiguousarray(x.transpose(1, 0, 2)) if layout == "batch_first" else x
+
+
+def ours_model(kind: str, T: int, H: int, B: int, L: int, layout: str = "time"):
     import tinyclipnn as tc
 
     tc.manual_seed(0)
-    m = getattr(tc.nn, kind)(INPUT, H, num_layers=L)
-    x = tc.Tensor(np.random.default_rng(0).standard_normal((T, B, INPUT), dtype=np.float32))
+    m = getattr(tc.nn, kind)(INPUT, H, num_layers=L, batch_first=layout == "batch_first")
+    x = tc.Tensor(_input(T, B, layout))
 
     def step() -> None:
         m.zero_grad()
@@ -89,10 +113,10 @@ def ours_model(kind: str, T: int, H: int, B: int, L: int):
     return step, infer
 
 
-def torch_model(torch, kind: str, T: int, H: int, B: int, L: int):
+def torch_model(torch, kind: str, T: int, H: int, B: int, L: int, layout: str = "time"):
     torch.manual_seed(0)
-    m = getattr(torch.nn, kind)(INPUT, H, num_layers=L)
-    x = torch.randn(T, B, INPUT)
+    m = getattr(torch.nn, kind)(INPUT, H, num_layers=L, batch_first=layout == "batch_first")
+    x = torch.from_numpy(_input(T, B, layout))
 
     def step() -> None:
         m.zero_grad()
@@ -148,16 +172,6 @@ def _timed(fn) -> float:
     return time.perf_counter() - t0
 
 
-def blas_info() -> list[dict]:
-    try:
-        import scipy.linalg  # noqa: F401  (loads scipy's BLAS copy too, so both are listed)
-        from threadpoolctl import threadpool_info
-    except ImportError:  # pragma: no cover
-        return []
-    keep = ("internal_api", "version", "architecture", "num_threads", "filepath")
-    return [{k: d.get(k) for k in keep} for d in threadpool_info()]
-
-
 def worker(impl: str) -> None:
     """Time every case for one implementation; print one JSON line of results."""
     threads = ARGS.threads[0]
@@ -170,18 +184,21 @@ def worker(impl: str) -> None:
         torch.set_num_threads(threads)
         make = lambda *c: torch_model(torch, *c)  # noqa: E731
         peak_mb = lambda s: torch_peak_mb(torch, s)  # noqa: E731
+        out["_isa"] = library_isa(torch)
     else:  # (starting numba's thread pool in the torch worker slows torch 10x)
         import numba
 
         from tinyclipnn.kernels.cpu import _cblas
 
         numba.set_num_threads(min(threads, numba.config.NUMBA_NUM_THREADS))
-        out["_machine"] = {"sgemm_peak_gflops": sgemm_peak_gflops(), "blas": blas_info(),
+        isa = library_isa()
+        out["_machine"] = {"sgemm_peak_gflops": sgemm_peak_gflops(), "blas": isa["openblas"],
                            "rnn_gemm": _cblas.kernel_name()}
+        out["_isa"] = isa
         make, peak_mb = ours_model, numpy_peak_mb
     reps = 5 if ARGS.quick else 11
-    for case in [(k, *s) for s in SMALL for k in KINDS] + [(k, *LARGE) for k in KINDS]:
-        large = case[1:] == LARGE
+    for case in _cases():
+        large = case[1:5] == LARGE
         step, infer = make(*case)
         r = (2 if ARGS.quick else 3) if large else reps
         res = {"train_ms": time_median(step, r, warmup=1 if large else 2) * 1e3}
@@ -193,12 +210,13 @@ def worker(impl: str) -> None:
 
 
 def run_worker(impl: str, threads: int) -> dict:
-    env = {k: v for k, v in os.environ.items() if k not in ("OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE")}
-    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-    env["PYTHONPATH"] = root + os.pathsep + env.get("PYTHONPATH", "")  # this checkout's code
-    cmd = [sys.executable, os.path.abspath(__file__), "--worker", impl, "--threads", str(threads)]
+    env = worker_env(threads, ARGS.isa)
+    cmd = [sys.executable, os.path.abspath(__file__), "--worker", impl, "--threads", str(threads),
+           "--isa", ARGS.isa, "--layouts", *ARGS.layouts]
     res = subprocess.run(cmd + (["--quick"] if ARGS.quick else []), capture_output=True,
-                         text=True, check=True, env=env)
+                         text=True, env=env)
+    if res.returncode:
+        raise RuntimeError(f"worker {impl} failed:\n{res.stderr[-3000:]}")
     return json.loads(res.stdout.strip().splitlines()[-1])
 
 
@@ -210,8 +228,8 @@ def rows_for(threads: int, runs: dict) -> tuple[list[dict], dict]:
     machine = runs["fused"][0]["_machine"]
     peak = max(r["_machine"]["sgemm_peak_gflops"] for r in runs["fused"])
     rows = []
-    for case in [(k, *s) for s in SMALL for k in KINDS] + [(k, *LARGE) for k in KINDS]:
-        key, large = _case_key(*case), case[1:] == LARGE
+    for case in _cases():
+        key, large = _case_key(*case), case[1:5] == LARGE
         best = {impl: {m: min(r[key][m] for r in runs[impl] if key in r)
                        for m in ("train_ms", "infer_ms") if any(m in r.get(key, {})
                                                               for r in runs[impl])}
@@ -223,10 +241,10 @@ def rows_for(threads: int, runs: dict) -> tuple[list[dict], dict]:
             ratio = theirs / ours if theirs else None
             goal = GOALS["large"] if large else (GOALS["train"][case[0]] if mode == "train"
                                                   else GOALS["infer"])
-            gf = step_flops(*case, train=mode == "train") / (ours * 1e-3) / 1e9
+            gf = step_flops(*case[:5], train=mode == "train") / (ours * 1e-3) / 1e9
             row = {"threads": threads, "step": "train large" if large else mode,
-                   "layer": case[0], "seq": case[1], "hidden": case[2], "batch": case[3],
-                   "layers": case[4], "fused_ms": ours, "torch_ms": theirs,
+                   "layer": case[0], "layout": case[5], "seq": case[1], "hidden": case[2],
+                   "batch": case[3], "layers": case[4], "fused_ms": ours, "torch_ms": theirs,
                    "torch/fused": ratio, "goal": goal, "speed goal": _met(ratio, goal),
                    "fused_GFLOPs": gf, "sgemm_peak_GFLOPs": peak, "% of peak": 100 * gf / peak}
             if mode == "train":
@@ -238,48 +256,44 @@ def rows_for(threads: int, runs: dict) -> tuple[list[dict], dict]:
     return rows, machine
 
 
-def _cpu_flags() -> str:
-    try:
-        with open("/proc/cpuinfo") as f:
-            flags = next(line for line in f if line.startswith("flags")).split()
-    except (OSError, StopIteration):
-        return ""
-    return " ".join(f for f in flags if f.startswith(("sse4", "avx", "fma", "amx")))
-
-
 def main() -> None:
     if ARGS.worker:
         worker(ARGS.worker)
         return
     rounds = 1 if ARGS.quick else ARGS.rounds
-    all_rows, machines = [], {}
+    all_rows, machines, isa = [], {}, {}
     t0 = time.time()
+    load_before = load_average()
     for threads in ARGS.threads:
         runs: dict[str, list[dict]] = {"fused": [], "torch": []}
         for r in range(rounds):
             for impl in ("fused", "torch") if r % 2 == 0 else ("torch", "fused"):
                 got = run_worker(impl, threads)
                 if got:
+                    isa[impl] = got.pop("_isa")
                     runs[impl].append(got)
                 print(f"  {threads} thread(s), round {r + 1}: {impl} done "
-                      f"({time.time() - t0:.0f} s)", flush=True)
+                      f"({time.time() - t0:.0f} s, load {load_average()})", flush=True)
         if not runs["torch"]:
             del runs["torch"]
         rows, machines[threads] = rows_for(threads, runs)
         all_rows += rows
     m = machines[ARGS.threads[0]]
-    print(f"\nCPU flags: {_cpu_flags()}; BLAS: "
-          + "; ".join(f"{b['internal_api']} {b['version']} ({b['architecture']})" for b in m["blas"])
-          + f"; per-step gemm of the fused kernels: {m['rnn_gemm']}")
+    print(f"\nCPU flags: {cpu_flags()}; ISA run: {ARGS.isa}; ours: {isa.get('fused')}; "
+          f"torch: {isa.get('torch', {}).get('torch')}; per-step gemm of the fused kernels: "
+          f"{m['rnn_gemm']}")
     print(f"Batch 32 (large: 64), input {INPUT}, float32; each implementation in its own process, "
           f"best of {rounds} per-process medians (ratio > 1: fused is faster)\n")
-    print_table(all_rows, ["threads", "step", "layer", "seq", "hidden", "batch", "layers",
+    print_table(all_rows, ["threads", "step", "layer", "layout", "seq", "hidden", "batch",
+                           "layers",
                            "fused_ms", "torch_ms", "torch/fused", "goal", "speed goal",
                            "fused_GFLOPs", "sgemm_peak_GFLOPs", "fused_peak_MB", "torch_peak_MB",
                            "memory goal"])
-    write_results("bench_rnn", all_rows, {
+    write_results("bench_rnn" if ARGS.isa == "native" else f"bench_rnn_{ARGS.isa}", all_rows, {
         "threads": ARGS.threads, "input": INPUT, "quick": ARGS.quick, "rounds": rounds,
-        "cpu_flags": _cpu_flags(), "blas": {t: mm["blas"] for t, mm in machines.items()},
+        "isa_requested": ARGS.isa, "isa_run": isa, "layouts": ARGS.layouts,
+        "load_before": load_before, "load_after": load_average(),
+        "cpu_flags": cpu_flags(), "blas": {t: mm["blas"] for t, mm in machines.items()},
         "sgemm_peak_gflops": {t: mm["sgemm_peak_gflops"] for t, mm in machines.items()},
         "rnn_gemm": m["rnn_gemm"], "goals": GOALS, "wall_s": time.time() - t0,
         "unset_env": {k: os.environ.get(k) for k in ("OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE")}})

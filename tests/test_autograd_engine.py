@@ -217,3 +217,85 @@ def test_comparisons_and_repr():
     np.testing.assert_array_equal((x > 2).data, [False, True])
     assert x in [x] and "Tensor(" in repr(x)
     assert "grad_fn=<MulBackward>" in repr(tc.tensor([1.0], requires_grad=True) * 2)
+
+
+def test_backward_refills_the_gradient_zero_grad_dropped_unless_someone_holds_it():
+    """zero_grad(set_to_none=True) then backward refills the dropped array (same object, so the
+    clip caches keyed on it hit), but never one the user still refers to: a kept gradient keeps
+    its values, as in PyTorch."""
+    lin = tc.nn.Linear(3, 2, dtype=np.float64)
+    x1, x2 = tc.tensor(np.ones((4, 3))), tc.tensor(np.full((4, 3), 2.0))
+    lin(x1).sum().backward()
+    kept = lin.weight.grad
+    kept_values = kept.copy()
+    lin.zero_grad()
+    assert lin.weight.grad is None
+    lin(x2).sum().backward()
+    assert lin.weight.grad is not kept
+    np.testing.assert_array_equal(kept, kept_values)  # the user's array is untouched
+    np.testing.assert_array_equal(lin.weight.grad, np.full((2, 3), 8.0))
+    del kept
+    first = lin.weight.grad
+    address = first.ctypes.data
+    del first
+    lin.zero_grad()
+    lin(x1).sum().backward()
+    assert lin.weight.grad.ctypes.data == address  # refilled in place
+    np.testing.assert_array_equal(lin.weight.grad, np.full((2, 3), 4.0))
+    view = lin.weight.grad[0]  # a view holds its base: no refill
+    lin.zero_grad()
+    lin(x2).sum().backward()
+    assert lin.weight.grad.ctypes.data != address and (view == 4.0).all()
+    lin.zero_grad(set_to_none=False)
+    assert (lin.weight.grad == 0).all()
+
+
+def test_square_by_mul_gives_the_whole_gradient_once_and_distinct_tensors_keep_theirs():
+    """``x * x`` backpropagates 2 * grad * x as one array (bit-identical to the sum of the two
+    products); two tensors that merely share their data still get one gradient each."""
+    rng = np.random.default_rng(0)
+    x = tc.tensor(rng.standard_normal((3, 4)).astype(np.float32), requires_grad=True)
+    g = rng.standard_normal((3, 4)).astype(np.float32)
+    (x * x).backward(g)
+    np.testing.assert_array_equal(x.grad, g * x.data + g * x.data)
+    a = tc.tensor(rng.standard_normal(5), requires_grad=True)
+    b = tc.Tensor(a.data, requires_grad=True)  # same array, another tensor
+    (a * b).sum().backward()
+    np.testing.assert_array_equal(a.grad, b.data)
+    np.testing.assert_array_equal(b.grad, a.data)
+    assert gradcheck(lambda t: t * t, [tc.tensor(rng.standard_normal((2, 3)), requires_grad=True)])
+
+
+def test_a_node_gradients_are_released_before_the_next_node_runs():
+    """Two gradients a node returns for one tensor are summed, and the engine then drops
+    them: they do not stay alive through the next node's backward (peak memory)."""
+    import weakref
+
+    refs = []
+
+    class Twice(Function):  # f(a, b) = a + b, used as f(y, y)
+        @staticmethod
+        def forward(ctx, a, b):
+            return a + b
+
+        @staticmethod
+        def backward(ctx, grad):
+            ga, gb = grad * 1.0, grad * 1.0
+            refs.extend([weakref.ref(ga), weakref.ref(gb)])
+            return ga, gb
+
+    class Check(Function):
+        @staticmethod
+        def forward(ctx, a):
+            return a * 3.0
+
+        @staticmethod
+        def backward(ctx, grad):
+            refs.append([r() is None for r in refs])
+            return grad * 3.0
+
+    x = tc.tensor(np.ones(4), requires_grad=True)
+    y = Check.apply(x)
+    Twice.apply(y, y).sum().backward()
+    np.testing.assert_array_equal(x.grad, np.full(4, 6.0))
+    assert refs[-1] == [True, True]

@@ -126,6 +126,24 @@ def test_matmul(sa, sb):
     assert gradcheck(lambda a, b: a @ b, [t64(*sa, seed=5), t64(*sb, seed=6)])
 
 
+def test_matmul_of_a_stack_by_a_matrix_is_one_gemm_with_the_same_results():
+    """(..., M, K) @ (K, N) runs as one 2-D product over all rows (also for a transposed,
+    non-contiguous stack): the values and gradients of numpy's stacked matmul."""
+    rng = np.random.default_rng(0)
+    base = rng.standard_normal((3, 2, 4, 5))
+    for data in (base, base.transpose(1, 0, 2, 3)):
+        a = tc.tensor(data, requires_grad=True)
+        b = tc.tensor(rng.standard_normal((5, 3)), requires_grad=True)
+        y = a @ b
+        np.testing.assert_allclose(y.data, np.matmul(data, b.data), rtol=1e-13)
+        g = rng.standard_normal(y.shape)
+        y.backward(g)
+        np.testing.assert_allclose(a.grad, g @ b.data.T, rtol=1e-13)
+        np.testing.assert_allclose(b.grad, np.einsum("ijmk,ijmn->kn", data, g), rtol=1e-12)
+        assert gradcheck(lambda p, q: p @ q, [tc.tensor(data, requires_grad=True),
+                                               tc.tensor(b.data, requires_grad=True)])
+
+
 def test_shape_ops():
     x = t64(2, 3, 4)
     assert gradcheck(lambda a: a.reshape(4, 6) * 1.5, [x])

@@ -138,3 +138,51 @@ def test_parse_clip_labels():
     assert parse_clip(None).method == "none"
     assert parse_clip("norm:1.0").label == "norm:1.0"
     assert parse_clip("norm:2,inf").kwargs == {"max_norm": 2, "norm_type": math.inf}
+
+
+def test_progress_rate_and_eta_leave_out_the_first_step(monkeypatch):
+    """A first step that compiles kernels (here 30 s on a fake clock, then 0.1 s a step) must
+    not make the ETA hours long: rates and the ETA count from the end of the first step, and a
+    tqdm bar is only created then, starting at 1."""
+    import sys
+    import types
+
+    from tinyclipnn.lab import progress
+
+    clock = [0.0]
+    monkeypatch.setattr(progress, "_now", lambda: clock[0])
+    made = []
+
+    class FakeBar:
+        def __init__(self, **kw):
+            made.append(kw)
+            self.n = kw["initial"]
+
+        def update(self, k):
+            self.n += k
+
+        def set_postfix(self, **kw):
+            pass
+
+        def close(self):
+            pass
+
+    monkeypatch.setitem(sys.modules, "tqdm.auto", types.SimpleNamespace(tqdm=FakeBar))
+    buf = io.StringIO()
+    p = ProgressReporter(1001, stream=buf, use_tqdm=False, every=1, min_interval=0)
+    bar = ProgressReporter(1001, stream=buf, use_tqdm=True)
+    clock[0] = 30.0
+    p.update(1.0)
+    bar.update(1.0)
+    assert made == [dict(total=1001, initial=1, desc="", file=buf, leave=False,
+                         dynamic_ncols=True)]
+    assert math.isnan(p.eta_s) and "eta" not in buf.getvalue()
+    for _ in range(10):
+        clock[0] += 0.1
+        p.update(1.0)
+        bar.update(1.0)
+    assert p.steps_per_s == pytest.approx(10.0) and p.eta_s == pytest.approx(99.0)
+    assert buf.getvalue().splitlines()[-1].endswith("| eta 1m39s")
+    assert bar._bar.n == 11
+    bar.close()
+    p.close()

@@ -85,7 +85,8 @@ class Softmax(Function):
 def log_softmax_array(a: np.ndarray, axis: int = -1) -> np.ndarray:
     """Stable ``log(softmax(a))`` on an array."""
     shifted = a - a.max(axis=axis, keepdims=True)
-    return shifted - np.log(np.exp(shifted).sum(axis=axis, keepdims=True))
+    shifted -= np.log(np.exp(shifted).sum(axis=axis, keepdims=True))  # in place: one temporary less
+    return shifted
 
 
 class LogSoftmax(Function):

@@ -37,7 +37,7 @@ class Tensor(TensorMethods):
     """
 
     __slots__ = ("data", "grad", "requires_grad", "_node", "_out_index", "_hooks", "_version",
-                 "_retains_grad", "__weakref__")
+                 "_retains_grad", "_spare_grad", "__weakref__")
     __array_priority__ = 1000  # make ndarray (op) Tensor defer to Tensor's reflected ops
 
     def __init__(self, data: Any, requires_grad: bool = False, dtype: Any = None) -> None:
@@ -56,6 +56,7 @@ class Tensor(TensorMethods):
         self._hooks: list | None = None
         self._version = 0
         self._retains_grad = False
+        self._spare_grad: np.ndarray | None = None  # a dropped .grad, for backward to refill
 
     @classmethod
     def _wrap(cls, arr: Any, requires_grad: bool) -> Tensor:
@@ -69,6 +70,7 @@ class Tensor(TensorMethods):
         t._hooks = None
         t._version = 0
         t._retains_grad = False
+        t._spare_grad = None
         return t
 
     # ---- attributes -------------------------------------------------------------------
@@ -371,13 +373,16 @@ def zero_grads(params: Any, set_to_none: bool = True) -> None:
     """Zero (or, with ``set_to_none``, drop) each tensor's ``.grad``.
 
     A ``.grad`` that is a view into a shared buffer (``clip.GradBuffer``) is always zeroed in
-    place, never dropped, so the buffer stays wired to the parameters."""
+    place, never dropped, so the buffer stays wired to the parameters. A dropped ``.grad`` is
+    kept as the tensor's spare: the next backward fills it instead of allocating a new array,
+    unless anything else still refers to it (see `engine`)."""
     for p in params:
         g = p.grad
         if g is None:
             continue
         if set_to_none and g.base is None:
             p.grad = None
+            p._spare_grad = g
         else:
             g[...] = 0
 

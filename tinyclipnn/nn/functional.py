@@ -41,54 +41,136 @@ def _class_weights(weight: Any, n_classes: int) -> np.ndarray | None:
     return w
 
 
+def _target_index(lp: np.ndarray, safe: np.ndarray) -> tuple | None:
+    """Index of each entry's target class in ``lp`` (N, C) (fancy indexing beats numpy's
+    ``*_along_axis`` helpers, ~7 us each, on the small batches of an MLP); None for more dims."""
+    return (np.arange(lp.shape[0]), safe) if lp.ndim == 2 else None
+
+
+ROW_KERNEL_MIN = 32_768  # logits at least this large use the compiled rows (kernels.cpu.losses)
+_ROW_KERNELS: list = []  # [kernels.cpu.losses, or None without numba], found on first use
+
+
+def _row_kernels(logits: np.ndarray, weight: Any, valid: np.ndarray) -> Any:
+    """The compiled cross-entropy rows for a large (N, C) float batch with every entry counted
+    once (no class weights, nothing ignored), else None (the numpy path)."""
+    if (logits.ndim != 2 or logits.size < ROW_KERNEL_MIN or weight is not None
+            or logits.dtype not in (np.float32, np.float64) or not valid.all()):
+        return None
+    if not _ROW_KERNELS:
+        try:
+            from ..kernels.cpu import losses
+        except Exception:  # noqa: BLE001 - no numba: numpy does it
+            losses = None
+        _ROW_KERNELS.append(losses)
+    return _ROW_KERNELS[0]
+
+
 class _NLL(Function):
     """Negative log-likelihood of log-probabilities (N, C, ...) at integer targets (N, ...),
-    each entry weighted by its class's ``weight`` ("mean" divides by the summed weights)."""
+    each entry weighted by its class's ``weight`` ("mean" divides by the summed weights).
+
+    With no ``weight`` and no ignored entry (the usual case) every entry weighs 1 and no
+    per-entry weight array is built: the same numbers, fewer numpy calls."""
 
     @staticmethod
     def forward(ctx, logp, target, ignore_index, reduction, from_logits, weight=None):
+        rows = _row_kernels(logp, weight, target != ignore_index) if from_logits else None
+        ctx.rows = None
+        if rows is not None:
+            n_classes = logp.shape[1]
+            if target.size and (target.min() < 0 or target.max() >= n_classes):
+                raise IndexError(f"target values must be in [0, {n_classes}) or ignore_index, "
+                                 f"got range [{target.min()}, {target.max()}]")
+            x, t = np.ascontiguousarray(logp), np.ascontiguousarray(target, dtype=np.int64)
+            shift, lse, picked = (np.empty(x.shape[0], x.dtype) for _ in range(3))
+            rows.logsumexp_rows(x, t, shift, lse, picked)
+            ctx.save_for_backward(x)  # the logits, not an (N, C) log-softmax
+            ctx.rows = (rows, t, shift, lse)
+            ctx.safe, ctx.entry_w, ctx.total_w, ctx.at = t, None, float(t.size), None
+            ctx.reduction, ctx.from_logits, ctx.unbatched = reduction, True, False
+            return _NLL._reduce(-picked, float(t.size), reduction, x.dtype, True)
         if from_logits:
             logp = log_softmax_array(logp, axis=1 if logp.ndim > 1 else 0)
         lp = logp if logp.ndim > 1 else logp[None]
         t = target if logp.ndim > 1 else target[None]
         valid = t != ignore_index
         n_classes = lp.shape[1]
-        safe = np.where(valid, t, 0)
-        if valid.any() and (safe.min() < 0 or safe.max() >= n_classes):
+        uniform = weight is None and valid.all()
+        safe = t if uniform else np.where(valid, t, 0)
+        if (t.size if uniform else valid.any()) and (safe.min() < 0 or safe.max() >= n_classes):
             raise IndexError(f"target values must be in [0, {n_classes}) or ignore_index, got "
                              f"range [{t[valid].min()}, {t[valid].max()}]")
-        entry_w = valid if weight is None else np.where(valid, weight[safe], 0)
-        entry_w = entry_w.astype(lp.dtype)
-        picked = np.take_along_axis(lp, np.expand_dims(safe, 1), axis=1).squeeze(1)
-        losses = np.where(valid, -picked * entry_w, 0).astype(lp.dtype)
-        total_w = float(entry_w.sum())
+        at = _target_index(lp, safe)
+        picked = (lp[at] if at is not None
+                  else np.take_along_axis(lp, np.expand_dims(safe, 1), axis=1).squeeze(1))
+        if uniform:
+            entry_w, total_w = None, float(t.size)
+            losses = -picked
+        else:
+            entry_w = valid if weight is None else np.where(valid, weight[safe], 0)
+            entry_w = entry_w.astype(lp.dtype)
+            losses = np.where(valid, -picked * entry_w, 0).astype(lp.dtype)
+            total_w = float(entry_w.sum())
         ctx.save_for_backward(logp)
-        ctx.safe, ctx.entry_w, ctx.total_w = safe, entry_w, total_w
+        ctx.safe, ctx.entry_w, ctx.total_w, ctx.at = safe, entry_w, total_w, at
         ctx.reduction, ctx.from_logits, ctx.unbatched = reduction, from_logits, logp.ndim == 1
+        return _NLL._reduce(losses, total_w, reduction, lp.dtype, logp.ndim > 1)
+
+    @staticmethod
+    def _reduce(losses: np.ndarray, total_w: float, reduction: str, dtype: Any,
+                batched: bool) -> np.ndarray:
         if reduction == "none":
-            return losses if logp.ndim > 1 else losses[0]
+            return losses if batched else losses[0]
         total = losses.sum()
         if reduction == "sum":
-            return np.asarray(total, dtype=lp.dtype)
+            return np.asarray(total, dtype=dtype)
         with np.errstate(invalid="ignore", divide="ignore"):  # nothing counted: nan, as PyTorch
-            return np.asarray(total / total_w if total_w else np.nan, dtype=lp.dtype)
+            return np.asarray(total / total_w if total_w else np.nan, dtype=dtype)
 
     @staticmethod
     def backward(ctx, grad):
+        if ctx.rows is not None:  # the compiled rows: softmax * w - onehot * w in one pass
+            rows, t, shift, lse = ctx.rows
+            (x,) = ctx.saved_tensors
+            if ctx.reduction == "none":
+                w = grad
+            else:
+                w = grad / ctx.total_w if ctx.reduction == "mean" else grad
+            w = np.ascontiguousarray(np.broadcast_to(np.asarray(w, dtype=x.dtype), t.shape))
+            g = np.empty_like(x)
+            rows.softmax_grad_rows(x, t, shift, lse, w, g)
+            return g, None
         (logp,) = ctx.saved_tensors
         lp = logp if not ctx.unbatched else logp[None]
-        shape = ctx.entry_w.shape
+        shape = ctx.safe.shape
         if ctx.reduction == "none":
             w = grad if not ctx.unbatched else grad[None]
         elif ctx.reduction == "sum":
-            w = np.broadcast_to(grad, shape)
+            w = grad if ctx.entry_w is None else np.broadcast_to(grad, shape)
         else:
-            w = np.broadcast_to(grad / (ctx.total_w or 1.0), shape)
-        w = (w * ctx.entry_w).astype(lp.dtype)
-        g = np.zeros_like(lp)
-        np.put_along_axis(g, np.expand_dims(ctx.safe, 1), np.expand_dims(-w, 1), axis=1)
+            w = grad / (ctx.total_w or 1.0)
+            w = w if ctx.entry_w is None else np.broadcast_to(w, shape)
+        if ctx.entry_w is not None:
+            w = (w * ctx.entry_w).astype(lp.dtype)
+        w = np.asarray(w, dtype=lp.dtype)
+        wc = np.expand_dims(w, 1) if w.ndim else w  # per entry, broadcast over the classes
+        at = ctx.at
         if ctx.from_logits:  # d/dlogits of -logp[t] = softmax - onehot, weighted
-            g = g + np.exp(lp) * np.expand_dims(w, 1)
+            g = np.exp(lp)  # built in place: one (N, C) array, not four
+            g *= wc
+            if at is not None:
+                g[at] -= w
+            else:
+                idx = np.expand_dims(ctx.safe, 1)
+                np.put_along_axis(g, idx, np.take_along_axis(g, idx, axis=1) - wc, axis=1)
+        else:
+            g = np.zeros_like(lp)
+            if at is not None:
+                g[at] = -w
+            else:
+                np.put_along_axis(g, np.expand_dims(ctx.safe, 1), -np.broadcast_to(
+                    wc, np.expand_dims(ctx.safe, 1).shape), axis=1)
         return (g[0] if ctx.unbatched else g), None
 
 

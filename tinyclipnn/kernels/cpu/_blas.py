@@ -11,12 +11,10 @@ are restored and the lock renewed (a child of a parent inside `one_thread` would
 
 from __future__ import annotations
 
-import contextlib
 import ctypes
 import glob
 import os
 import threading
-from collections.abc import Iterator
 
 import numpy as np
 
@@ -61,28 +59,45 @@ def _find() -> list:
     return found
 
 
-@contextlib.contextmanager
-def one_thread() -> Iterator[None]:
-    """Both BLAS single-threaded inside; the previous counts come back when the last of any
-    concurrent (or nested) users leaves, so two Python threads cannot restore each other's 1."""
-    with _LOCK:
-        if _STATE["libs"] is None:
-            _STATE["libs"] = _find()
-        if _STATE["depth"] == 0:
-            _STATE["saved"] = [get() for _, get in _STATE["libs"]]
-            for set_, _ in _STATE["libs"]:
-                set_(1)
-        _STATE["depth"] += 1
-    try:
-        yield
-    finally:
+class _OneThread:
+    """The context manager `one_thread` returns (a class, not a generator: entered several
+    times per layer call, ~1 us against ~5 us for ``contextlib.contextmanager``)."""
+
+    __slots__ = ()
+
+    def __enter__(self) -> None:
+        with _LOCK:
+            if _STATE["libs"] is None:
+                _STATE["libs"] = _find()
+            if _STATE["depth"] == 0:
+                _STATE["saved"] = saved = [get() for _, get in _STATE["libs"]]
+                for (set_, _), n in zip(_STATE["libs"], saved, strict=True):
+                    if n != 1:
+                        set_(1)
+            _STATE["depth"] += 1
+
+    def __exit__(self, *exc: object) -> None:
         with _LOCK:
             _STATE["depth"] -= 1
             if _STATE["depth"] == 0:
                 for (set_, _), n in zip(_STATE["libs"], _STATE["saved"], strict=True):
-                    set_(n)
+                    if n != 1:
+                        set_(n)
 
 
+_ONE_THREAD = _OneThread()
+
+
+def one_thread() -> _OneThread:
+    """Both BLAS single-threaded inside (``with one_thread():``); the previous counts come back
+    when the last of any concurrent (or nested) users leaves, so two Python threads cannot
+    restore each other's 1."""
+    return _ONE_THREAD
+
+
+# OpenBLAS's own threshold: a GEMM of m * n * k <= 65536 * GEMM_MULTITHREAD_THRESHOLD (4 by
+# default) multiply-adds runs single-threaded (interface/gemm.c)
+BLAS_SERIAL_WORK = 65536 * 4
 SPLIT_MIN_WORK = 4_000_000  # multiply-adds before `matmul` splits over threads (~50 us a split)
 
 
@@ -99,3 +114,17 @@ def matmul(a: np.ndarray, b: np.ndarray, out: np.ndarray | None = None) -> np.nd
     n = max_threads() if a.shape[0] * a.shape[1] * b.shape[1] >= SPLIT_MIN_WORK else 1
     split_run(_rows, a.shape[0], n, a, b, out)
     return out
+
+
+def gemm(a: np.ndarray, b: np.ndarray, out: np.ndarray | None = None) -> np.ndarray:
+    """``a @ b`` for 2-D arrays as every layer of a model runs it: both BLAS single-threaded and
+    the rows split over our threads (`matmul`). A multi-threaded OpenBLAS call leaves a worker
+    spinning for ~0.1 s, which then competes with the recurrent kernels' threads; on the 2-core
+    Zen 4 VM under load, one 3-D ``x @ W.T`` at 2 BLAS threads (32 GEMMs) took 0.5 s once in
+    every few calls (0.6 ms typically). Products of at most `BLAS_SERIAL_WORK` multiply-adds go
+    straight to numpy: OpenBLAS runs them on one thread anyway, and the thread-count switch
+    costs ~4 us (an MLP step does nine small products)."""
+    if a.shape[0] * a.shape[1] * b.shape[1] <= BLAS_SERIAL_WORK:
+        return np.matmul(a, b, out=out)
+    with one_thread():
+        return matmul(a, b, out)

@@ -12,7 +12,8 @@ combines all partials itself (the same numbers in the same order in every thread
 total, bit for bit), and claims scaling items. ``claims`` has one row per pass
 (``_claims``). The caller passes the policy as a code: ``PROPAGATE`` (IEEE arithmetic, as
 PyTorch), ``SKIP`` (a non-finite total writes nothing; also used for "error", where the
-caller raises afterwards) or ``ZERO`` (a non-finite total zeroes the gradients).
+caller raises afterwards) or ``ZERO`` (a non-finite total zeroes the gradients: the kernel
+writes nothing and reports coefficient 0, and the caller fills them with zeros).
 
 There is one such function per item runner (float, 16-bit, float16 with F16C), alike but for
 the runner they call: numba does not cache a function that takes another compiled function
@@ -23,10 +24,10 @@ from __future__ import annotations
 
 import numpy as np
 
-from .._jit import njit
+from .._jit import INNER, njit
 from ._claims import DONE, wait_done
 from ._f16c_items import run_items_f16c
-from ._float_items import FILL, NORM, SCALE, run_items
+from ._float_items import NORM, SCALE, norm_items, scale_items
 from ._lowp_items import run_items_lowp
 from ._reductions import combine_partials
 
@@ -34,63 +35,64 @@ PROPAGATE, SKIP, ZERO = 0, 1, 2
 _NOTHING = -1
 
 
-@njit(cache=True, nogil=True, error_model="numpy")
-def _decide(out, scales, p, max_norm, eps, unscale, policy, claims, res):
-    """After the norm pass: (operation for the second pass or ``_NOTHING``, its factor).
-    ``res`` gets the total norm (times ``unscale``) and the clip coefficient."""
+@njit(cache=True, nogil=True, error_model="numpy", **INNER)
+def _after_norms(out, scales, p, max_norm, eps, unscale, policy, claims, res, coefs):
+    """After the norm pass: the operation for the second pass or ``_NOTHING``, with its factor
+    in every entry of ``coefs`` (one per segment). ``res`` gets the total norm (times
+    ``unscale``) and the clip coefficient. With no second pass it is marked done. Every thread
+    stores the same numbers into ``res``, ``coefs`` and the count (a benign race), and no
+    array is allocated here (less to compile: a cold process's first clip).
+    (One function, not two: each compiled function adds ~0.1 s to a process's first clip.)"""
     n = out.shape[0]
     # the norm batches still running in other threads: they end, since nothing in a claimed
     # batch can fail (no allocation, no division by zero); an error in the caller before its
     # own batches are done makes ``claim_run`` mark them done (``_claims.close``)
-    while not wait_done(claims[0], n, 1 << 16):
+    # (np.int64: the same specialisation `claim_run` calls from Python, not a second one for a
+    # Literal[int] constant, compiled and cached only when that spin happens to run)
+    while not wait_done(claims[0], n, np.int64(1 << 16)):
         pass
     total = combine_partials(out, scales, p) * unscale
     res[0] = total
+    what, factor = SCALE, 1.0
     if not np.isfinite(total) and policy != PROPAGATE:
-        if policy == ZERO:
-            res[1] = 0.0
-            return FILL, 0.0
-        res[1] = 1.0
-        return _NOTHING, 1.0
-    coef = max_norm / (total + eps)  # total >= 0: never a division by zero
-    if not (coef < 1.0 or coef != coef):  # NaN propagates, as in PyTorch
-        coef = 1.0
-    res[1] = coef
-    factor = coef * unscale
-    return (SCALE if factor != 1.0 else _NOTHING), factor
-
-
-@njit(cache=True, nogil=True)
-def _after_norms(out, scales, p, max_norm, eps, unscale, policy, claims, res, n_segments):
-    """``_decide``, then (operation, per-segment factors) for the second pass; with no second
-    pass it is marked done (a benign race: every thread stores the same count)."""
-    what, factor = _decide(out, scales, p, max_norm, eps, unscale, policy, claims, res)
+        # ZERO: the caller zeroes the gradients afterwards (rare: a fill loop compiled into
+        # every fused clip would add ~0.2 s to a process's first clip)
+        res[1] = 0.0 if policy == ZERO else 1.0
+        what = _NOTHING
+    else:
+        coef = max_norm / (total + eps)  # total >= 0: never a division by zero
+        if not (coef < 1.0 or coef != coef):  # NaN propagates, as in PyTorch
+            coef = 1.0
+        res[1] = coef
+        factor = coef * unscale
+        if factor == 1.0:
+            what = _NOTHING
     if what == _NOTHING:
-        claims[1, DONE] = out.shape[0]
-    return what, np.full(n_segments, factor)
+        claims[1, DONE] = n
+    for s in range(coefs.shape[0]):
+        coefs[s] = factor
+    return what
 
 
 @njit(cache=True, nogil=True)
 def clip_float(addrs, sizes, seg, start, stop, proto, out, scales, p, max_norm, eps, unscale,
-               policy, res, claims):
-    """The fused clip over float32/float64 segments; returns the scaling items it did."""
-    run_items(NORM, addrs, sizes, seg, start, stop, p, res, proto, out, scales, claims[0])
-    what, coefs = _after_norms(out, scales, p, max_norm, eps, unscale, policy, claims, res,
-                               sizes.shape[0])
+               policy, res, coefs, claims):
+    """The fused clip over float32/float64 segments; returns the scaling items it did.
+    ``coefs``: one float64 per segment, written here (the scaling factor)."""
+    norm_items(addrs, sizes, seg, start, stop, p, proto, out, scales, claims[0])
+    what = _after_norms(out, scales, p, max_norm, eps, unscale, policy, claims, res, coefs)
     if what == _NOTHING:
         return 0
-    return run_items(what, addrs, sizes, seg, start, stop, 0.0, coefs, proto, out, scales,
-                     claims[1])
+    return scale_items(addrs, sizes, seg, start, stop, coefs, proto, claims[1])
 
 
 @njit(cache=True, nogil=True)
 def clip_lowp(addrs, sizes, seg, start, stop, proto, out, scales, p, max_norm, eps, unscale,
-              policy, res, kind, claims):
+              policy, res, coefs, kind, claims):
     """``clip_float`` over float16/bfloat16 bits (``kind``: 1 float16, 2 bfloat16)."""
-    run_items_lowp(NORM, addrs, sizes, seg, start, stop, p, res, proto, out, scales, kind,
-                   claims[0])
-    what, coefs = _after_norms(out, scales, p, max_norm, eps, unscale, policy, claims, res,
-                               sizes.shape[0])
+    run_items_lowp(np.int64(NORM), addrs, sizes, seg, start, stop, p, res, proto, out, scales,
+                   kind, claims[0])
+    what = _after_norms(out, scales, p, max_norm, eps, unscale, policy, claims, res, coefs)
     if what == _NOTHING:
         return 0
     return run_items_lowp(what, addrs, sizes, seg, start, stop, 0.0, coefs, proto, out, scales,
@@ -99,12 +101,11 @@ def clip_lowp(addrs, sizes, seg, start, stop, proto, out, scales, p, max_norm, e
 
 @njit(cache=True, nogil=True)
 def clip_f16c(addrs, sizes, seg, start, stop, proto, out, scales, p, max_norm, eps, unscale,
-              policy, res, kind, claims):
+              policy, res, coefs, kind, claims):
     """``clip_lowp`` for float16 with the F16C conversions."""
-    run_items_f16c(NORM, addrs, sizes, seg, start, stop, p, res, proto, out, scales, kind,
-                   claims[0])
-    what, coefs = _after_norms(out, scales, p, max_norm, eps, unscale, policy, claims, res,
-                               sizes.shape[0])
+    run_items_f16c(np.int64(NORM), addrs, sizes, seg, start, stop, p, res, proto, out, scales,
+                   kind, claims[0])
+    what = _after_norms(out, scales, p, max_norm, eps, unscale, policy, claims, res, coefs)
     if what == _NOTHING:
         return 0
     return run_items_f16c(what, addrs, sizes, seg, start, stop, 0.0, coefs, proto, out, scales,

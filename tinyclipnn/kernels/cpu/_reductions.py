@@ -6,13 +6,13 @@ from __future__ import annotations
 
 import numpy as np
 
-from .._jit import njit
+from .._jit import INNER, njit
 from .config import TINY
 
 _FM = {"reassoc", "contract"}  # vectorised sums; no nnan/ninf, so inf/NaN stay IEEE
 
 
-@njit(cache=True, fastmath=_FM)
+@njit(cache=True, fastmath=_FM, **INNER)
 def _sum_sq(y):
     s = 0.0
     for i in range(y.size):  # y is a whole 1-D view: the loop vectorises
@@ -21,7 +21,7 @@ def _sum_sq(y):
     return s
 
 
-@njit(cache=True, fastmath=_FM)
+@njit(cache=True, fastmath=_FM, **INNER)
 def _sum_abs(y):
     s = 0.0
     for i in range(y.size):
@@ -29,7 +29,7 @@ def _sum_abs(y):
     return s
 
 
-@njit(cache=True, fastmath=_FM)
+@njit(cache=True, fastmath=_FM, **INNER)
 def _sum_pow(y, p, scale):
     s = 0.0
     for i in range(y.size):
@@ -37,7 +37,7 @@ def _sum_pow(y, p, scale):
     return s
 
 
-@njit(cache=True)
+@njit(cache=True, **INNER)
 def _max_abs(y):
     m = 0.0
     for i in range(y.size):
@@ -49,7 +49,7 @@ def _max_abs(y):
     return m
 
 
-@njit(cache=True)
+@njit(cache=True, **INNER)
 def _reduce(y, p):
     """sum |y|^p in float64, or max |y| (NaN-propagating) when p is inf."""
     if p == 2.0:
@@ -61,7 +61,7 @@ def _reduce(y, p):
     return _sum_pow(y, p, 1.0)
 
 
-@njit(cache=True)
+@njit(cache=True, **INNER)
 def _root(s, p):
     if p == 2.0:
         return np.sqrt(s)
@@ -70,7 +70,7 @@ def _root(s, p):
     return s ** (1.0 / p)
 
 
-@njit(cache=True)
+@njit(cache=True, **INNER)
 def _pow(x, p):
     return x * x if p == 2.0 else x if p == 1.0 else x**p
 
@@ -100,28 +100,32 @@ def combine_partials(sums, scales, p):
             s += sums[i]
         if s != s or s == 0.0 or TINY < s < np.inf:
             return _root(s, p)
-    norms = np.empty(n)
+    # the scaled combine: each chunk's norm, their max m, then m * (sum (norm/m)^p)^(1/p);
+    # the norms are computed twice rather than stored (no allocation: less to compile)
+    m = 0.0
     for i in range(n):
         r = _root(sums[i], p)
-        norms[i] = r if scales[i] == 0.0 else scales[i] * r
-        if norms[i] != norms[i]:
+        v = r if scales[i] == 0.0 else scales[i] * r
+        if v != v:
             return np.nan
-    m = norms.max()
+        if i == 0 or v > m:
+            m = v
     if m == 0.0 or m == np.inf:
         return m
     s = 0.0
     for i in range(n):
-        s += _pow(norms[i] / m, p)
+        r = _root(sums[i], p)
+        s += _pow((r if scales[i] == 0.0 else scales[i] * r) / m, p)
     return m * _root(s, p)
 
 
-@njit(cache=True, fastmath=_FM)
+@njit(cache=True, fastmath=_FM, **INNER)
 def scale_chunk(y, c):
     for i in range(y.size):
         y[i] = y[i] * c  # product in float64, rounded to y's dtype
 
 
-@njit(cache=True, fastmath={"reassoc"})
+@njit(cache=True, fastmath={"reassoc"}, **INNER)
 def clamp_chunk(y, c):
     """Clamp to [-c, c] with branch-free selects (vectorises); NaN stays NaN. Returns how
     many values changed, counted in float32 lanes: exact for a chunk (at most ``CHUNK`` <
@@ -138,7 +142,7 @@ def clamp_chunk(y, c):
     return int(n)
 
 
-@njit(cache=True)
+@njit(cache=True, **INNER)
 def partial(y, p, out, scales, k):
     """Chunk partial: ``sum |y|^p`` (or max for p = inf) into out[k], scales[k] = 0; a sum
     that over/underflowed is recomputed as ``sum (|y|/m)^p`` with scales[k] = m = max |y|."""

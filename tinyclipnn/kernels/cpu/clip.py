@@ -19,7 +19,16 @@ import numpy as np
 from .. import reference
 from .._jit import njit
 from ._f16c_items import HAVE_F16C, run_items_f16c
-from ._float_items import CLAMP, FILL, NORM, SCALE, run_items
+from ._float_items import (
+    CLAMP,
+    FILL,
+    NORM,
+    SCALE,
+    clamp_items,
+    fill_items,
+    norm_items,
+    scale_items,
+)
 from ._fused import PROPAGATE, SKIP, ZERO, clip_f16c, clip_float, clip_lowp
 from ._lowp_items import col_sum_lowp, run_items_lowp
 from ._segments import SegmentTable, row_table, segment_table
@@ -57,8 +66,16 @@ def _run(t: SegmentTable, op: int, arg: float = 0.0, coefs: np.ndarray = _NO_COE
         claim_run(run_items_f16c, n_items, threads, *args, t.kind)
     elif t.kind:
         claim_run(run_items_lowp, n_items, threads, *args, t.kind)
-    else:
-        claim_run(run_items, n_items, threads, *args)
+    else:  # one runner per operation: a call compiles only what it runs
+        items = (t.addrs, t.sizes, t.seg, t.start, t.stop)
+        if op == NORM:
+            claim_run(norm_items, n_items, threads, *items, float(arg), t.proto, out, scales)
+        elif op == SCALE:
+            claim_run(scale_items, n_items, threads, *items, coefs, t.proto)
+        elif op == CLAMP:
+            claim_run(clamp_items, n_items, threads, *items, float(arg), t.proto, out)
+        else:
+            claim_run(fill_items, n_items, threads, *items, float(arg), t.proto)
     return out
 
 
@@ -128,13 +145,16 @@ def seg_clip_norm_(arrays: Arrays, norm_type: float, max_norm: float, eps: float
     out, scales, res = np.empty(n_items), np.empty(n_items), np.zeros(2)
     threads = max_threads() if t.total >= PARALLEL_MIN else 1
     args = (t.addrs, t.sizes, t.seg, t.start, t.stop, t.proto, out, scales, float(norm_type),
-            float(max_norm), float(eps), float(unscale), _POLICY[policy], res)
+            float(max_norm), float(eps), float(unscale), _POLICY[policy], res,
+            np.empty(len(t)))
     if t.kind == 1 and HAVE_F16C:
         claim_run(clip_f16c, n_items, threads, *args, t.kind, passes=2)
     elif t.kind:
         claim_run(clip_lowp, n_items, threads, *args, t.kind, passes=2)
     else:
         claim_run(clip_float, n_items, threads, *args, passes=2)
+    if policy == "zero" and not np.isfinite(res[0]):  # the kernels leave the zeroing to us
+        _run(t, FILL, 0.0)
     return float(res[0]), float(res[1])
 
 

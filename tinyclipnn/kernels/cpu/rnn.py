@@ -44,6 +44,12 @@ def _run(name: str, B: int, work: int, *args) -> None:
     split_run(getattr(K, f"_{name}_rows"), B, max(n, 1), *args)
 
 
+def _blas(dtype) -> np.ndarray | None:
+    """The kernels' gemm argument: numpy's cblas handle, or None for the np.dot fallback."""
+    handle = gemm_handle(dtype)
+    return handle if handle[0] else None
+
+
 def _prep(a, dtype) -> np.ndarray:
     return np.ascontiguousarray(a, dtype=dtype)
 
@@ -79,7 +85,7 @@ def forward(mode, xw, w_hh, b_hh, h0, c0=None, lengths=None, reverse=False, over
     xw = xw if overwrite_xw and xw.flags.c_contiguous else np.array(xw, dtype=dt, order="C")
     lens = _lengths(lengths, T, B)
     w_t, b, h0 = _prep(w_hh.T, dt), _prep(b_hh, dt), _prep(h0, dt)
-    head = (gemm_handle(dt), xw, w_t, b, lens, bool(reverse))
+    head = (_blas(dt), xw, w_t, b, lens, bool(reverse))
     y, h, work = np.zeros((T, B, H), dt), h0.copy(), T * B * G * H
     states = (T if save else 0, B, H)
     with one_thread():
@@ -143,7 +149,7 @@ def backward(mode, saved, dy, dh_n, dc_n, w_hh, lengths=None, reverse=False,
     lens = _lengths(lengths, T, B)
     dy, dh_n, w = _prep(dy, dt), _prep(dh_n, dt), _prep(w_hh, dt)
     G = MODES[mode] * H
-    head = (gemm_handle(dt),)
+    head = (_blas(dt),)
     common = (dy, w, lens, bool(reverse), _CLIP_CODES[clip_mode], float(clip_value), bool(record))
     work = T * B * G * H
     dxw = W.empty((T, B, G), dt)  # the kernels zero rows past each length

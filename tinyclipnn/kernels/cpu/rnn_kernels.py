@@ -27,7 +27,7 @@ from llvmlite import ir
 from numba import types
 from numba.extending import intrinsic, overload
 
-from .._jit import njit
+from .._jit import INNER, njit
 
 _F = np.float32
 # numpy's error model: float division by zero gives inf/nan instead of raising, so the division
@@ -36,6 +36,7 @@ _F = np.float32
 # (the exp range reduction relies on exact rounding) and no nnan/ninf (values stay checked).
 _JIT_OPTS = {"error_model": "numpy", "fastmath": {"contract", "arcp", "nsz", "afn"}}
 _JIT = {"cache": True, "nogil": True, **_JIT_OPTS}
+_INNER_JIT = {**_JIT, **INNER}  # helpers called only from the kernels
 
 
 def fexp(x):  # pragma: no cover - replaced by the overload inside jitted code
@@ -89,13 +90,13 @@ def _fexp_overload(x):
     return _exp32 if x == types.float32 else _exp64
 
 
-@njit(**_JIT)
+@njit(**_INNER_JIT)
 def _sig(x):
     one = type(x)(1)
     return one / (one + fexp(-x))
 
 
-@njit(**_JIT)
+@njit(**_INNER_JIT)
 def _tanh(x):
     one = type(x)(1)
     return (one + one) / (one + fexp(-(x + x))) - one
@@ -108,7 +109,7 @@ def _act_rows(out, x, tanh):
         out[j] = _tanh(x[j]) if tanh else _sig(x[j])
 
 
-@njit(**_JIT)
+@njit(**_INNER_JIT)
 def _row_norm(row):
     acc = 0.0
     for j in range(row.shape[0]):
@@ -117,7 +118,7 @@ def _row_norm(row):
     return math.sqrt(acc)
 
 
-@njit(**_JIT)
+@njit(**_INNER_JIT)
 def _clip_row(row, clip_mode, clip_value):
     """Clip one example's state gradient in place: 1 = by value, 2 = by norm, 0 = not at all."""
     if clip_mode == 1:
@@ -132,7 +133,16 @@ def _clip_row(row, clip_mode, clip_value):
                 row[j] = row[j] * s
 
 
-@njit(**_JIT)
+@njit(**_INNER_JIT)
+def _copy_row(dst, src):
+    """dst[:] = src for 1-D arrays of one length, as a loop: Numba's slice assignment from an
+    array compiles a shape-mismatch error message (its string formatting: ~1.5 s of a cold
+    process's first recurrent step)."""
+    for j in range(dst.shape[0]):
+        dst[j] = src[j]
+
+
+@njit(**_INNER_JIT)
 def _take_dh(dh_row, dy_row, norms, t, b, record, clip_mode, clip_value):
     """dh += dy (gradient reaching h_t); record its norm; clip it."""
     for j in range(dh_row.shape[0]):
@@ -174,20 +184,35 @@ def _gemm_intrinsic(int_bits: int):
 _gemm64, _gemm32 = _gemm_intrinsic(64), _gemm_intrinsic(32)
 
 
-@njit(**_JIT)
+def _dot_fallback(blas, a, b, c, beta):  # pragma: no cover - replaced inside jitted code
+    """c = a @ b + beta * c by np.dot when ``blas`` is None; nothing otherwise."""
+
+
+@overload(_dot_fallback, jit_options=_JIT_OPTS)
+def _dot_fallback_overload(blas, a, b, c, beta):
+    """Chosen by ``blas``'s type when compiling, so np.dot (~1.5 s of a cold process's first
+    recurrent step, with the array allocation it brings) is compiled only where it can run."""
+    if isinstance(blas, types.NoneType):
+        def dot(blas, a, b, c, beta):
+            if beta == 0:
+                np.dot(a, b, c)
+            else:
+                c += np.dot(a, b)
+        return dot
+    return lambda blas, a, b, c, beta: None
+
+
+@njit(**_INNER_JIT)
 def _gemm(blas, a, b, c, beta):
     """c = a @ b + beta * c for C-contiguous 2-D a (m, k), b (k, n), c (m, n) (a row range of a
     C-contiguous array is one), by numpy's BLAS at address ``blas[0]`` (`_cblas.gemm_handle`);
-    ``np.dot`` when there is none. beta is 0 or 1."""
+    ``np.dot`` when ``blas`` is None (no address found). beta is 0 or 1."""
     m, k = a.shape
     n = b.shape[1]
     if m == 0:
         return
-    if blas[0] == 0:
-        if beta == 0:
-            np.dot(a, b, c)
-        else:
-            c += np.dot(a, b)
+    if blas is None:
+        _dot_fallback(blas, a, b, c, beta)
         return
     one, bt = c.dtype.type(1), c.dtype.type(beta)
     pa, pb, pc = a.ctypes.data, b.ctypes.data, c.ctypes.data
@@ -226,7 +251,7 @@ def _rnn_fwd_rows(blas, xw, w_hh_t, b_hh, lengths, reverse, act, y, h, b0, b1):
             else:
                 for j in range(H):
                     hr[j] = _tanh(x[j] + b_hh[j])
-            y[t, b] = hr
+            _copy_row(y[t, b], hr)
 
 
 @njit(**_JIT)
@@ -280,9 +305,9 @@ def _lstm_fwd_rows(blas, xw, w_hh_t, b_hh, lengths, reverse, y, h, c, c_all, b0,
                     cj = f * cr[j] + i * g
                     cr[j] = cj
                     hr[j] = o * _tanh(cj)
-                y[t, b] = hr
+                _copy_row(y[t, b], hr)
             if save:
-                c_all[t, b] = c[b]
+                _copy_row(c_all[t, b], c[b])
 
 
 @njit(**_JIT)
@@ -342,8 +367,8 @@ def _gru_fwd_rows(blas, xw, w_hh_t, b_hh, lengths, reverse, y, h, hn_all, hw, b0
                 ar[j], az[j], an[j], hn[j] = r, z, n, hnj
                 hr[j] = (one - z) * n + z * hr[j]
             if save:
-                hn_all[t, b] = hn
-            y[t, b] = hr
+                _copy_row(hn_all[t, b], hn)
+            _copy_row(y[t, b], hr)
 
 
 @njit(**_JIT)

@@ -20,17 +20,20 @@ from __future__ import annotations
 import math
 
 import numpy as np
-from numba import njit
 
+from .._jit import INNER, njit
 from ._blas import matmul, one_thread
 from .rnn_omega_reference import BOUND, omega_reference
 
 __all__ = ["BOUND", "omega_fused", "omega_reference"]
 
 _CLIP_CODES = {None: 0, "value": 1, "norm": 2}
+# the float64 sums over H reassociate (they vectorise; Pascanu's size, T 100, B 20, H 50: the
+# terms pass took ~0.3 ms of a ~1.6 ms step); no nnan/ninf: values stay checked
+_SUMS = {"cache": True, "nogil": True, "fastmath": {"reassoc", "contract"}}
 
 
-@njit(cache=True, nogil=True)
+@njit(**_SUMS, **INNER)
 def _state_grad_sq(dy_row, inc_row, clip_mode, clip_value):
     """||clip(dy_row + inc_row)||^2 in float64, clipped as the BPTT kernels clip (1 value, 2 norm)."""
     acc = 0.0
@@ -52,7 +55,7 @@ def _state_grad_sq(dy_row, inc_row, clip_mode, clip_value):
     return acc
 
 
-@njit(cache=True, nogil=True)
+@njit(**_SUMS)
 def _omega_terms(u, dy, dh_n, lengths, reverse, clip_mode, clip_value, bound, coef):
     """Fill coef[t, b] = (r - 1) / ||g||^2 for kept terms (0 elsewhere); return (sum (r-1)^2, n)."""
     T, B, H = u.shape
