@@ -44,6 +44,29 @@ def _numpy_dispatch() -> list[str]:
     return list(__cpu_dispatch__)
 
 
+def openblas_cores() -> list[tuple[str, str]]:
+    """(file name, core kernel) of each OpenBLAS copy loaded in this process, e.g.
+    ("libscipy_openblas64_-32a4b2a6.so", "Haswell"): what OPENBLAS_CORETYPE really selected."""
+    import ctypes
+    import os
+
+    try:
+        with open("/proc/self/maps") as maps:
+            paths = sorted({line.split()[-1] for line in maps if "openblas" in line.lower()})
+    except OSError:
+        return []
+    cores = []
+    for path in paths:
+        lib = ctypes.CDLL(path)
+        for symbol in ("scipy_openblas_get_corename64_", "scipy_openblas_get_corename",
+                       "openblas_get_corename64_", "openblas_get_corename"):
+            if hasattr(lib, symbol):
+                getattr(lib, symbol).restype = ctypes.c_char_p
+                cores.append((os.path.basename(path), getattr(lib, symbol)().decode()))
+                break
+    return cores
+
+
 def below_host() -> str:
     """The level one step below this CPU: avx2 on AVX-512 CPUs, sse4.2 otherwise."""
     return "avx2" if _host_features().get("avx512f") else "sse4.2"

@@ -142,13 +142,18 @@ def isa_exports(level: str | None) -> dict[str, str]:
     "sse4.2"; `.ci/isa_env.py`), or {} for the CPU's own (``None`` / "native")."""
     if level in (None, "native"):
         return {}
+    return _isa_env_module().isa_env(level)
+
+
+def _isa_env_module() -> Any:
+    """`.ci/isa_env.py`, loaded as a module (it is a script, not part of the package)."""
     import importlib.util
 
     spec = importlib.util.spec_from_file_location("isa_env", os.path.join(ROOT, ".ci",
                                                                            "isa_env.py"))
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
-    return module.isa_env(level)
+    return module
 
 
 def worker_env(threads: int, level: str | None = None) -> dict[str, str]:
@@ -170,23 +175,7 @@ def worker_env(threads: int, level: str | None = None) -> dict[str, str]:
 
 def _openblas_cores() -> list[str]:
     """Core kernel of each OpenBLAS copy loaded in this process (e.g. "SkylakeX", "Haswell")."""
-    import ctypes
-
-    try:
-        with open("/proc/self/maps") as f:
-            paths = sorted({line.split()[-1] for line in f if "openblas" in line.lower()})
-    except OSError:
-        return []
-    names = []
-    for path in paths:
-        lib = ctypes.CDLL(path)
-        for symbol in ("scipy_openblas_get_corename64_", "scipy_openblas_get_corename",
-                       "openblas_get_corename64_", "openblas_get_corename"):
-            if hasattr(lib, symbol):
-                getattr(lib, symbol).restype = ctypes.c_char_p
-                names.append(f"{os.path.basename(path)}: {getattr(lib, symbol)().decode()}")
-                break
-    return names
+    return [f"{name}: {core}" for name, core in _isa_env_module().openblas_cores()]
 
 
 def library_isa(torch: Any = None) -> dict[str, Any]:
