@@ -7,7 +7,7 @@ from __future__ import annotations
 import numpy as np
 
 from .._jit import INNER, njit
-from .config import TINY
+from ..config import TINY
 
 _FM = {"reassoc", "contract"}  # vectorised sums; no nnan/ninf, so inf/NaN stay IEEE
 

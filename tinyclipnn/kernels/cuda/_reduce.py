@@ -10,8 +10,6 @@ from ._runtime import cuda_module
 
 cuda = cuda_module()
 
-TINY = 1e-290  # a float64 sum of |x|^p below this may have underflowed: recompute scaled
-
 
 @cuda.jit(device=True)
 def nan_max(a, b):
