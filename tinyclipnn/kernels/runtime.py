@@ -51,7 +51,7 @@ _lock = threading.Lock()  # guards every structure below that several threads up
 _pool: ThreadPoolExecutor | None = None  # created on first parallel use
 _pool_size = 0
 _get_num_threads: Callable[[], int] | None = None  # numba's (or a CPU count), found on first use
-_blas_libs: list | None = None  # threadpoolctl's BLAS controllers, found on first use
+_blas_libs: list[OpenBlasThreads] | None = None  # found on first use
 _blas_depth = 0  # users inside `one_blas_thread` (nested or concurrent)
 _blas_saved: list[int] = []  # each BLAS's thread count before the outermost user entered
 _workspace: dict[tuple, list[np.ndarray]] = {}  # (shape, dtype) -> arrays, in insertion order
@@ -67,7 +67,7 @@ def _reset_in_child() -> None:
     _pool, _pool_size = None, 0
     if _blas_depth and _blas_libs:
         for lib, n in zip(_blas_libs, _blas_saved, strict=True):
-            lib.set_num_threads(n)
+            lib.set(n)
     _blas_depth = 0
     _workspace, _workspace_bytes = {}, 0
 
@@ -180,9 +180,28 @@ def claim_run(kernel: Callable[..., Any], n_items: int, n_threads: int, *args: A
 
 # ---- BLAS thread counts -------------------------------------------------------------------
 
-def blas_libraries() -> list:
-    """threadpoolctl's controllers of every BLAS loaded (numpy's OpenBLAS, and scipy's, which
-    numba's ``np.dot`` calls: loaded here first so that both are found)."""
+class OpenBlasThreads:
+    """The thread-count getter and setter of one loaded OpenBLAS, called directly.
+
+    threadpoolctl finds the libraries and their symbols' spelling; its own setter is not used:
+    it lets only the first Python thread that sets a limit change it ("other threads silently
+    do nothing", threadpoolctl >= 3.6), while `one_blas_thread` is entered from any thread and
+    counts its users itself; and it costs ~9 us per enter and exit against ~1 us here."""
+
+    __slots__ = ("filepath", "get", "set")
+
+    def __init__(self, filepath: str, get: Callable[[], int], set_: Callable[[int], Any]):
+        self.filepath, self.get, self.set = filepath, get, set_
+
+    @property
+    def num_threads(self) -> int:
+        return self.get()
+
+
+def blas_libraries() -> list[OpenBlasThreads]:
+    """Every OpenBLAS loaded: numpy's, and scipy's (which numba's ``np.dot`` calls: loaded
+    here first so that both are found). Other BLAS builds are left alone (no spinning workers
+    known)."""
     global _blas_libs
     with _lock:
         if _blas_libs is None:
@@ -192,7 +211,13 @@ def blas_libraries() -> list:
                 pass
             from threadpoolctl import ThreadpoolController
 
-            _blas_libs = ThreadpoolController().select(user_api="blas").lib_controllers
+            _blas_libs = []
+            for lib in ThreadpoolController().select(internal_api="openblas").lib_controllers:
+                names = [n for n in type(lib).check_symbols if hasattr(lib.dynlib, n)]
+                if names:  # e.g. scipy_openblas_get_num_threads64_ and its setter
+                    get = getattr(lib.dynlib, names[0])
+                    set_ = getattr(lib.dynlib, names[0].replace("_get_", "_set_"))
+                    _blas_libs.append(OpenBlasThreads(lib.filepath, get, set_))
         return _blas_libs
 
 
@@ -207,10 +232,10 @@ class _OneBlasThread:
         libs = _blas_libs if _blas_libs is not None else blas_libraries()
         with _lock:
             if _blas_depth == 0:
-                _blas_saved = [lib.num_threads for lib in libs]
+                _blas_saved = [lib.get() for lib in libs]
                 for lib, n in zip(libs, _blas_saved, strict=True):
                     if n != 1:
-                        lib.set_num_threads(1)
+                        lib.set(1)
             _blas_depth += 1
 
     def __exit__(self, *exc: object) -> None:
@@ -220,7 +245,7 @@ class _OneBlasThread:
             if _blas_depth == 0:
                 for lib, n in zip(_blas_libs, _blas_saved, strict=True):
                     if n != 1:
-                        lib.set_num_threads(n)
+                        lib.set(n)
 
 
 _ONE_BLAS_THREAD = _OneBlasThread()
