@@ -24,7 +24,7 @@ from ._claims import claim
 from ._float_items import CLAMP, NORM, SCALE
 from ._lowp_items import _clamp, settled
 from ._reductions import _FM, partial
-from ._segments import segment_view
+from ._segments import item_view
 from .halfbits_numba import (
     FAST_C_MAX,
     FAST_C_MIN,
@@ -141,7 +141,7 @@ def run_items_f16c(op, addrs, sizes, seg, start, stop, arg, coefs, proto, out, s
     while lo < hi:
         for k in range(lo, hi):
             s = seg[k]
-            y = segment_view(addrs[s], sizes[s], proto)[start[k] : stop[k]]
+            y = item_view(addrs, sizes, seg, start, stop, proto, k)
             if op == NORM:
                 if arg != 2.0 or not settled(_sum_sq(y), out, scales, k):
                     partial(_decode(y, buf), arg, out, scales, k)

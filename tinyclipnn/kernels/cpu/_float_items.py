@@ -12,7 +12,7 @@ from __future__ import annotations
 from .._jit import njit
 from ._claims import claim
 from ._reductions import clamp_chunk, partial, scale_chunk
-from ._segments import segment_view
+from ._segments import item_view
 
 NORM, SCALE, CLAMP, FILL = 0, 1, 2, 3
 
@@ -25,9 +25,7 @@ def norm_items(addrs, sizes, seg, start, stop, p, proto, out, scales, claims):
     lo, hi = claim(claims, n, 0)
     while lo < hi:
         for k in range(lo, hi):
-            s = seg[k]
-            partial(segment_view(addrs[s], sizes[s], proto)[start[k] : stop[k]], p, out,
-                    scales, k)
+            partial(item_view(addrs, sizes, seg, start, stop, proto, k), p, out, scales, k)
         done += hi - lo
         lo, hi = claim(claims, n, hi - lo)
     return done
@@ -40,10 +38,8 @@ def scale_items(addrs, sizes, seg, start, stop, coefs, proto, claims):
     lo, hi = claim(claims, n, 0)
     while lo < hi:
         for k in range(lo, hi):
-            s = seg[k]
-            if coefs[s] != 1.0:
-                scale_chunk(segment_view(addrs[s], sizes[s], proto)[start[k] : stop[k]],
-                            coefs[s])
+            if coefs[seg[k]] != 1.0:
+                scale_chunk(item_view(addrs, sizes, seg, start, stop, proto, k), coefs[seg[k]])
         done += hi - lo
         lo, hi = claim(claims, n, hi - lo)
     return done
@@ -56,8 +52,7 @@ def clamp_items(addrs, sizes, seg, start, stop, c, proto, out, claims):
     lo, hi = claim(claims, n, 0)
     while lo < hi:
         for k in range(lo, hi):
-            s = seg[k]
-            out[k] = clamp_chunk(segment_view(addrs[s], sizes[s], proto)[start[k] : stop[k]], c)
+            out[k] = clamp_chunk(item_view(addrs, sizes, seg, start, stop, proto, k), c)
         done += hi - lo
         lo, hi = claim(claims, n, hi - lo)
     return done
@@ -70,8 +65,7 @@ def fill_items(addrs, sizes, seg, start, stop, value, proto, claims):
     lo, hi = claim(claims, n, 0)
     while lo < hi:
         for k in range(lo, hi):
-            s = seg[k]
-            y = segment_view(addrs[s], sizes[s], proto)[start[k] : stop[k]]
+            y = item_view(addrs, sizes, seg, start, stop, proto, k)
             v = y.dtype.type(value)
             for i in range(y.size):
                 y[i] = v

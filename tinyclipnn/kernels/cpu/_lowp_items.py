@@ -12,7 +12,7 @@ from ..config import HALF_SCALE_BLOCK, NORM_BLOCK, TINY
 from ._claims import claim
 from ._float_items import CLAMP, NORM, SCALE
 from ._reductions import _FM, partial
-from ._segments import segment_view
+from ._segments import item_view
 from .halfbits_numba import (
     FAST_C_MAX,
     FAST_C_MIN,
@@ -155,7 +155,7 @@ def run_items_lowp(op, addrs, sizes, seg, start, stop, arg, coefs, proto, out, s
     while lo < hi:
         for k in range(lo, hi):
             s = seg[k]
-            y = segment_view(addrs[s], sizes[s], proto)[start[k] : stop[k]]
+            y = item_view(addrs, sizes, seg, start, stop, proto, k)
             if op == NORM:
                 if arg != 2.0 or not settled(_sum_sq(y, kind), out, scales, k):
                     partial(_decode_into(y, kind, buf), arg, out, scales, k)

@@ -45,6 +45,12 @@ def segment_view(addr, size, proto):
     return carray(_address_as_pointer(addr, proto), (size,))
 
 
+@njit(inline="always")
+def item_view(addrs, sizes, seg, start, stop, proto, k):
+    """Work item ``k``'s elements: a 1-D view of its part of its segment."""
+    return segment_view(addrs[seg[k]], sizes[seg[k]], proto)[start[k] : stop[k]]
+
+
 def work_items(sizes: np.ndarray, block: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Cut segments into blocks: (segment index, start, stop) per work item, in order.
 
