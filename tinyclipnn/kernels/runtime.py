@@ -201,23 +201,27 @@ class OpenBlasThreads:
 def blas_libraries() -> list[OpenBlasThreads]:
     """Every OpenBLAS loaded: numpy's, and scipy's (which numba's ``np.dot`` calls: loaded
     here first so that both are found). Other BLAS builds are left alone (no spinning workers
-    known)."""
+    known). Found once, outside the lock (it imports)."""
     global _blas_libs
+    if _blas_libs is not None:
+        return _blas_libs
+    found = []
+    try:
+        import scipy.linalg.cython_blas  # noqa: F401 - loads scipy's BLAS
+        from threadpoolctl import ThreadpoolController
+    except ImportError:  # pragma: no cover - both are dependencies; else BLAS is left alone
+        controllers = []
+    else:
+        controllers = ThreadpoolController().select(internal_api="openblas").lib_controllers
+    for lib in controllers:
+        names = [n for n in getattr(lib, "check_symbols", ()) if hasattr(lib.dynlib, n)]
+        if names:  # e.g. scipy_openblas_get_num_threads64_ and its setter
+            get = getattr(lib.dynlib, names[0])
+            set_ = getattr(lib.dynlib, names[0].replace("_get_", "_set_"))
+            found.append(OpenBlasThreads(lib.filepath, get, set_))
     with _lock:
         if _blas_libs is None:
-            try:
-                import scipy.linalg.cython_blas  # noqa: F401 - loads scipy's BLAS
-            except ImportError:  # pragma: no cover - scipy is a dependency
-                pass
-            from threadpoolctl import ThreadpoolController
-
-            _blas_libs = []
-            for lib in ThreadpoolController().select(internal_api="openblas").lib_controllers:
-                names = [n for n in type(lib).check_symbols if hasattr(lib.dynlib, n)]
-                if names:  # e.g. scipy_openblas_get_num_threads64_ and its setter
-                    get = getattr(lib.dynlib, names[0])
-                    set_ = getattr(lib.dynlib, names[0].replace("_get_", "_set_"))
-                    _blas_libs.append(OpenBlasThreads(lib.filepath, get, set_))
+            _blas_libs = found
         return _blas_libs
 
 
