@@ -20,7 +20,7 @@ from numba.extending import intrinsic
 
 from .._jit import njit
 from ..config import HALF_SCALE_BLOCK, NORM_BLOCK
-from ._claims import claim
+from ._claims import claimed_items
 from ._float_items import CLAMP, NORM, SCALE
 from ._lowp_items import _clamp, settled
 from ._reductions import _FM, partial
@@ -136,22 +136,19 @@ def run_items_f16c(op, addrs, sizes, seg, start, stop, arg, coefs, proto, out, s
     buf = np.empty(NORM_BLOCK, np.float32)
     tmp = np.empty(HALF_SCALE_BLOCK, np.uint16)
     fill = encode(arg, FP16)
-    n, done = seg.shape[0], 0
-    lo, hi = claim(claims, n, 0)
-    while lo < hi:
-        for k in range(lo, hi):
-            s = seg[k]
-            y = item_view(addrs, sizes, seg, start, stop, proto, k)
-            if op == NORM:
-                if arg != 2.0 or not settled(_sum_sq(y), out, scales, k):
-                    partial(_decode(y, buf), arg, out, scales, k)
-            elif op == SCALE:
-                if coefs[s] != 1.0:
-                    _scale(y, coefs[s], tmp)
-            elif op == CLAMP:
-                out[k] = _clamp(y, arg, FP16, buf)
-            else:
-                y[:] = fill
-        done += hi - lo
-        lo, hi = claim(claims, n, hi - lo)
+    done = 0
+    for k in claimed_items(claims, seg.shape[0]):
+        s = seg[k]
+        y = item_view(addrs, sizes, seg, start, stop, proto, k)
+        if op == NORM:
+            if arg != 2.0 or not settled(_sum_sq(y), out, scales, k):
+                partial(_decode(y, buf), arg, out, scales, k)
+        elif op == SCALE:
+            if coefs[s] != 1.0:
+                _scale(y, coefs[s], tmp)
+        elif op == CLAMP:
+            out[k] = _clamp(y, arg, FP16, buf)
+        else:
+            y[:] = fill
+        done += 1
     return done

@@ -9,7 +9,7 @@ import numpy as np
 
 from .._jit import njit
 from ..config import HALF_SCALE_BLOCK, NORM_BLOCK, TINY
-from ._claims import claim
+from ._claims import claimed_items
 from ._float_items import CLAMP, NORM, SCALE
 from ._reductions import _FM, partial
 from ._segments import item_view
@@ -150,28 +150,25 @@ def run_items_lowp(op, addrs, sizes, seg, start, stop, arg, coefs, proto, out, s
     buf = np.empty(NORM_BLOCK, np.float32)
     tmp = np.empty(HALF_SCALE_BLOCK, np.uint16)
     fill = encode(arg, kind)
-    n, done = seg.shape[0], 0
-    lo, hi = claim(claims, n, 0)
-    while lo < hi:
-        for k in range(lo, hi):
-            s = seg[k]
-            y = item_view(addrs, sizes, seg, start, stop, proto, k)
-            if op == NORM:
-                if arg != 2.0 or not settled(_sum_sq(y, kind), out, scales, k):
-                    partial(_decode_into(y, kind, buf), arg, out, scales, k)
-            elif op == SCALE:
-                if coefs[s] == 1.0:
-                    pass
-                elif kind == FP16:
-                    scale_exact(y, coefs[s], FP16)
-                else:
-                    _scale_bf16(y, coefs[s], tmp)
-            elif op == CLAMP:
-                out[k] = _clamp(y, arg, kind, buf)
+    done = 0
+    for k in claimed_items(claims, seg.shape[0]):
+        s = seg[k]
+        y = item_view(addrs, sizes, seg, start, stop, proto, k)
+        if op == NORM:
+            if arg != 2.0 or not settled(_sum_sq(y, kind), out, scales, k):
+                partial(_decode_into(y, kind, buf), arg, out, scales, k)
+        elif op == SCALE:
+            if coefs[s] == 1.0:
+                pass
+            elif kind == FP16:
+                scale_exact(y, coefs[s], FP16)
             else:
-                y[:] = fill
-        done += hi - lo
-        lo, hi = claim(claims, n, hi - lo)
+                _scale_bf16(y, coefs[s], tmp)
+        elif op == CLAMP:
+            out[k] = _clamp(y, arg, kind, buf)
+        else:
+            y[:] = fill
+        done += 1
     return done
 
 
