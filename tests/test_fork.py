@@ -139,7 +139,7 @@ def test_blas_thread_counts_come_back_in_a_child_forked_inside_one_thread():
         import os, threading
         from tinyclipnn.kernels import runtime
         libs = runtime.blas_libraries()
-        before = [lib.num_threads for lib in libs]
+        before = [lib.get() for lib in libs]
         inside, release = threading.Event(), threading.Event()
         def hold():
             with runtime.one_blas_thread():
@@ -152,7 +152,7 @@ def test_blas_thread_counts_come_back_in_a_child_forked_inside_one_thread():
         if pid == 0:
             with runtime.one_blas_thread():  # would deadlock or stay at 1 thread without the reset
                 pass
-            ok = [lib.num_threads for lib in libs] == before and runtime._blas_depth == 0
+            ok = [lib.get() for lib in libs] == before and runtime._blas_depth == 0
             os._exit(0 if ok else 3)
         _, status = os.waitpid(pid, 0)
         release.set()

@@ -127,12 +127,12 @@ def test_split_matmul_and_blas_thread_counts_restored(monkeypatch):
     with runtime.one_blas_thread():
         with runtime.one_blas_thread():  # nested (or concurrent) users restore once, at the last exit
             pass
-        assert all(lib.num_threads == 1 for lib in libs)
+        assert all(lib.get() == 1 for lib in libs)
         np.testing.assert_allclose(_blas.matmul(a.T, b), a.T @ b, rtol=1e-12)
-    before = [lib.num_threads for lib in libs]
+    before = [lib.get() for lib in libs]
     with runtime.one_blas_thread():
         pass
-    assert [lib.num_threads for lib in libs] == before
+    assert [lib.get() for lib in libs] == before
 
 
 @pytest.mark.parametrize("mode", MODES)

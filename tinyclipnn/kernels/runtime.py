@@ -188,14 +188,10 @@ class OpenBlasThreads:
     do nothing", threadpoolctl >= 3.6), while `one_blas_thread` is entered from any thread and
     counts its users itself; and it costs ~9 us per enter and exit against ~1 us here."""
 
-    __slots__ = ("filepath", "get", "set")
+    __slots__ = ("get", "set")
 
-    def __init__(self, filepath: str, get: Callable[[], int], set_: Callable[[int], Any]):
-        self.filepath, self.get, self.set = filepath, get, set_
-
-    @property
-    def num_threads(self) -> int:
-        return self.get()
+    def __init__(self, get: Callable[[], int], set_: Callable[[int], Any]) -> None:
+        self.get, self.set = get, set_
 
 
 def blas_libraries() -> list[OpenBlasThreads]:
@@ -218,7 +214,7 @@ def blas_libraries() -> list[OpenBlasThreads]:
         if names:  # e.g. scipy_openblas_get_num_threads64_ and its setter
             get = getattr(lib.dynlib, names[0])
             set_ = getattr(lib.dynlib, names[0].replace("_get_", "_set_"))
-            found.append(OpenBlasThreads(lib.filepath, get, set_))
+            found.append(OpenBlasThreads(get, set_))
     with _lock:
         if _blas_libs is None:
             _blas_libs = found

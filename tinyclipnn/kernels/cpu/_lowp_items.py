@@ -17,6 +17,7 @@ from .halfbits_numba import (
     FAST_C_MAX,
     FAST_C_MIN,
     FP16,
+    U32,
     bf16_to_f32,
     decode,
     encode,
@@ -26,8 +27,6 @@ from .halfbits_numba import (
     near_midpoint,
     u32_as_f32,
 )
-
-U32 = np.uint32
 
 
 @njit(cache=True)
