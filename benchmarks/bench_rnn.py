@@ -133,9 +133,9 @@ def torch_model(torch, kind: str, T: int, H: int, B: int, L: int, layout: str = 
 def numpy_peak_mb(step) -> float:
     import tracemalloc
 
-    from tinyclipnn.kernels.cpu import _workspace
+    from tinyclipnn.kernels import runtime
 
-    _workspace.clear()  # so the reused scratch buffers are allocated (and counted) in this step
+    runtime.clear_workspace()  # so the reused scratch buffers are allocated (and counted) in this step
     tracemalloc.start()
     step()
     peak = tracemalloc.get_traced_memory()[1]

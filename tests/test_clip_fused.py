@@ -12,7 +12,8 @@ from test_clip_kernels import NORMS, PLANNED, SETTINGS, _given, array_lists
 from tinyclipnn.kernels import reference as R
 
 K = pytest.importorskip("tinyclipnn.kernels.cpu.clip")
-from tinyclipnn.kernels.cpu import _claims, _reductions, _threads  # noqa: E402
+from tinyclipnn.kernels import runtime  # noqa: E402
+from tinyclipnn.kernels.cpu import _claims, _reductions  # noqa: E402
 
 POLICIES = ["propagate", "skip", "error", "zero"]
 EXACT_P = [1.0, 2.0, np.inf]  # no pow(): the compiled combine repeats numpy's operations
@@ -168,7 +169,7 @@ def _recording_kernel(hits, fail_in=None):
 @pytest.mark.parametrize("threads", [1, 2, 4])
 def test_claim_run_does_every_item_once(n_items, threads):
     hits = np.zeros(n_items, np.int64)
-    _threads.claim_run(_recording_kernel(hits), n_items, threads, n_items)
+    runtime.claim_run(_recording_kernel(hits), n_items, threads, n_items)
     np.testing.assert_array_equal(hits, 1)
 
 
@@ -180,7 +181,7 @@ def test_claim_run_with_a_failing_pool_thread_finishes_or_raises():
     for _ in range(20):  # whether or not the pool thread starts before the work runs out
         hits[:] = 0
         try:
-            _threads.claim_run(_recording_kernel(hits, "pool"), 1000, 2, 1000)
+            runtime.claim_run(_recording_kernel(hits, "pool"), 1000, 2, 1000)
         except RuntimeError as e:
             assert "pool thread" in str(e)
             assert hits.max() <= 1
@@ -192,7 +193,7 @@ def test_claim_run_with_a_failing_pool_thread_finishes_or_raises():
 def test_claim_run_error_in_the_caller_waits_for_the_pool_then_raises():
     hits = np.zeros(1000, np.int64)
     with pytest.raises(RuntimeError, match="calling thread"):
-        _threads.claim_run(_recording_kernel(hits, "caller"), 1000, 2, 1000)
+        runtime.claim_run(_recording_kernel(hits, "caller"), 1000, 2, 1000)
     frozen = hits.copy()  # every thread has stopped: nothing changes after the raise
     assert frozen.max() <= 1
     threading.Event().wait(0.05)

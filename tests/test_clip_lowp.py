@@ -10,8 +10,8 @@ from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 
 import tinyclipnn.clip as C
+from tinyclipnn.kernels import halfbits_numpy as H
 from tinyclipnn.kernels import reference as R
-from tinyclipnn.kernels.cpu import halfbits as H
 
 K = pytest.importorskip("tinyclipnn.kernels.cpu.clip")
 ml_dtypes = pytest.importorskip("ml_dtypes")

@@ -9,8 +9,9 @@ from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 
 import tinyclipnn.clip as C
+from tinyclipnn.kernels import halfbits_numpy as H
 from tinyclipnn.kernels import reference as R
-from tinyclipnn.kernels.cpu import halfbits as H
+from tinyclipnn.kernels.config import HALF_SCALE_BLOCK
 
 K = pytest.importorskip("tinyclipnn.kernels.cpu.clip")
 from tinyclipnn.kernels.cpu import _f16c_items as F  # noqa: E402
@@ -37,7 +38,7 @@ def _same(got, want, bf16, what=""):
 
 def _paths(bf16):
     """(name, in-place scale(bits, c)) of every kernel path for the type."""
-    tmp = np.empty(L.BLOCK, np.uint16)  # the scratch the fast paths need
+    tmp = np.empty(HALF_SCALE_BLOCK, np.uint16)  # the scratch the fast paths need
     if bf16:
         return [("bf16 fast", lambda y, c: L._scale_bf16(y, c, tmp)),
                 ("bf16 exact", lambda y, c: L.scale_exact(y, c, 2))]

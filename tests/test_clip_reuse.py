@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 import tinyclipnn.clip as C
-from tinyclipnn.kernels.identity_cache import IdentityCache
+from tinyclipnn.kernels.runtime import IdentityCache
 
 BACKENDS = ["numpy", "numba"]
 

@@ -22,7 +22,7 @@ PRELUDE = textwrap.dedent("""
     import numpy as np
     import tinyclipnn as tc
     from tinyclipnn.clip import clip_grad_norm_, clip_grad_value_
-    from tinyclipnn.kernels.cpu import _threads
+    from tinyclipnn.kernels import runtime
 
     def work(seed=0):
         rng = np.random.default_rng(seed)
@@ -36,7 +36,7 @@ PRELUDE = textwrap.dedent("""
         return round(float(norm), 3), float(np.abs(g).max()), lstm.weight_hh_l0.grad.shape
 
     expected = work()
-    assert _threads._POOL, "the parent never used the thread pool: the test would prove nothing"
+    assert runtime._pool is not None, "the parent never used the thread pool: the test would prove nothing"
 """)
 
 SCENARIOS = {
@@ -53,7 +53,6 @@ SCENARIOS = {
         assert os.waitstatus_to_exitcode(status) == 0, status
     """,
     "fork_while_a_thread_runs_kernels": """
-        from tinyclipnn.kernels.cpu import _blas
         stop = threading.Event()
         def busy():
             while not stop.is_set():
@@ -64,18 +63,17 @@ SCENARIOS = {
         for _ in range(3):
             pid = os.fork()
             if pid == 0:
-                ok = work() == expected and _blas._STATE["depth"] == 0
+                ok = work() == expected and runtime._blas_depth == 0
                 os._exit(0 if ok else 3)
             _, status = os.waitpid(pid, 0)
             assert os.waitstatus_to_exitcode(status) == 0, status
         stop.set()
         t.join()
     """,
-    "fork_while_another_thread_holds_the_segment_cache_lock": """
-        from tinyclipnn.kernels.cpu import _segments
+    "fork_while_another_thread_holds_the_runtime_lock": """
         held, release = threading.Event(), threading.Event()
         def holder():  # another thread inside the segment-table cache at the moment of fork
-            with _segments._tables._lock:
+            with runtime._lock:
                 held.set()
                 release.wait()
         t = threading.Thread(target=holder, daemon=True)
@@ -139,12 +137,12 @@ def test_child_after_fork_finishes_threaded_work(name):
 def test_blas_thread_counts_come_back_in_a_child_forked_inside_one_thread():
     code = textwrap.dedent("""
         import os, threading
-        from tinyclipnn.kernels.cpu import _blas
-        libs = _blas._find()
-        before = [get() for _, get in libs]
+        from tinyclipnn.kernels import runtime
+        libs = runtime.blas_libraries()
+        before = [lib.get() for lib in libs]
         inside, release = threading.Event(), threading.Event()
         def hold():
-            with _blas.one_thread():
+            with runtime.one_blas_thread():
                 inside.set()
                 release.wait()
         t = threading.Thread(target=hold)
@@ -152,9 +150,9 @@ def test_blas_thread_counts_come_back_in_a_child_forked_inside_one_thread():
         inside.wait()
         pid = os.fork()
         if pid == 0:
-            with _blas.one_thread():   # would deadlock or stay at 1 thread without the reset
+            with runtime.one_blas_thread():  # would deadlock or stay at 1 thread without the reset
                 pass
-            ok = [get() for _, get in libs] == before and _blas._STATE["depth"] == 0
+            ok = [lib.get() for lib in libs] == before and runtime._blas_depth == 0
             os._exit(0 if ok else 3)
         _, status = os.waitpid(pid, 0)
         release.set()

@@ -117,20 +117,22 @@ def test_fused_node_gradcheck_float64(mode):
 
 
 def test_split_matmul_and_blas_thread_counts_restored(monkeypatch):
+    from tinyclipnn.kernels import runtime
     from tinyclipnn.kernels.cpu import _blas
 
     monkeypatch.setattr(_blas, "SPLIT_MIN_WORK", 0)
     rng = np.random.default_rng(0)
     a, b = rng.standard_normal((37, 9)), rng.standard_normal((37, 5))
-    with _blas.one_thread():
-        with _blas.one_thread():  # nested (or concurrent) users restore once, at the last exit
+    libs = runtime.blas_libraries()
+    with runtime.one_blas_thread():
+        with runtime.one_blas_thread():  # nested (or concurrent) users restore once, at the last exit
             pass
-        assert all(get() == 1 for _, get in _blas._STATE["libs"])
+        assert all(lib.get() == 1 for lib in libs)
         np.testing.assert_allclose(_blas.matmul(a.T, b), a.T @ b, rtol=1e-12)
-    before = [get() for _, get in _blas._STATE["libs"]]
-    with _blas.one_thread():
+    before = [lib.get() for lib in libs]
+    with runtime.one_blas_thread():
         pass
-    assert [get() for _, get in _blas._STATE["libs"]] == before
+    assert [lib.get() for lib in libs] == before
 
 
 @pytest.mark.parametrize("mode", MODES)

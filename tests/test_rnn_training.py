@@ -159,7 +159,7 @@ def test_3000_step_composed_path_no_recursion_error():
 
 
 def test_workspace_recycles_only_unreferenced_buffers():
-    from tinyclipnn.kernels.cpu import _workspace as ws
+    from tinyclipnn.kernels import runtime as ws
 
     a = ws.empty((300, 300), np.float32)
     view = a[1:]

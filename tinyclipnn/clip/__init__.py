@@ -8,7 +8,7 @@ Gradients may be numpy arrays, PyTorch CPU or CUDA tensors, DLPack / ``__array_i
 exporters (all clipped in place, zero-copy), in float16, bfloat16, float32 or float64.
 """
 
-from ..kernels.cpu.config import CHUNK as SHARD_ALIGN
+from ..kernels.config import NORM_BLOCK as SHARD_ALIGN
 from ..kernels.cuda.scalar import DeviceScalar
 from ._backends import BACKENDS, available_backends, cuda_unavailable_reason, get_backend
 from ._checks import NONFINITE_POLICIES, NonFiniteNormError

@@ -13,7 +13,7 @@ from typing import Any
 
 import numpy as np
 
-from ..kernels.cpu.halfbits import BF16_BITS
+from ..kernels.halfbits_numpy import BF16_BITS
 
 F16, F32, F64 = np.dtype(np.float16), np.dtype(np.float32), np.dtype(np.float64)
 NATIVE = (F16, F32, F64)

@@ -18,7 +18,7 @@ from typing import Any
 
 import numpy as np
 
-from ..kernels.cpu.halfbits import BF16_BITS
+from ..kernels.halfbits_numpy import BF16_BITS
 from . import _checks
 from ._backends import ClipBackend, backend_for
 from ._gather import FLAT, PER_TENSOR, Gathered, gather

@@ -15,7 +15,7 @@ from __future__ import annotations
 from operator import attrgetter, is_
 from typing import Any
 
-from ..kernels.identity_cache import IdentityCache
+from ..kernels.runtime import IdentityCache
 from ._group import Group
 
 _WRITEABLE = 0x400  # numpy's writeable flag bit

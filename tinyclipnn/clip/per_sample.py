@@ -33,7 +33,7 @@ def _generator(rng: Any) -> np.random.Generator:
 
 def _add_noise(s: Any, gen: np.random.Generator, std: float) -> Any:
     """``s + N(0, std^2)`` formed in float64 and rounded once to s's dtype."""
-    from ..kernels.cpu.halfbits import from_f64, to_f64
+    from ..kernels.halfbits_numpy import from_f64, to_f64
 
     noise = gen.normal(0.0, std, tuple(s.shape))
     if is_device_array(s):

@@ -4,15 +4,23 @@ from __future__ import annotations
 
 from typing import Any
 
-from ..clip import SHARD_ALIGN
+from ..kernels.config import NORM_BLOCK
 from ._mpi import resolve
+
+# Shard boundaries at multiples of this give group norms bit-identical to one process: a
+# constant of the distributed contract, a multiple of the kernels' norm block (whose partials
+# are combined in order), never of a CPU speed knob.
+SHARD_ALIGN = 1 << 15
+if SHARD_ALIGN % NORM_BLOCK:
+    raise ValueError(f"distributed.SHARD_ALIGN ({SHARD_ALIGN}) must be a multiple of the "
+                      f"kernels' NORM_BLOCK ({NORM_BLOCK})")
 
 
 def shard_counts(n: int, shards: int, align: int = SHARD_ALIGN) -> list[int]:
     """Element count of each of ``shards`` contiguous shards of ``0..n``.
 
     ``0..n`` is cut into blocks of ``align`` elements (the last one partial) and the blocks
-    are dealt out evenly, in order: shard boundaries fall on the clip kernels' chunk grid
+    are dealt out evenly, in order: shard boundaries fall on the norms' block grid
     (``align = SHARD_ALIGN``), so a group norm over the shards is bit-identical to the
     one-process norm, and no shard holds more than one block above ``n / shards``. With
     fewer blocks than shards, trailing shards are empty.

@@ -8,12 +8,12 @@ from typing import Any
 import numpy as np
 
 from ..autograd import Tensor
-from ..clip import SHARD_ALIGN, ClipGradValue, GradBuffer, clip_grad_value_
+from ..clip import ClipGradValue, GradBuffer, clip_grad_value_
 from ..optim.optimizer import run_closure
 from ._mpi import mpi, mpi_type, resolve
 from .data_parallel import _Array, broadcast_parameters, check_same_parameters
 from .faults import abort_on_exception
-from .layout import shard_counts
+from .layout import SHARD_ALIGN, shard_counts
 
 
 def _param_groups(params: Any) -> list[dict[str, Any]]:

@@ -23,10 +23,11 @@ from __future__ import annotations
 
 import os
 import sys
-import threading
 import warnings
 from collections.abc import Callable
 from typing import Any
+
+from .runtime import first_time
 
 __all__ = ["INNER", "njit"]
 
@@ -36,39 +37,19 @@ __all__ = ["INNER", "njit"]
 # otherwise builds and optimises a wrapper too).
 INNER = {"no_cpython_wrapper": True}
 
-_WARNED: set[str] = set()
-_LOCK = threading.Lock()
-
-
-def _renew_lock_in_child() -> None:
-    """After fork: a new lock (a parent thread may have held the old one at the fork)."""
-    global _LOCK
-    _LOCK = threading.Lock()
-
-
-if hasattr(os, "register_at_fork"):
-    os.register_at_fork(after_in_child=_renew_lock_in_child)
-
-
 COMPILE_NOTICE = ("tinyclipnn: compiling kernels for first use, cached for later runs "
                   "(a few seconds, once)")
 
 
 def _announce_compile() -> None:
     """Say once per process that kernels are being compiled (a cold cache: seconds)."""
-    with _LOCK:
-        if "compiling" in _WARNED:
-            return
-        _WARNED.add("compiling")
-    print(COMPILE_NOTICE, file=sys.stderr, flush=True)
+    if first_time("compiling"):
+        print(COMPILE_NOTICE, file=sys.stderr, flush=True)
 
 
 def _warn_once(key: str, message: str) -> None:
-    with _LOCK:
-        if key in _WARNED:
-            return
-        _WARNED.add(key)
-    warnings.warn(f"tinyclipnn: {message}", RuntimeWarning, stacklevel=3)
+    if first_time(key):
+        warnings.warn(f"tinyclipnn: {message}", RuntimeWarning, stacklevel=3)
 
 
 def njit(*args: Any, **options: Any) -> Any:

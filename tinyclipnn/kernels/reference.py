@@ -4,8 +4,8 @@ fixed-order combine of norm partials that every backend shares.
 Same functions, signatures and semantics as ``kernels.cpu.clip`` (documented in
 ``tinyclipnn.clip._backends``): the oracle the compiled kernels are tested against, and the
 fallback when numba is unavailable. Arrays are float16/32/64, or bfloat16 passed as its uint16
-bit pattern (``cpu.halfbits``). Norms accumulate in float64 over chunks of ``CHUNK`` elements;
-a chunk whose plain sum over/underflows is recomputed scaled by its max. Scaling forms the
+bit pattern (``halfbits_numpy``). Norms accumulate in float64 over blocks of ``NORM_BLOCK``
+elements; a block whose plain sum over/underflows is recomputed scaled by its max. Scaling forms the
 product in float64 and rounds it to the array's dtype (round-to-nearest-even).
 """
 
@@ -17,8 +17,8 @@ from typing import Any
 
 import numpy as np
 
-from .cpu.config import CHUNK, TINY
-from .cpu.halfbits import cast_scalar, from_f64, to_f64
+from .config import NORM_BLOCK, TINY
+from .halfbits_numpy import cast_scalar, from_f64, to_f64
 
 Partials = tuple[np.ndarray, np.ndarray, np.ndarray]  # (sums, scales, first)
 
@@ -41,18 +41,20 @@ def _sums(rows: np.ndarray, p: float) -> np.ndarray:
     return (rows * rows if p == 2 else rows if p == 1 else rows**p).sum(axis=1)
 
 
-def _chunk_partials(x: np.ndarray, p: float) -> tuple[np.ndarray, np.ndarray]:
-    """(sums, scales) of the CHUNK-element chunks of a float64 1-D array (see ``seg_partials``)."""
+def _block_partials(x: np.ndarray, p: float) -> tuple[np.ndarray, np.ndarray]:
+    """(sums, scales) of the NORM_BLOCK-element blocks of a float64 1-D array (see
+    ``seg_partials``)."""
     a = np.abs(x)
-    full = a.size // CHUNK * CHUNK
-    chunks = [a[:full].reshape(-1, CHUNK)] + ([a[full:].reshape(1, -1)] if a.size > full else [])
+    full = a.size // NORM_BLOCK * NORM_BLOCK
+    blocks = [a[:full].reshape(-1, NORM_BLOCK)] + ([a[full:].reshape(1, -1)] if a.size > full
+                                                   else [])
     with np.errstate(over="ignore", under="ignore", invalid="ignore"):
-        sums = np.concatenate([_sums(c, p) for c in chunks])
+        sums = np.concatenate([_sums(b, p) for b in blocks])
         scales = np.zeros(sums.size)
         if p == np.inf:
             return sums, scales
         for i in np.flatnonzero(~(np.isnan(sums) | ((sums > TINY) & (sums < np.inf)))):
-            row = a[i * CHUNK : (i + 1) * CHUNK]
+            row = a[i * NORM_BLOCK : (i + 1) * NORM_BLOCK]
             m = row.max()
             if 0.0 < m < np.inf:
                 sums[i], scales[i] = ((row / m) ** p).sum(), m
@@ -60,11 +62,11 @@ def _chunk_partials(x: np.ndarray, p: float) -> tuple[np.ndarray, np.ndarray]:
 
 
 def seg_partials(arrays: Sequence[np.ndarray], norm_type: float) -> Partials:
-    """Norm partials of each array, chunk by chunk (``CHUNK`` elements from each array's start):
-    float64 ``sums`` and ``scales`` (one per chunk, in order) and int64 ``first`` (segment ``s``
-    owns chunks ``first[s]:first[s+1]``). ``scales[k] == 0``: ``sums[k] = sum |x|^p`` (or
+    """Norm partials of each array, block by block (``NORM_BLOCK`` elements from each array's
+    start): float64 ``sums`` and ``scales`` (one per block, in order) and int64 ``first``
+    (segment ``s`` owns blocks ``first[s]:first[s+1]``). ``scales[k] == 0``: ``sums[k] = sum |x|^p`` (or
     ``max |x|`` for p = inf); ``scales[k] = m > 0``: ``sums[k] = sum (|x|/m)^p``."""
-    parts = [_chunk_partials(_flat64(a), norm_type) for a in arrays]
+    parts = [_block_partials(_flat64(a), norm_type) for a in arrays]
     first = np.zeros(len(parts) + 1, np.int64)
     first[1:] = np.cumsum([s.size for s, _ in parts])
     if not parts:
@@ -73,9 +75,9 @@ def seg_partials(arrays: Sequence[np.ndarray], norm_type: float) -> Partials:
 
 
 def combine_partials(sums: np.ndarray, scales: np.ndarray, norm_type: float) -> float:
-    """The p-norm from chunk partials, reduced strictly in order (bit-identical for the same
+    """The p-norm from block partials, reduced strictly in order (bit-identical for the same
     concatenated partials, however they were produced). NaN wins, then inf; finite inputs whose
-    sum overflows are combined scaled by the largest chunk norm."""
+    sum overflows are combined scaled by the largest block norm."""
     p = norm_type
     if sums.size == 0:
         return 0.0

@@ -26,7 +26,7 @@ from collections.abc import Callable
 import numpy as np
 
 from ..autograd import Function, is_grad_enabled
-from ..kernels.cpu import _workspace as workspace
+from ..kernels import runtime as workspace
 
 _NO_KERNELS: list[str] = []  # why the Numba kernels cannot be used (set on first failure)
 

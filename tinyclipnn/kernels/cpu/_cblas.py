@@ -15,7 +15,6 @@ from __future__ import annotations
 import ctypes
 import glob
 import os
-import threading
 
 import numpy as np
 
@@ -25,7 +24,6 @@ _SYMBOLS = [("scipy_cblas_sgemm64_", "scipy_cblas_dgemm64_", True),
             ("cblas_sgemm64_", "cblas_dgemm64_", True),
             ("scipy_cblas_sgemm", "scipy_cblas_dgemm", False),
             ("cblas_sgemm", "cblas_dgemm", False)]
-_LOCK = threading.Lock()
 _FOUND: dict[str, np.ndarray] = {}  # dtype char -> handle; empty until the first look-up
 
 
@@ -54,21 +52,11 @@ def _look_up() -> dict[str, np.ndarray]:
     return found  # pragma: no cover - no numpy-bundled OpenBLAS: kernels use np.dot
 
 
-def _reset_in_child() -> None:
-    """After fork: a new lock (another thread may have held the old one); addresses stay valid."""
-    global _LOCK
-    _LOCK = threading.Lock()
-
-
-if hasattr(os, "register_at_fork"):
-    os.register_at_fork(after_in_child=_reset_in_child)
-
-
 def gemm_handle(dtype) -> np.ndarray:
-    """``[address, ilp64]`` of numpy's BLAS gemm for float32 / float64 (address 0: not found)."""
-    with _LOCK:
-        if not _FOUND:
-            _FOUND.update(_look_up())
+    """``[address, ilp64]`` of numpy's BLAS gemm for float32 / float64 (address 0: not found).
+    No lock: two threads looking up at once find the same addresses (valid after fork too)."""
+    if not _FOUND:
+        _FOUND.update(_look_up())
     return _FOUND[np.dtype(dtype).char]
 
 

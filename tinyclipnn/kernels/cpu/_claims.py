@@ -55,6 +55,17 @@ def claim(claims, n_items, finished):
     return min(lo, n_items), min(lo + claims[BATCH], n_items)
 
 
+@njit(nogil=True)
+def claimed_items(claims, n_items):
+    """The items this thread claims, one by one (a batch at a time; a batch is reported done
+    when the next one is claimed): every item runner's loop, written once."""
+    lo, hi = claim(claims, n_items, 0)
+    while lo < hi:
+        for k in range(lo, hi):  # noqa: UP028 - numba compiles no ``yield from``
+            yield k
+        lo, hi = claim(claims, n_items, hi - lo)
+
+
 @intrinsic
 def load_acquire(typingctx, arr, idx):
     """``arr[idx]`` of an int64 array as an atomic read (never hoisted out of a loop, and no

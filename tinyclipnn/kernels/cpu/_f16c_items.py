@@ -19,9 +19,13 @@ from numba import types
 from numba.extending import intrinsic
 
 from .._jit import njit
-from ._claims import claim
+from ..config import HALF_SCALE_BLOCK, NORM_BLOCK
+from ._claims import claimed_items
 from ._float_items import CLAMP, NORM, SCALE
-from ._halfbits import (
+from ._lowp_items import _clamp, settled
+from ._reductions import _FM, partial
+from ._segments import item_view
+from .halfbits_numba import (
     FAST_C_MAX,
     FAST_C_MIN,
     FP16,
@@ -31,10 +35,6 @@ from ._halfbits import (
     f32_odd_bits,
     u32_as_f32,
 )
-from ._lowp_items import _clamp, settled
-from ._reductions import _FM, partial
-from ._segments import segment_view
-from .config import BLOCK, CHUNK
 
 
 def _target_features() -> str:
@@ -102,8 +102,8 @@ def _scale_exact(y, c):
 
 @njit(cache=True)
 def _scale(y, c, tmp):
-    """``y *= c``, the float64 product rounded once (RNE), per block of ``BLOCK`` (``tmp``:
-    ``BLOCK`` scratch values). The float32 product s rounded by one ``vcvtps2ph`` is written
+    """``y *= c``, the float64 product rounded once (RNE), per block of ``HALF_SCALE_BLOCK`` (``tmp``:
+    ``HALF_SCALE_BLOCK`` scratch values). The float32 product s rounded by one ``vcvtps2ph`` is written
     in place, originals kept in ``tmp``; it is the exact result unless s is within ``NEAR``
     ulps of a float16 midpoint (``f16_near_midpoint``, an integer test on the bits of s; about
     1 value in 1,400, 4% of blocks), and such a block is redone exactly from ``tmp``. One
@@ -114,17 +114,17 @@ def _scale(y, c, tmp):
         _scale_exact(y, c)
         return
     c32 = np.float32(c)
-    full = y.size - y.size % BLOCK
-    for lo in range(0, full, BLOCK):
+    full = y.size - y.size % HALF_SCALE_BLOCK
+    for lo in range(0, full, HALF_SCALE_BLOCK):
         near = U32(0)  # a 32-bit OR (cast back each time: numba widens) vectorises
-        for i in range(BLOCK):
+        for i in range(HALF_SCALE_BLOCK):
             h = y[lo + i]
             tmp[i] = h
             s = _from_half_bits(h) * c32
             near = U32(near | f16_near_midpoint(s))
             y[lo + i] = _to_half_bits(s)
         if near:
-            for i in range(BLOCK):
+            for i in range(HALF_SCALE_BLOCK):
                 y[lo + i] = _exact(tmp[i], c)
     _scale_exact(y[full:], c)
 
@@ -133,25 +133,22 @@ def _scale(y, c, tmp):
 def run_items_f16c(op, addrs, sizes, seg, start, stop, arg, coefs, proto, out, scales, kind,
                    claims):
     """``run_items_lowp`` for float16 (``kind`` 1) with the hardware conversions."""
-    buf = np.empty(CHUNK, np.float32)
-    tmp = np.empty(BLOCK, np.uint16)
+    buf = np.empty(NORM_BLOCK, np.float32)
+    tmp = np.empty(HALF_SCALE_BLOCK, np.uint16)
     fill = encode(arg, FP16)
-    n, done = seg.shape[0], 0
-    lo, hi = claim(claims, n, 0)
-    while lo < hi:
-        for k in range(lo, hi):
-            s = seg[k]
-            y = segment_view(addrs[s], sizes[s], proto)[start[k] : stop[k]]
-            if op == NORM:
-                if arg != 2.0 or not settled(_sum_sq(y), out, scales, k):
-                    partial(_decode(y, buf), arg, out, scales, k)
-            elif op == SCALE:
-                if coefs[s] != 1.0:
-                    _scale(y, coefs[s], tmp)
-            elif op == CLAMP:
-                out[k] = _clamp(y, arg, FP16, buf)
-            else:
-                y[:] = fill
-        done += hi - lo
-        lo, hi = claim(claims, n, hi - lo)
+    done = 0
+    for k in claimed_items(claims, seg.shape[0]):
+        s = seg[k]
+        y = item_view(addrs, sizes, seg, start, stop, proto, k)
+        if op == NORM:
+            if arg != 2.0 or not settled(_sum_sq(y), out, scales, k):
+                partial(_decode(y, buf), arg, out, scales, k)
+        elif op == SCALE:
+            if coefs[s] != 1.0:
+                _scale(y, coefs[s], tmp)
+        elif op == CLAMP:
+            out[k] = _clamp(y, arg, FP16, buf)
+        else:
+            y[:] = fill
+        done += 1
     return done

@@ -10,9 +10,9 @@ too, and a second copy of everything for a constant operation code: ~1.5 s of it
 from __future__ import annotations
 
 from .._jit import njit
-from ._claims import claim
+from ._claims import claimed_items
 from ._reductions import clamp_chunk, partial, scale_chunk
-from ._segments import segment_view
+from ._segments import item_view
 
 NORM, SCALE, CLAMP, FILL = 0, 1, 2, 3
 
@@ -21,60 +21,42 @@ NORM, SCALE, CLAMP, FILL = 0, 1, 2, 3
 def norm_items(addrs, sizes, seg, start, stop, p, proto, out, scales, claims):
     """Chunk partials (``partial``) of the work items this thread claims (``claim_run``) into
     ``out[k]`` / ``scales[k]``; returns how many items it did."""
-    n, done = seg.shape[0], 0
-    lo, hi = claim(claims, n, 0)
-    while lo < hi:
-        for k in range(lo, hi):
-            s = seg[k]
-            partial(segment_view(addrs[s], sizes[s], proto)[start[k] : stop[k]], p, out,
-                    scales, k)
-        done += hi - lo
-        lo, hi = claim(claims, n, hi - lo)
+    done = 0
+    for k in claimed_items(claims, seg.shape[0]):
+        partial(item_view(addrs, sizes, seg, start, stop, proto, k), p, out, scales, k)
+        done += 1
     return done
 
 
 @njit(cache=True, nogil=True)
 def scale_items(addrs, sizes, seg, start, stop, coefs, proto, claims):
     """Scale each claimed item by its segment's ``coefs[s]`` (1 writes nothing)."""
-    n, done = seg.shape[0], 0
-    lo, hi = claim(claims, n, 0)
-    while lo < hi:
-        for k in range(lo, hi):
-            s = seg[k]
-            if coefs[s] != 1.0:
-                scale_chunk(segment_view(addrs[s], sizes[s], proto)[start[k] : stop[k]],
-                            coefs[s])
-        done += hi - lo
-        lo, hi = claim(claims, n, hi - lo)
+    done = 0
+    for k in claimed_items(claims, seg.shape[0]):
+        if coefs[seg[k]] != 1.0:
+            scale_chunk(item_view(addrs, sizes, seg, start, stop, proto, k), coefs[seg[k]])
+        done += 1
     return done
 
 
 @njit(cache=True, nogil=True)
 def clamp_items(addrs, sizes, seg, start, stop, c, proto, out, claims):
     """Clamp each claimed item to [-c, c]; ``out[k]`` = how many values changed."""
-    n, done = seg.shape[0], 0
-    lo, hi = claim(claims, n, 0)
-    while lo < hi:
-        for k in range(lo, hi):
-            s = seg[k]
-            out[k] = clamp_chunk(segment_view(addrs[s], sizes[s], proto)[start[k] : stop[k]], c)
-        done += hi - lo
-        lo, hi = claim(claims, n, hi - lo)
+    done = 0
+    for k in claimed_items(claims, seg.shape[0]):
+        out[k] = clamp_chunk(item_view(addrs, sizes, seg, start, stop, proto, k), c)
+        done += 1
     return done
 
 
 @njit(cache=True, nogil=True)
 def fill_items(addrs, sizes, seg, start, stop, value, proto, claims):
     """Set every element of each claimed item to ``value``."""
-    n, done = seg.shape[0], 0
-    lo, hi = claim(claims, n, 0)
-    while lo < hi:
-        for k in range(lo, hi):
-            s = seg[k]
-            y = segment_view(addrs[s], sizes[s], proto)[start[k] : stop[k]]
-            v = y.dtype.type(value)
-            for i in range(y.size):
-                y[i] = v
-        done += hi - lo
-        lo, hi = claim(claims, n, hi - lo)
+    done = 0
+    for k in claimed_items(claims, seg.shape[0]):
+        y = item_view(addrs, sizes, seg, start, stop, proto, k)
+        v = y.dtype.type(value)
+        for i in range(y.size):
+            y[i] = v
+        done += 1
     return done

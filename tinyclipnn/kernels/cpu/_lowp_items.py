@@ -8,12 +8,16 @@ from __future__ import annotations
 import numpy as np
 
 from .._jit import njit
-from ._claims import claim
+from ..config import HALF_SCALE_BLOCK, NORM_BLOCK, TINY
+from ._claims import claimed_items
 from ._float_items import CLAMP, NORM, SCALE
-from ._halfbits import (
+from ._reductions import _FM, partial
+from ._segments import item_view
+from .halfbits_numba import (
     FAST_C_MAX,
     FAST_C_MIN,
     FP16,
+    U32,
     bf16_to_f32,
     decode,
     encode,
@@ -23,11 +27,6 @@ from ._halfbits import (
     near_midpoint,
     u32_as_f32,
 )
-from ._reductions import _FM, partial
-from ._segments import segment_view
-from .config import BLOCK, CHUNK, TINY
-
-U32 = np.uint32
 
 
 @njit(cache=True)
@@ -96,30 +95,30 @@ def scale_exact(y, c, kind):
 
 @njit(cache=True)
 def _scale_bf16(y, c, tmp):
-    """bfloat16 ``y *= c`` as ``scale_exact``, per block of ``BLOCK``, in 8-wide float32/int32
+    """bfloat16 ``y *= c`` as ``scale_exact``, per block of ``HALF_SCALE_BLOCK``, in 8-wide float32/int32
     vectors: s = x * float32(c) rounded to nearest-even on its bits is written in place
     (originals kept in ``tmp``). s is within 2 float32 ulps of the float64 product (see
     ``FAST_C_MIN``; 1 ulp when s is a float32 subnormal, whose grid is the bfloat16
     subnormal grid too; s = 0 or inf only where the product rounds to 0 or inf as well), so
     both round alike unless s is within ``NEAR`` ulps of a bfloat16 midpoint; NaN stays NaN,
     quiet. A block with such a value (rare) is redone exactly from ``tmp``; the last partial
-    block is done exactly. One loop (decode and multiply once; ``tmp``: ``BLOCK`` scratch
+    block is done exactly. One loop (decode and multiply once; ``tmp``: ``HALF_SCALE_BLOCK`` scratch
     values) costs ~0.21 ns per value against ~0.29 for a check loop then a scaling loop."""
     if not FAST_C_MIN <= abs(c) <= FAST_C_MAX:
         scale_exact(y, c, 2)
         return
     c32 = np.float32(c)
-    full = y.size - y.size % BLOCK
-    for lo in range(0, full, BLOCK):
+    full = y.size - y.size % HALF_SCALE_BLOCK
+    for lo in range(0, full, HALF_SCALE_BLOCK):
         near = U32(0)  # a 32-bit OR (each op cast back: numba widens to 64 bits) vectorises
-        for i in range(BLOCK):  # constant length: unrolled, no remainder loop
+        for i in range(HALF_SCALE_BLOCK):  # constant length: unrolled, no remainder loop
             h = y[lo + i]
             tmp[i] = h
             u = f32_as_u32(bf16_to_f32(h) * c32)
             near = U32(near | near_midpoint(u, 16))
             y[lo + i] = np.uint16(U32(u + U32(0x7FFF) + U32(U32(u >> U32(16)) & U32(1))) >> U32(16))
         if near:
-            for i in range(BLOCK):
+            for i in range(HALF_SCALE_BLOCK):
                 y[lo + i] = _exact(tmp[i], c, 2)
     scale_exact(y[full:], c, 2)
 
@@ -147,31 +146,28 @@ def run_items_lowp(op, addrs, sizes, seg, start, stop, arg, coefs, proto, out, s
                    claims):
     """``_float_items.run_items`` over 16-bit arrays (``kind``: 1 float16, 2 bfloat16): the
     work items this thread claims; returns how many it did."""
-    buf = np.empty(CHUNK, np.float32)
-    tmp = np.empty(BLOCK, np.uint16)
+    buf = np.empty(NORM_BLOCK, np.float32)
+    tmp = np.empty(HALF_SCALE_BLOCK, np.uint16)
     fill = encode(arg, kind)
-    n, done = seg.shape[0], 0
-    lo, hi = claim(claims, n, 0)
-    while lo < hi:
-        for k in range(lo, hi):
-            s = seg[k]
-            y = segment_view(addrs[s], sizes[s], proto)[start[k] : stop[k]]
-            if op == NORM:
-                if arg != 2.0 or not settled(_sum_sq(y, kind), out, scales, k):
-                    partial(_decode_into(y, kind, buf), arg, out, scales, k)
-            elif op == SCALE:
-                if coefs[s] == 1.0:
-                    pass
-                elif kind == FP16:
-                    scale_exact(y, coefs[s], FP16)
-                else:
-                    _scale_bf16(y, coefs[s], tmp)
-            elif op == CLAMP:
-                out[k] = _clamp(y, arg, kind, buf)
+    done = 0
+    for k in claimed_items(claims, seg.shape[0]):
+        s = seg[k]
+        y = item_view(addrs, sizes, seg, start, stop, proto, k)
+        if op == NORM:
+            if arg != 2.0 or not settled(_sum_sq(y, kind), out, scales, k):
+                partial(_decode_into(y, kind, buf), arg, out, scales, k)
+        elif op == SCALE:
+            if coefs[s] == 1.0:
+                pass
+            elif kind == FP16:
+                scale_exact(y, coefs[s], FP16)
             else:
-                y[:] = fill
-        done += hi - lo
-        lo, hi = claim(claims, n, hi - lo)
+                _scale_bf16(y, coefs[s], tmp)
+        elif op == CLAMP:
+            out[k] = _clamp(y, arg, kind, buf)
+        else:
+            y[:] = fill
+        done += 1
     return done
 
 

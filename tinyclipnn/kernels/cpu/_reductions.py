@@ -6,8 +6,9 @@ from __future__ import annotations
 
 import numpy as np
 
+from .. import norm_scalars
 from .._jit import INNER, njit
-from .config import TINY
+from ..config import TINY
 
 _FM = {"reassoc", "contract"}  # vectorised sums; no nnan/ninf, so inf/NaN stay IEEE
 
@@ -61,18 +62,8 @@ def _reduce(y, p):
     return _sum_pow(y, p, 1.0)
 
 
-@njit(cache=True, **INNER)
-def _root(s, p):
-    if p == 2.0:
-        return np.sqrt(s)
-    if p == 1.0 or p == np.inf:
-        return s
-    return s ** (1.0 / p)
-
-
-@njit(cache=True, **INNER)
-def _pow(x, p):
-    return x * x if p == 2.0 else x if p == 1.0 else x**p
+_root = njit(cache=True, **INNER)(norm_scalars.root)
+_pow_abs = njit(cache=True, **INNER)(norm_scalars.pow_abs)
 
 
 @njit(cache=True)
@@ -115,7 +106,7 @@ def combine_partials(sums, scales, p):
     s = 0.0
     for i in range(n):
         r = _root(sums[i], p)
-        s += _pow((r if scales[i] == 0.0 else scales[i] * r) / m, p)
+        s += _pow_abs((r if scales[i] == 0.0 else scales[i] * r) / m, p)
     return m * _root(s, p)
 
 

@@ -2,12 +2,13 @@
 
 A *segment* is the memory of one contiguous array (C or Fortran order), described by its data
 address and element count. ``segment_table`` turns a list of arrays into ``(addrs, sizes)``
-int64 arrays, and ``work_items`` cuts the segments into fixed chunks of ``CHUNK`` elements, the
-unit of parallel work. Fixed chunks plus a fixed-order combine make every reduction
-bit-identical for any thread count. Kernels read a segment with ``segment_view``.
+int64 arrays, and ``work_items`` cuts the segments into blocks of ``NORM_BLOCK`` elements (one
+norm partial each), the items threads claim. Fixed blocks plus a fixed-order combine make
+every reduction bit-identical for any thread count and claim size. Kernels read a segment with
+``segment_view``.
 
 Building a table costs about 1 us per array, so the last few tables are cached, keyed by the
-identity of the arrays (``kernels.identity_cache``: weak references, so no freed memory is
+identity of the arrays (``runtime.IdentityCache``: weak references, so no freed memory is
 ever reused) and re-validated on every hit (dtype and size: an array resized or re-typed in
 place misses). A table can also be built once and passed to several kernel calls (``plan``).
 """
@@ -23,8 +24,8 @@ from numba import carray, types
 from numba.extending import intrinsic
 
 from .._jit import njit
-from ..identity_cache import IdentityCache
-from .config import CHUNK, TABLE_CACHE_SIZE
+from ..config import NORM_BLOCK, TABLE_CACHE_SIZE
+from ..runtime import IdentityCache
 
 
 @intrinsic
@@ -44,17 +45,23 @@ def segment_view(addr, size, proto):
     return carray(_address_as_pointer(addr, proto), (size,))
 
 
-def work_items(sizes: np.ndarray, chunk: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Cut segments into chunks: (segment index, start, stop) per work item, in order.
+@njit(inline="always")
+def item_view(addrs, sizes, seg, start, stop, proto, k):
+    """Work item ``k``'s elements: a 1-D view of its part of its segment."""
+    return segment_view(addrs[seg[k]], sizes[seg[k]], proto)[start[k] : stop[k]]
+
+
+def work_items(sizes: np.ndarray, block: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Cut segments into blocks: (segment index, start, stop) per work item, in order.
 
     Plain numpy (a few calls; tables are cached): as a Numba kernel it cost ~0.3 s of
     compilation on a process's first clip."""
     sizes = np.asarray(sizes, np.int64)
-    counts = (sizes + chunk - 1) // chunk
+    counts = (sizes + block - 1) // block
     seg = np.repeat(np.arange(sizes.shape[0], dtype=np.int64), counts)
     first = np.cumsum(counts) - counts  # each segment's first item
-    start = (np.arange(seg.shape[0], dtype=np.int64) - first[seg]) * chunk
-    stop = np.minimum(start + chunk, sizes[seg])
+    start = (np.arange(seg.shape[0], dtype=np.int64) - first[seg]) * block
+    stop = np.minimum(start + block, sizes[seg])
     return seg, start, stop
 
 
@@ -68,9 +75,9 @@ class SegmentTable:
         self.addrs = addrs
         self.sizes = sizes
         self.size_list = sizes.tolist()
-        self.seg, self.start, self.stop = work_items(sizes, CHUNK)
+        self.seg, self.start, self.stop = work_items(sizes, NORM_BLOCK)
         self.first = np.zeros(sizes.size + 1, np.int64)  # segment s owns items first[s]:first[s+1]
-        np.cumsum((sizes + CHUNK - 1) // CHUNK, out=self.first[1:])
+        np.cumsum((sizes + NORM_BLOCK - 1) // NORM_BLOCK, out=self.first[1:])
         self.dtype = np.dtype(dtype)
         # 16-bit floats are read through their bits: kind 1 float16, 2 bfloat16 (uint16)
         self.kind = {np.dtype(np.float16): 1, np.dtype(np.uint16): 2}.get(self.dtype, 0)

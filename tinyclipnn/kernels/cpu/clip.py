@@ -18,6 +18,9 @@ import numpy as np
 
 from .. import reference
 from .._jit import njit
+from ..config import COL_SUM_BLOCK, PARALLEL_MIN
+from ..halfbits_numpy import cast_scalar
+from ..runtime import claim_run, max_threads, split_run
 from ._f16c_items import HAVE_F16C, run_items_f16c
 from ._float_items import (
     CLAMP,
@@ -32,11 +35,7 @@ from ._float_items import (
 from ._fused import PROPAGATE, SKIP, ZERO, clip_f16c, clip_float, clip_lowp
 from ._lowp_items import col_sum_lowp, run_items_lowp
 from ._segments import SegmentTable, row_table, segment_table
-from ._threads import claim_run, max_threads, split_run
-from .config import PARALLEL_MIN
-from .halfbits import cast_scalar
 
-_COL_BLOCK = 1024
 _NO_COEFS = np.ones(1)
 _POLICY = {"propagate": PROPAGATE, "skip": SKIP, "error": SKIP, "zero": ZERO}
 
@@ -45,8 +44,8 @@ _POLICY = {"propagate": PROPAGATE, "skip": SKIP, "error": SKIP, "zero": ZERO}
 def _col_sum(x, out, lo_block, hi_block):
     rows, cols = x.shape
     for b in range(lo_block, hi_block):
-        lo = b * _COL_BLOCK
-        hi = min(lo + _COL_BLOCK, cols)
+        lo = b * COL_SUM_BLOCK
+        hi = min(lo + COL_SUM_BLOCK, cols)
         acc = np.zeros(hi - lo, np.float64)
         for i in range(rows):
             for j in range(lo, hi):
@@ -186,12 +185,12 @@ def col_sum(x2d: np.ndarray) -> np.ndarray:
     """Sum over rows of a C-contiguous (rows, cols) array, accumulated in float64:
     shape (cols,), dtype of ``x2d`` (16-bit floats rounded to nearest-even)."""
     out = np.empty(x2d.shape[1], x2d.dtype)
-    blocks = (x2d.shape[1] + _COL_BLOCK - 1) // _COL_BLOCK
+    blocks = (x2d.shape[1] + COL_SUM_BLOCK - 1) // COL_SUM_BLOCK
     threads = max_threads() if x2d.size >= PARALLEL_MIN else 1
     kind = {np.dtype(np.float16): 1, np.dtype(np.uint16): 2}.get(x2d.dtype, 0)
     if kind:
         split_run(col_sum_lowp, blocks, threads, x2d.view(np.uint16), out.view(np.uint16), kind,
-                  _COL_BLOCK)
+                  COL_SUM_BLOCK)
     else:
         split_run(_col_sum, blocks, threads, x2d, out)
     return out

@@ -16,18 +16,18 @@ from __future__ import annotations
 
 import numpy as np
 
-from . import _workspace as W
+from .. import runtime as W
+from ..config import GRU_DW_CHUNKS, PARALLEL_MIN_WORK
+from ..runtime import max_threads, split_run
+from ..runtime import one_blas_thread as one_thread
 from . import rnn_kernels as K
-from ._blas import matmul, one_thread
+from ._blas import matmul
 from ._cblas import gemm_handle
-from ._threads import max_threads, split_run
 from .rnn_reference import ACTIVATIONS, MODES
 
 __all__ = ["ACTIVATIONS", "MODES", "forward", "backward", "matmul", "one_thread"]
 
 _CLIP_CODES = {None: 0, "none": 0, "value": 1, "norm": 2}
-
-PARALLEL_MIN_WORK = 2_000_000  # multiply-adds in the recurrent matmuls before using threads
 
 
 def _run(name: str, B: int, work: int, *args) -> None:
@@ -128,9 +128,6 @@ def _state_matmul(d, y, h0, lens, reverse, out, t0=0) -> np.ndarray:
         if short.size:
             out += d[lens[short] - 1 - t0, short].T @ h0[short]
     return out
-
-
-GRU_DW_CHUNKS = 4  # dW_hh's GRU n rows take r * dn, formed a quarter of the steps at a time
 
 
 def backward(mode, saved, dy, dh_n, dc_n, w_hh, lengths=None, reverse=False,

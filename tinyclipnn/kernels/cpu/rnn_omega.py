@@ -22,7 +22,8 @@ import math
 import numpy as np
 
 from .._jit import INNER, njit
-from ._blas import matmul, one_thread
+from ..runtime import one_blas_thread as one_thread
+from ._blas import matmul
 from .rnn_omega_reference import BOUND, omega_reference
 
 __all__ = ["BOUND", "omega_fused", "omega_reference"]

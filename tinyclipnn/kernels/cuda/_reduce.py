@@ -4,13 +4,10 @@ block's result never depends on timing. ``n`` is the block size, a power of two.
 
 from __future__ import annotations
 
-import math
-
+from .. import norm_scalars
 from ._runtime import cuda_module
 
 cuda = cuda_module()
-
-TINY = 1e-290  # a float64 sum of |x|^p below this may have underflowed: recompute scaled
 
 
 @cuda.jit(device=True)
@@ -23,24 +20,8 @@ def nan_max(a, b):
     return a
 
 
-@cuda.jit(device=True)
-def pow_abs(v, p):
-    """|v|^p in float64 (p = 2 and 1 without pow)."""
-    if p == 2.0:
-        return v * v
-    if p == 1.0:
-        return abs(v)
-    return abs(v) ** p
-
-
-@cuda.jit(device=True)
-def root(s, p):
-    """s^(1/p) for the p-norm (p = 2 with sqrt, p = 1 and inf unchanged)."""
-    if p == 2.0:
-        return math.sqrt(s)
-    if p == 1.0 or p == math.inf:
-        return s
-    return s ** (1.0 / p)
+pow_abs = cuda.jit(device=True)(norm_scalars.pow_abs)
+root = cuda.jit(device=True)(norm_scalars.root)
 
 
 @cuda.jit(device=True)

@@ -19,7 +19,6 @@ from . import _config
 from ._runtime import cuda_module
 
 cuda = cuda_module()
-_CACHE_SIZE = 16
 
 
 @dataclass(frozen=True)
@@ -62,6 +61,6 @@ def table(sizes: np.ndarray) -> WorkTable:
         seg = start = stop = np.zeros(1, np.int64)
     t = WorkTable(*(cuda.to_device(a) for a in (seg, start, stop, first)), int(sizes.size), int(first[-1]))
     _cache[key] = t
-    if len(_cache) > _CACHE_SIZE:
+    if len(_cache) > _config.TABLE_CACHE_SIZE:
         _cache.popitem(last=False)
     return t

@@ -18,9 +18,10 @@ from typing import Any
 import numpy as np
 from numba import float64
 
+from ..config import TINY
 from . import _config, _segments
 from ._arrays import runs
-from ._reduce import TINY, block_sum, block_sum_max, nan_max, pow_abs, root
+from ._reduce import block_sum, block_sum_max, nan_max, pow_abs, root
 from ._runtime import cuda_module
 
 cuda = cuda_module()
@@ -115,26 +116,24 @@ def _combine(norms, p, total):
         total[0] = m * sh_s[0] ** (1.0 / p) if ok else m
 
 
-class _Scratch:
-    """Grow-only float64 device buffers reused between calls (launches are stream-ordered)."""
+_scratch: dict[str, Any] = {}  # grow-only float64 device buffers, by name
 
-    bufs: dict[str, Any] = {}
 
-    @classmethod
-    def get(cls, name: str, n: int) -> Any:
-        buf = cls.bufs.get(name)
-        if buf is None or buf.size < n:
-            buf = cls.bufs[name] = cuda.device_array(max(n, 1024), np.float64)
-        return buf[:n]
+def _scratch_buffer(name: str, n: int) -> Any:
+    """``n`` float64 of device scratch reused between calls (launches are stream-ordered)."""
+    buf = _scratch.get(name)
+    if buf is None or buf.size < n:
+        buf = _scratch[name] = cuda.device_array(max(n, _config.SCRATCH_MIN), np.float64)
+    return buf[:n]
 
 
 def _run_norms(flat: Any, sizes: np.ndarray, p: float, out: Any) -> None:
     """Norms of the segments ``sizes`` of one flat device array into device ``out``."""
     t = _segments.table(sizes)
     bs = _config.block()
-    scales = _Scratch.get("scales", t.nseg)
-    psum = _Scratch.get("psum", max(t.nblocks, 1))
-    pmax = _Scratch.get("pmax", max(t.nblocks, 1))
+    scales = _scratch_buffer("scales", t.nseg)
+    psum = _scratch_buffer("psum", max(t.nblocks, 1))
+    pmax = _scratch_buffer("pmax", max(t.nblocks, 1))
     for rescue in (False, True):
         if t.nblocks:
             _partials[t.nblocks, bs](flat, t.seg, t.start, t.stop, p, rescue, scales, psum, pmax)

@@ -4,7 +4,7 @@ numpy has float16 but no bfloat16; a bfloat16 array travels through the kernels 
 ``uint16`` bit pattern (the upper half of a float32). Rounding to either type is
 round-to-nearest-even from float64, done as round-to-odd to float32 (exact for the final
 rounding, since float32 keeps >= 2 more bits than either 16-bit type) and then RNE on the bits.
-The Numba kernels implement the same rules (``_halfbits``); this module is their oracle.
+The Numba kernels implement the same rules (``cpu.halfbits_numba``); this module is their oracle.
 """
 
 from __future__ import annotations

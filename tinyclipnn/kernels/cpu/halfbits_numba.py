@@ -1,5 +1,5 @@
 """float16 / bfloat16 <-> float32/64 inside Numba kernels, from the 16-bit patterns (Numba has
-no float16 arithmetic on the CPU). Same rounding rules as ``halfbits`` (the numpy oracle):
+no float16 arithmetic on the CPU). Same rounding rules as ``halfbits_numpy`` (the oracle):
 decoding is exact; encoding a float64 rounds to nearest-even exactly (see ``encode_f16``).
 Branch-free (selects) so the loops vectorise; no fastmath."""
 
@@ -88,7 +88,7 @@ def encode_bf16(v):
 
 @njit(inline="always")
 def f32_odd_bits(v):
-    """float64 -> float32 rounded to odd, as uint32 bits (``halfbits.f64_to_f32_odd``):
+    """float64 -> float32 rounded to odd, as uint32 bits (``halfbits_numpy.f64_to_f32_odd``):
     truncate toward zero, then set the last bit when inexact. Rounding that to a format with
     >= 2 fewer bits (float16, bfloat16; subnormals and overflow included) is one exact RNE
     of ``v``. Branch-free (selects): vectorises."""
