@@ -1,4 +1,6 @@
-"""Elementwise and matrix-product ops, with numpy broadcasting in both operands.
+"""Element-wise ops, comparisons and the matrix product, with numpy broadcasting in both
+operands: each op's `Function` and the `Tensor` methods that call it (``a + b``, ``x.exp()``,
+``a @ b``, ``x == y``, ``x.maximum(y)``, ...).
 
 `sum_to_shape` is the one place where a broadcast gradient is summed back to an input's shape.
 """
@@ -10,8 +12,9 @@ from typing import Any
 
 import numpy as np
 
+from . import promotion
 from .function import Function
-from .tensor import Tensor
+from .tensor import Tensor, constant, tensor_method, unwrap
 
 
 def sum_to_shape(grad: np.ndarray, shape: tuple[int, ...]) -> np.ndarray:
@@ -288,42 +291,217 @@ class Sqrt(Function):
         return (grad / (2 * ctx.saved_tensors[0]),)
 
 
-def _pick_grads(ctx, grad, a_wins: np.ndarray) -> tuple:
-    """Gradients of an element-wise pick between ``a`` and ``b``: to the winner, half each at
-    a tie (PyTorch's rule for ``maximum`` / ``minimum``)."""
-    a, b = ctx.saved_tensors
-    na, nb = ctx.needs_input_grad
-    tie = a == b
-    half = grad * np.asarray(0.5, dtype=grad.dtype)
-    zero = np.zeros((), dtype=grad.dtype)
-    ga = sum_to_shape(np.where(tie, half, np.where(a_wins, grad, zero)), a.shape) if na else None
-    gb = sum_to_shape(np.where(tie, half, np.where(a_wins, zero, grad)), b.shape) if nb else None
-    return ga, gb
+class _Pick(Function):
+    """The element-wise pick ``pick(a, b)`` of two broadcast operands (NaN propagates); the
+    gradient goes to the operand that ``beats`` the other, half to each at a tie (PyTorch's
+    rule for ``maximum`` / ``minimum``)."""
 
+    pick: np.ufunc
+    beats: np.ufunc
 
-class Maximum(Function):
-    """Element-wise larger of two broadcast operands (NaN propagates), as ``torch.maximum``."""
-
-    @staticmethod
-    def forward(ctx, a, b):
+    @classmethod
+    def forward(cls, ctx, a, b):
         ctx.save_for_backward(a, b)
-        return np.maximum(a, b)
+        return cls.pick(a, b)
 
-    @staticmethod
-    def backward(ctx, grad):
+    @classmethod
+    def backward(cls, ctx, grad):
         a, b = ctx.saved_tensors
-        return _pick_grads(ctx, grad, a > b)
+        na, nb = ctx.needs_input_grad
+        a_wins, tie = cls.beats(a, b), a == b
+        half = grad * np.asarray(0.5, dtype=grad.dtype)
+        zero = np.zeros((), dtype=grad.dtype)
+        ga = sum_to_shape(np.where(tie, half, np.where(a_wins, grad, zero)), a.shape) if na else None
+        gb = sum_to_shape(np.where(tie, half, np.where(a_wins, zero, grad)), b.shape) if nb else None
+        return ga, gb
 
 
-class Minimum(Function):
-    """Element-wise smaller of two broadcast operands (NaN propagates), as ``torch.minimum``."""
+class Maximum(_Pick):
+    """Element-wise larger of two broadcast operands, as ``torch.maximum``."""
 
-    @staticmethod
-    def forward(ctx, a, b):
-        ctx.save_for_backward(a, b)
-        return np.minimum(a, b)
+    pick, beats = np.maximum, np.greater
 
-    @staticmethod
-    def backward(ctx, grad):
-        a, b = ctx.saved_tensors
-        return _pick_grads(ctx, grad, a < b)
+
+class Minimum(_Pick):
+    """Element-wise smaller of two broadcast operands, as ``torch.minimum``."""
+
+    pick, beats = np.minimum, np.less
+
+
+# ---- the Tensor methods ---------------------------------------------------------------------
+def _floats(pair: tuple[Tensor, Tensor]) -> tuple[Tensor, Tensor]:
+    """True division: integer operands become the default float dtype (as PyTorch)."""
+    return pair[0]._as_float(), pair[1]._as_float()
+
+
+@tensor_method
+def __add__(self, o: Any) -> Tensor:
+    return Add.apply(*self._pair(o))
+
+
+@tensor_method
+def __radd__(self, o: Any) -> Tensor:
+    return Add.apply(*self._pair(o, True))
+
+
+@tensor_method
+def __sub__(self, o: Any) -> Tensor:
+    return Sub.apply(*self._pair(o))
+
+
+@tensor_method
+def __rsub__(self, o: Any) -> Tensor:
+    return Sub.apply(*self._pair(o, True))
+
+
+@tensor_method
+def __mul__(self, o: Any) -> Tensor:
+    return Mul.apply(*self._pair(o))
+
+
+@tensor_method
+def __rmul__(self, o: Any) -> Tensor:
+    return Mul.apply(*self._pair(o, True))
+
+
+@tensor_method
+def __truediv__(self, o: Any) -> Tensor:
+    return Div.apply(*_floats(self._pair(o)))
+
+
+@tensor_method
+def __rtruediv__(self, o: Any) -> Tensor:
+    return Div.apply(*_floats(self._pair(o, True)))
+
+
+@tensor_method
+def __pow__(self, o: Any) -> Tensor:
+    if isinstance(o, Tensor):
+        return Pow.apply(*self._pair(o))
+    base = self
+    if promotion.with_scalar(self.data.dtype, o) != self.data.dtype:
+        base = Tensor._wrap(self.data.astype(promotion.with_scalar(self.data.dtype, o)), False)
+    return PowScalar.apply(base, exponent=o)
+
+
+@tensor_method
+def __rpow__(self, o: Any) -> Tensor:
+    return Pow.apply(*self._pair(o, True))
+
+
+@tensor_method(also=("matmul",))
+def __matmul__(self, o: Any) -> Tensor:
+    """Matrix product ``self @ o`` with numpy's rules (``torch.matmul``)."""
+    return MatMul.apply(*self._pair(o))
+
+
+@tensor_method
+def __rmatmul__(self, o: Any) -> Tensor:
+    return MatMul.apply(*self._pair(o, True))
+
+
+@tensor_method
+def __neg__(self) -> Tensor:
+    return Neg.apply(self)
+
+
+@tensor_method
+def exp(self) -> Tensor:
+    """Element-wise e**x (``torch.exp``); integer input gives the default float dtype."""
+    return Exp.apply(self._as_float())
+
+
+@tensor_method
+def log(self) -> Tensor:
+    """Element-wise natural logarithm (``torch.log``)."""
+    return Log.apply(self._as_float())
+
+
+@tensor_method
+def tanh(self) -> Tensor:
+    """Element-wise hyperbolic tangent (``torch.tanh``)."""
+    return Tanh.apply(self._as_float())
+
+
+@tensor_method
+def sigmoid(self) -> Tensor:
+    """Element-wise logistic function 1 / (1 + e**-x) (``torch.sigmoid``)."""
+    return Sigmoid.apply(self._as_float())
+
+
+@tensor_method
+def relu(self) -> Tensor:
+    """Element-wise max(x, 0) (``torch.relu``)."""
+    return Relu.apply(self)
+
+
+@tensor_method
+def abs(self) -> Tensor:  # noqa: A001
+    """Element-wise absolute value (``torch.abs``)."""
+    return Abs.apply(self)
+
+
+@tensor_method
+def sqrt(self) -> Tensor:
+    """Element-wise square root (``torch.sqrt``)."""
+    return Sqrt.apply(self._as_float())
+
+
+def _tensor_operand(fn: str, other: Any) -> Any:
+    """``other`` for a binary op that, as in PyTorch, takes tensors (and arrays) only."""
+    if isinstance(other, (Tensor, np.ndarray)):
+        return other
+    raise TypeError(f"{fn}(): argument 'other' must be Tensor, not {type(other).__name__}")
+
+
+@tensor_method
+def maximum(self, other: Any) -> Tensor:
+    """Element-wise larger of ``self`` and the tensor ``other`` (broadcast; promoted as
+    arithmetic; half the gradient to each at a tie), as ``torch.maximum``."""
+    return Maximum.apply(*self._pair(_tensor_operand("maximum", other)))
+
+
+@tensor_method
+def minimum(self, other: Any) -> Tensor:
+    """Element-wise smaller of ``self`` and the tensor ``other``, as ``torch.minimum``."""
+    return Minimum.apply(*self._pair(_tensor_operand("minimum", other)))
+
+
+# ---- comparisons: element-wise bool tensors, no gradient; hashing stays by identity ----------
+@tensor_method(also=("eq",))
+def __eq__(self, o: Any) -> Tensor:
+    """Element-wise ``self == o`` as a bool tensor (``torch.eq``)."""
+    return constant(self.data == unwrap(o))
+
+
+@tensor_method(also=("ne",))
+def __ne__(self, o: Any) -> Tensor:
+    """Element-wise ``self != o`` as a bool tensor (``torch.ne``)."""
+    return constant(self.data != unwrap(o))
+
+
+@tensor_method(also=("lt",))
+def __lt__(self, o: Any) -> Tensor:
+    return constant(self.data < unwrap(o))
+
+
+@tensor_method(also=("le",))
+def __le__(self, o: Any) -> Tensor:
+    return constant(self.data <= unwrap(o))
+
+
+@tensor_method(also=("gt",))
+def __gt__(self, o: Any) -> Tensor:
+    return constant(self.data > unwrap(o))
+
+
+@tensor_method(also=("ge",))
+def __ge__(self, o: Any) -> Tensor:
+    return constant(self.data >= unwrap(o))
+
+
+@tensor_method
+def equal(self, o: Any) -> bool:
+    """True when shapes and every element agree (``torch.equal``)."""
+    other = unwrap(o)
+    return self.data.shape == np.shape(other) and bool(np.all(self.data == other))
