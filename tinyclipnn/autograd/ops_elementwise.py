@@ -8,6 +8,8 @@ operands: each op's `Function` and the `Tensor` methods that call it (``a + b``,
 from __future__ import annotations
 
 import math
+import operator
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
@@ -334,34 +336,24 @@ def _floats(pair: tuple[Tensor, Tensor]) -> tuple[Tensor, Tensor]:
     return pair[0]._as_float(), pair[1]._as_float()
 
 
-@tensor_method
-def __add__(self, o: Any) -> Tensor:
-    return Add.apply(*self._pair(o))
+def _register_operator(name: str, op: type[Function]) -> None:
+    """``Tensor.__<name>__`` (``x + y``) and the reflected ``__r<name>__`` (``2 + x``): ``op``
+    of the two operands, promoted by PyTorch's rules (`Tensor._pair`)."""
+
+    def direct(self: Tensor, other: Any) -> Tensor:
+        return op.apply(*self._pair(other))
+
+    def reflected(self: Tensor, other: Any) -> Tensor:
+        return op.apply(*self._pair(other, True))
+
+    for method, method_name in ((direct, f"__{name}__"), (reflected, f"__r{name}__")):
+        method.__name__ = method.__qualname__ = method_name
+        tensor_method(method)
 
 
-@tensor_method
-def __radd__(self, o: Any) -> Tensor:
-    return Add.apply(*self._pair(o, True))
-
-
-@tensor_method
-def __sub__(self, o: Any) -> Tensor:
-    return Sub.apply(*self._pair(o))
-
-
-@tensor_method
-def __rsub__(self, o: Any) -> Tensor:
-    return Sub.apply(*self._pair(o, True))
-
-
-@tensor_method
-def __mul__(self, o: Any) -> Tensor:
-    return Mul.apply(*self._pair(o))
-
-
-@tensor_method
-def __rmul__(self, o: Any) -> Tensor:
-    return Mul.apply(*self._pair(o, True))
+for _name, _op in (("add", Add), ("sub", Sub), ("mul", Mul), ("matmul", MatMul)):
+    _register_operator(_name, _op)
+tensor_method(Tensor.__matmul__, name="matmul")
 
 
 @tensor_method
@@ -387,17 +379,6 @@ def __pow__(self, o: Any) -> Tensor:
 @tensor_method
 def __rpow__(self, o: Any) -> Tensor:
     return Pow.apply(*self._pair(o, True))
-
-
-@tensor_method(also=("matmul",))
-def __matmul__(self, o: Any) -> Tensor:
-    """Matrix product ``self @ o`` with numpy's rules (``torch.matmul``)."""
-    return MatMul.apply(*self._pair(o))
-
-
-@tensor_method
-def __rmatmul__(self, o: Any) -> Tensor:
-    return MatMul.apply(*self._pair(o, True))
 
 
 @tensor_method
@@ -468,36 +449,21 @@ def minimum(self, other: Any) -> Tensor:
 
 
 # ---- comparisons: element-wise bool tensors, no gradient; hashing stays by identity ----------
-@tensor_method(also=("eq",))
-def __eq__(self, o: Any) -> Tensor:
-    """Element-wise ``self == o`` as a bool tensor (``torch.eq``)."""
-    return constant(self.data == unwrap(o))
+def _register_comparison(name: str, symbol: str, compare: Callable[[Any, Any], Any]) -> None:
+    """``Tensor.__<name>__`` (``x < y``) and ``Tensor.<name>`` (``x.lt(y)``)."""
+
+    def comparison(self: Tensor, o: Any) -> Tensor:
+        return constant(compare(self.data, unwrap(o)))
+
+    comparison.__name__ = comparison.__qualname__ = f"__{name}__"
+    comparison.__doc__ = f"Element-wise ``self {symbol} o`` as a bool tensor (``torch.{name}``)."
+    tensor_method(comparison, also=(name,))
 
 
-@tensor_method(also=("ne",))
-def __ne__(self, o: Any) -> Tensor:
-    """Element-wise ``self != o`` as a bool tensor (``torch.ne``)."""
-    return constant(self.data != unwrap(o))
-
-
-@tensor_method(also=("lt",))
-def __lt__(self, o: Any) -> Tensor:
-    return constant(self.data < unwrap(o))
-
-
-@tensor_method(also=("le",))
-def __le__(self, o: Any) -> Tensor:
-    return constant(self.data <= unwrap(o))
-
-
-@tensor_method(also=("gt",))
-def __gt__(self, o: Any) -> Tensor:
-    return constant(self.data > unwrap(o))
-
-
-@tensor_method(also=("ge",))
-def __ge__(self, o: Any) -> Tensor:
-    return constant(self.data >= unwrap(o))
+for _name, _symbol, _compare in (("eq", "==", operator.eq), ("ne", "!=", operator.ne),
+                                 ("lt", "<", operator.lt), ("le", "<=", operator.le),
+                                 ("gt", ">", operator.gt), ("ge", ">=", operator.ge)):
+    _register_comparison(_name, _symbol, _compare)
 
 
 @tensor_method
