@@ -1,11 +1,12 @@
 """Reverse-mode autograd on numpy: `Tensor`, `Function`, `backward`, `no_grad`, `gradcheck`.
 
-The modules import one way: ``tensor`` (the core, which calls ``engine``) <- ``function``
-<- ``ops_*`` (each op's `Function` and the Tensor methods calling it) <- ``api`` (the function
-forms). Importing this package imports every ops module, so `Tensor` has all its methods.
+The modules import one way: ``engine`` <- ``tensor`` (the core) <- ``function`` <- ``ops_*``
+(each op's `Function` and the Tensor methods that call it, registered by `tensor_method`) <-
+``api`` (the function forms, made by `function_form`). Importing this package imports them
+all, so `Tensor` always has all its methods.
 """
 
-from . import api, sampling  # noqa: F401  (api imports every ops_* module: the Tensor methods)
+from .api import function_form  # api imports every ops_* module: the Tensor methods
 from .creation import (
     arange,
     empty,
@@ -34,7 +35,7 @@ from .grad_mode import (
 from .gradcheck import GradcheckError, gradcheck
 from .random import default_generator, manual_seed
 from .sampling import multinomial, randint
-from .tensor import Tensor, tensor, zero_grads
+from .tensor import Tensor, tensor, tensor_method, zero_grads
 
 __all__ = [
     "arange", "empty", "from_numpy", "full", "full_like", "ones", "ones_like", "rand",
@@ -43,4 +44,5 @@ __all__ = [
     "get_default_dtype", "manual_seed",
     "gradcheck", "is_grad_enabled", "no_grad", "set_default_dtype", "tensor", "zero_grads",
     "InputError", "inference_mode", "is_inference_mode_enabled", "multinomial", "randint",
+    "function_form", "tensor_method",
 ]

@@ -36,7 +36,7 @@ def _named(function: Callable[..., Any], name: str, method: Any, signature: insp
     return function
 
 
-def method_function(name: str) -> Callable[..., Any]:
+def function_form(name: str) -> Callable[..., Any]:
     """``tinyclipnn.<name>(input, *args, **kwargs)``: ``as_tensor(input).<name>(*args, **kwargs)``."""
     method = getattr(Tensor, name)
 
@@ -53,7 +53,7 @@ _REDUCTION_SIGNATURE = inspect.signature(
     lambda input, dim=None, keepdim=False, *, axis=None, keepdims=False: None)
 
 
-def reduction_function(name: str) -> Callable[..., Any]:
+def reduction_form(name: str) -> Callable[..., Any]:
     """``tinyclipnn.<name>(input, dim=None, keepdim=False, *, axis=None, keepdims=False)``."""
     method = getattr(Tensor, name)
 
@@ -97,7 +97,7 @@ def where(condition: Any, x: Any, y: Any) -> Tensor:
     return ops_shape.Where.apply(cond, lift(x), lift(y))
 
 
-globals().update({name: method_function(name) for name in METHOD_FUNCTIONS})
-globals().update({name: reduction_function(name) for name in REDUCTIONS})
+globals().update({name: function_form(name) for name in METHOD_FUNCTIONS})
+globals().update({name: reduction_form(name) for name in REDUCTIONS})
 
 __all__ = sorted([*METHOD_FUNCTIONS, *REDUCTIONS, "cat", "concat", "stack", "where"])
