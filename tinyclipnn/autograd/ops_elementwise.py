@@ -340,11 +340,11 @@ def _register_operator(name: str, op: type[Function]) -> None:
     """``Tensor.__<name>__`` (``x + y``) and the reflected ``__r<name>__`` (``2 + x``): ``op``
     of the two operands, promoted by PyTorch's rules (`Tensor._pair`)."""
 
-    def direct(self: Tensor, other: Any) -> Tensor:
-        return op.apply(*self._pair(other))
+    def direct(self, o: Any) -> Tensor:
+        return op.apply(*self._pair(o))
 
-    def reflected(self: Tensor, other: Any) -> Tensor:
-        return op.apply(*self._pair(other, True))
+    def reflected(self, o: Any) -> Tensor:
+        return op.apply(*self._pair(o, True))
 
     for method, method_name in ((direct, f"__{name}__"), (reflected, f"__r{name}__")):
         method.__name__ = method.__qualname__ = method_name
@@ -452,7 +452,7 @@ def minimum(self, other: Any) -> Tensor:
 def _register_comparison(name: str, symbol: str, compare: Callable[[Any, Any], Any]) -> None:
     """``Tensor.__<name>__`` (``x < y``) and ``Tensor.<name>`` (``x.lt(y)``)."""
 
-    def comparison(self: Tensor, o: Any) -> Tensor:
+    def comparison(self, o: Any) -> Tensor:
         return constant(compare(self.data, unwrap(o)))
 
     comparison.__name__ = comparison.__qualname__ = f"__{name}__"

@@ -118,7 +118,7 @@ def topk(self, k: int, dim: int = -1, largest: bool = True, sorted: bool = True)
 
 @tensor_method
 def clone(self) -> Tensor:
-    """A copy with its own memory; gradients flow back through it (``torch.clone``)."""
+    """A copy with its own memory; gradients flow back through it."""
     return Clone.apply(self)
 
 
@@ -144,7 +144,7 @@ def type_as(self, other: Any) -> Tensor:
 def _register_conversion(name: str, dtype: Any) -> None:
     """``Tensor.<name>()``: ``self.to(dtype)``, PyTorch's shorthand (``x.float()``, ``x.long()``)."""
 
-    def convert(self: Tensor) -> Tensor:
+    def convert(self) -> Tensor:
         return self.to(dtype)
 
     convert.__name__ = convert.__qualname__ = name

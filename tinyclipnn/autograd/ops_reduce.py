@@ -174,17 +174,17 @@ def _extreme(self: Tensor, d: Any, keepdim: bool, largest: bool) -> Any:
 @tensor_method
 def max(self, axis: Any = None, keepdims: bool = False, *, dim: Any = None,  # noqa: A001
         keepdim: bool = False) -> Any:
-    """Largest element (ties share the gradient); ``(values, indices)`` along an integer
-    ``dim`` (gradient to the first maximum's position); the element-wise `maximum` when
-    ``dim`` is a tensor (``torch.max(a, b)``), as ``torch.max``."""
+    """Largest element (ties share the gradient), or with an integer ``dim``
+    ``(values, indices)`` (gradient to the first maximum's position), as ``torch.max``;
+    the element-wise `maximum` when ``dim`` is a tensor (``torch.max(a, b)``)."""
     return _extreme(self, _dim(axis, dim), keepdims or keepdim, largest=True)
 
 
 @tensor_method
 def min(self, axis: Any = None, keepdims: bool = False, *, dim: Any = None,  # noqa: A001
         keepdim: bool = False) -> Any:
-    """Smallest element; ``(values, indices)`` along an integer ``dim``; the element-wise
-    `minimum` when ``dim`` is a tensor, as ``torch.min``."""
+    """Smallest element, or with an integer ``dim`` ``(values, indices)``, as ``torch.min``;
+    the element-wise `minimum` when ``dim`` is a tensor."""
     return _extreme(self, _dim(axis, dim), keepdims or keepdim, largest=False)
 
 
@@ -207,8 +207,8 @@ def argmin(self, axis: int | None = None, keepdims: bool = False, *, dim: int | 
 @tensor_method
 def var(self, dim: Any = None, unbiased: bool | None = None, keepdim: bool = False, *,
         correction: float | None = None, axis: Any = None, keepdims: bool = False) -> Tensor:
-    """Variance ``sum((x - mean)^2) / (N - correction)`` over ``dim`` (all elements when
-    None); ``correction`` defaults to 1 (Bessel), ``unbiased=False`` means 0, as ``torch.var``."""
+    """Variance ``sum((x - mean)^2) / (N - correction)``; ``correction`` defaults to 1
+    (Bessel), ``unbiased=False`` means 0, as ``torch.var``."""
     if correction is None:
         correction = 0 if unbiased is False else 1
     elif unbiased is not None:

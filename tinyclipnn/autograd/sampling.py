@@ -91,7 +91,7 @@ def multinomial(input: Any, num_samples: int, replacement: bool = False, *,
 
 
 @tensor_method(name="multinomial")
-def multinomial_method(self: Tensor, num_samples: int, replacement: bool = False, *,
+def multinomial_method(self, num_samples: int, replacement: bool = False, *,
                        generator: Any = None) -> Tensor:
     """Indices drawn from the categories weighted by this tensor's rows (see
     ``tinyclipnn.multinomial``)."""
