@@ -386,46 +386,27 @@ def __neg__(self) -> Tensor:
     return Neg.apply(self)
 
 
-@tensor_method
-def exp(self) -> Tensor:
-    """Element-wise e**x (``torch.exp``); integer input gives the default float dtype."""
-    return Exp.apply(self._as_float())
+def _register_unary(name: str, op: type[Function], doc: str, floats: bool = True) -> None:
+    """``Tensor.<name>()``: ``op`` of the tensor, made the default float dtype first when it is
+    an integer one and ``floats`` (PyTorch's rule for ``exp``, ``log``, ...)."""
+
+    def unary(self) -> Tensor:
+        return op.apply(self._as_float() if floats else self)
+
+    unary.__name__ = unary.__qualname__ = name
+    unary.__doc__ = doc
+    tensor_method(unary)
 
 
-@tensor_method
-def log(self) -> Tensor:
-    """Element-wise natural logarithm (``torch.log``)."""
-    return Log.apply(self._as_float())
-
-
-@tensor_method
-def tanh(self) -> Tensor:
-    """Element-wise hyperbolic tangent (``torch.tanh``)."""
-    return Tanh.apply(self._as_float())
-
-
-@tensor_method
-def sigmoid(self) -> Tensor:
-    """Element-wise logistic function 1 / (1 + e**-x) (``torch.sigmoid``)."""
-    return Sigmoid.apply(self._as_float())
-
-
-@tensor_method
-def relu(self) -> Tensor:
-    """Element-wise max(x, 0) (``torch.relu``)."""
-    return Relu.apply(self)
-
-
-@tensor_method
-def abs(self) -> Tensor:  # noqa: A001
-    """Element-wise absolute value (``torch.abs``)."""
-    return Abs.apply(self)
-
-
-@tensor_method
-def sqrt(self) -> Tensor:
-    """Element-wise square root (``torch.sqrt``)."""
-    return Sqrt.apply(self._as_float())
+_register_unary("exp", Exp, "Element-wise e**x (``torch.exp``); integer input gives the default "
+                            "float dtype.")
+_register_unary("log", Log, "Element-wise natural logarithm (``torch.log``).")
+_register_unary("tanh", Tanh, "Element-wise hyperbolic tangent (``torch.tanh``).")
+_register_unary("sigmoid", Sigmoid, "Element-wise logistic function 1 / (1 + e**-x) "
+                                    "(``torch.sigmoid``).")
+_register_unary("sqrt", Sqrt, "Element-wise square root (``torch.sqrt``).")
+_register_unary("relu", Relu, "Element-wise max(x, 0) (``torch.relu``).", floats=False)
+_register_unary("abs", Abs, "Element-wise absolute value (``torch.abs``).", floats=False)
 
 
 def _tensor_operand(fn: str, other: Any) -> Any:

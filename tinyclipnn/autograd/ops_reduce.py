@@ -188,20 +188,22 @@ def min(self, axis: Any = None, keepdims: bool = False, *, dim: Any = None,  # n
     return _extreme(self, _dim(axis, dim), keepdims or keepdim, largest=False)
 
 
+def _index_of(self: Tensor, pick: Callable[..., np.ndarray], axis: Any, keepdims: bool) -> Tensor:
+    return constant(pick(self.data, axis=axis, keepdims=keepdims).astype(np.int64))
+
+
 @tensor_method
 def argmax(self, axis: int | None = None, keepdims: bool = False, *, dim: int | None = None,
            keepdim: bool = False) -> Tensor:
     """Index of the largest element (of the flattened tensor when ``dim`` is None)."""
-    return constant(np.argmax(self.data, axis=_dim(axis, dim),
-                              keepdims=keepdims or keepdim).astype(np.int64))
+    return _index_of(self, np.argmax, _dim(axis, dim), keepdims or keepdim)
 
 
 @tensor_method
 def argmin(self, axis: int | None = None, keepdims: bool = False, *, dim: int | None = None,
            keepdim: bool = False) -> Tensor:
     """Index of the smallest element (of the flattened tensor when ``dim`` is None)."""
-    return constant(np.argmin(self.data, axis=_dim(axis, dim),
-                              keepdims=keepdims or keepdim).astype(np.int64))
+    return _index_of(self, np.argmin, _dim(axis, dim), keepdims or keepdim)
 
 
 @tensor_method
