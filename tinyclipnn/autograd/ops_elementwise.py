@@ -202,35 +202,38 @@ class Neg(Function):
         return (-grad,)
 
 
-class Exp(Function):
-    @staticmethod
-    def forward(ctx, a):
-        out = np.exp(a)
-        ctx.save_for_backward(out)
+class _OneArray(Function):
+    """``of_array(a)``, one element at a time. Forward saves the output (``saves = "output"``)
+    or the input (``"input"``): whichever the op's derivative is written in."""
+
+    of_array: Callable[[np.ndarray], np.ndarray]
+    saves = "output"
+
+    @classmethod
+    def forward(cls, ctx, a):
+        out = cls.of_array(a)
+        ctx.save_for_backward(out if cls.saves == "output" else a)
         return out
+
+
+class Exp(_OneArray):
+    of_array = np.exp
 
     @staticmethod
     def backward(ctx, grad):
-        return (grad * ctx.saved_tensors[0],)
+        return (grad * ctx.saved_tensors[0],)  # d/dx e**x = e**x
 
 
-class Log(Function):
-    @staticmethod
-    def forward(ctx, a):
-        ctx.save_for_backward(a)
-        return np.log(a)
+class Log(_OneArray):
+    of_array, saves = np.log, "input"
 
     @staticmethod
     def backward(ctx, grad):
         return (grad / ctx.saved_tensors[0],)
 
 
-class Tanh(Function):
-    @staticmethod
-    def forward(ctx, a):
-        out = np.tanh(a)
-        ctx.save_for_backward(out)
-        return out
+class Tanh(_OneArray):
+    of_array = np.tanh
 
     @staticmethod
     def backward(ctx, grad):
@@ -244,12 +247,8 @@ def sigmoid_array(a: np.ndarray) -> np.ndarray:
     return np.where(a >= 0, 1 / (1 + e), e / (1 + e)).astype(a.dtype, copy=False)
 
 
-class Sigmoid(Function):
-    @staticmethod
-    def forward(ctx, a):
-        out = sigmoid_array(a)
-        ctx.save_for_backward(out)
-        return out
+class Sigmoid(_OneArray):
+    of_array = staticmethod(sigmoid_array)
 
     @staticmethod
     def backward(ctx, grad):
@@ -257,12 +256,12 @@ class Sigmoid(Function):
         return (grad * out * (1 - out),)
 
 
-class Relu(Function):
+class Relu(_OneArray):
+    saves = "input"
+
     @staticmethod
-    def forward(ctx, a):
-        out = np.maximum(a, 0)
-        ctx.save_for_backward(a)
-        return out
+    def of_array(a):
+        return np.maximum(a, 0)
 
     @staticmethod
     def backward(ctx, grad):
@@ -270,23 +269,16 @@ class Relu(Function):
         return (grad * (a > 0),)
 
 
-class Abs(Function):
-    @staticmethod
-    def forward(ctx, a):
-        ctx.save_for_backward(a)
-        return np.abs(a)
+class Abs(_OneArray):
+    of_array, saves = np.abs, "input"
 
     @staticmethod
     def backward(ctx, grad):
         return (grad * np.sign(ctx.saved_tensors[0]),)
 
 
-class Sqrt(Function):
-    @staticmethod
-    def forward(ctx, a):
-        out = np.sqrt(a)
-        ctx.save_for_backward(out)
-        return out
+class Sqrt(_OneArray):
+    of_array = np.sqrt
 
     @staticmethod
     def backward(ctx, grad):
