@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import functools
 import threading
-from contextlib import contextmanager
+from collections.abc import Iterator
+from contextlib import AbstractContextManager, contextmanager
 from typing import Any
 
 _state = threading.local()
@@ -16,25 +17,23 @@ def is_grad_enabled() -> bool:
 
 
 @contextmanager
-def no_grad():
+def _recording(enabled: bool) -> Iterator[None]:
+    previous = is_grad_enabled()
+    _state.enabled = enabled
+    try:
+        yield
+    finally:
+        _state.enabled = previous
+
+
+def no_grad() -> AbstractContextManager[None]:
     """Context manager: ops inside record no graph (as ``torch.no_grad``)."""
-    previous = is_grad_enabled()
-    _state.enabled = False
-    try:
-        yield
-    finally:
-        _state.enabled = previous
+    return _recording(False)
 
 
-@contextmanager
-def enable_grad():
+def enable_grad() -> AbstractContextManager[None]:
     """Context manager that turns graph recording back on inside `no_grad()`."""
-    previous = is_grad_enabled()
-    _state.enabled = True
-    try:
-        yield
-    finally:
-        _state.enabled = previous
+    return _recording(True)
 
 
 def is_inference_mode_enabled() -> bool:

@@ -162,7 +162,7 @@ class Tensor:
 
     def backward(self, grad: Any = None, retain_graph: bool = False) -> None:
         """Accumulate d(self)/d(leaf) into every leaf's ``.grad`` (see `engine.backward`)."""
-        run_backward(self, unwrap(grad), retain_graph)
+        run_backward(self, grad.data if isinstance(grad, Tensor) else grad, retain_graph)
 
     def _bump_version(self) -> None:
         self._version += 1
