@@ -40,45 +40,7 @@ from .autograd import (
     zeros,
     zeros_like,
 )
-from .autograd.api import (
-    abs,
-    amax,
-    amin,
-    argmax,
-    argmin,
-    cat,
-    clamp,
-    clone,
-    concat,
-    eq,
-    equal,
-    exp,
-    gather,
-    log,
-    log_softmax,
-    masked_fill,
-    matmul,
-    max,
-    maximum,
-    mean,
-    min,
-    minimum,
-    ne,
-    numel,
-    relu,
-    reshape,
-    sigmoid,
-    softmax,
-    sqrt,
-    stack,
-    std,
-    sum,
-    tanh,
-    topk,
-    transpose,
-    var,
-    where,
-)
+from .autograd import api as _function_forms
 from .autograd.dtypes import (  # PyTorch's dtype names, as numpy dtypes
     bool_ as bool,  # noqa: A004
 )
@@ -99,6 +61,9 @@ from .autograd.dtypes import float32 as float  # noqa: A004
 from .autograd.dtypes import int32 as int  # noqa: A004
 from .serialization import load, save
 
+# the function forms of the ops (tc.exp, tc.sum, tc.where, ...): every name autograd.api exports
+globals().update({name: getattr(_function_forms, name) for name in _function_forms.__all__})
+
 __version__ = "0.1.0"
 
 _LAZY = ("clip", "data", "lab", "kernels", "distributed")
@@ -112,15 +77,11 @@ def __getattr__(name: str) -> Any:
 
 __all__ = [
     "bool", "double", "float", "float16", "float32", "float64", "half", "int", "int8", "int16",
-    "int32", "int64", "long", "uint8",
-    "amax", "amin", "arange", "argmax", "argmin", "clone", "empty", "eq", "equal", "from_numpy",
-    "full", "full_like", "gather", "min", "ne", "numel", "ones_like", "rand", "rand_like", "randn",
-    "randn_like", "std", "var", "zeros_like",
-    "Function", "Tensor", "abs", "cat", "clamp", "clip", "concat", "data", "enable_grad", "exp",
-    "get_default_dtype", "gradcheck", "is_grad_enabled", "lab", "load", "log", "log_softmax",
-    "manual_seed", "matmul", "max", "mean", "nn", "no_grad", "ones", "optim", "relu", "reshape",
-    "save", "set_default_dtype", "sigmoid", "softmax", "sqrt", "stack", "sum", "tanh", "tensor",
-    "transpose", "where", "zeros",
-    "InputError", "inference_mode", "is_inference_mode_enabled", "masked_fill", "maximum",
-    "minimum", "multinomial", "randint", "topk",
+    "int32", "int64", "long", "uint8", "arange", "empty", "from_numpy", "full", "full_like",
+    "ones_like", "rand", "rand_like", "randn", "randn_like", "zeros_like", "Function", "Tensor",
+    "clip", "data", "enable_grad", "get_default_dtype", "gradcheck", "is_grad_enabled", "lab",
+    "load", "manual_seed", "nn", "no_grad", "ones", "optim", "save", "set_default_dtype",
+    "tensor", "zeros", "InputError", "inference_mode", "is_inference_mode_enabled",
+    "multinomial", "randint",
+    *_function_forms.__all__,
 ]

@@ -1,204 +1,76 @@
-"""Function forms of the ops (``tinyclipnn.tanh(x)`` as well as ``x.tanh()``), as in PyTorch."""
+"""The function forms of the ops, as in PyTorch: ``tinyclipnn.exp(x)`` is ``x.exp()``.
+
+Each name in `METHOD_FUNCTIONS` becomes ``tinyclipnn.<name>(input, ...)``, which calls the
+Tensor method of that name on ``input`` (made a tensor first) with the method's other
+arguments, signature and docstring. The `REDUCTIONS` take PyTorch's ``dim``/``keepdim`` first
+(numpy's ``axis``/``keepdims`` too, not both). So an op that has a function form adds one name
+here; ``tinyclipnn`` exports everything in ``__all__``. `concat`, `stack` and `where` take
+several tensors and have no method form; they are written out below.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import inspect
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import numpy as np
 
-from . import ops_shape as _sh
-from .tensor import Tensor
+from . import ops_elementwise, ops_index, ops_reduce, ops_shape  # noqa: F401  (the methods)
+from .tensor import Tensor, as_tensor
 
+METHOD_FUNCTIONS = (
+    "abs", "clamp", "clone", "eq", "equal", "exp", "gather", "log", "log_softmax",
+    "masked_fill", "matmul", "maximum", "minimum", "ne", "numel", "relu", "reshape", "sigmoid",
+    "softmax", "sqrt", "std", "tanh", "topk", "transpose", "var",
+)
+REDUCTIONS = ("amax", "amin", "argmax", "argmin", "max", "mean", "min", "sum")
 
-def _t(x: Any) -> Tensor:
-    return x if isinstance(x, Tensor) else Tensor(x)
 
+def _named(function: Callable[..., Any], name: str, method: Any, signature: inspect.Signature
+           ) -> Callable[..., Any]:
+    """``function`` named ``name``, with ``method``'s docstring and the given signature."""
+    function.__name__ = function.__qualname__ = name
+    function.__doc__ = method.__doc__
+    function.__signature__ = signature  # type: ignore[attr-defined]
+    return function
 
-def exp(x: Any) -> Tensor:
-    """Element-wise e**x (``torch.exp``); integer input gives the default float dtype."""
-    return _t(x).exp()
 
+def function_form(name: str) -> Callable[..., Any]:
+    """``tinyclipnn.<name>(input, *args, **kwargs)``: ``as_tensor(input).<name>(*args, **kwargs)``."""
+    method = getattr(Tensor, name)
 
-def log(x: Any) -> Tensor:
-    """Element-wise natural logarithm (``torch.log``)."""
-    return _t(x).log()
+    def function(input: Any, *args: Any, **kwargs: Any) -> Any:  # noqa: A002
+        return method(as_tensor(input), *args, **kwargs)
 
+    own = inspect.signature(method)
+    first, *rest = own.parameters.values()
+    return _named(function, name, method,
+                  own.replace(parameters=[first.replace(name="input"), *rest]))
 
-def tanh(x: Any) -> Tensor:
-    """Element-wise hyperbolic tangent (``torch.tanh``)."""
-    return _t(x).tanh()
 
+_REDUCTION_SIGNATURE = inspect.signature(
+    lambda input, dim=None, keepdim=False, *, axis=None, keepdims=False: None)
 
-def sigmoid(x: Any) -> Tensor:
-    """Element-wise logistic function 1 / (1 + e**-x) (``torch.sigmoid``)."""
-    return _t(x).sigmoid()
 
+def reduction_form(name: str) -> Callable[..., Any]:
+    """``tinyclipnn.<name>(input, dim=None, keepdim=False, *, axis=None, keepdims=False)``."""
+    method = getattr(Tensor, name)
 
-def relu(x: Any) -> Tensor:
-    """Element-wise max(x, 0) (``torch.relu``)."""
-    return _t(x).relu()
+    def function(input: Any, dim: Any = None, keepdim: bool = False, *,  # noqa: A002
+                 axis: Any = None, keepdims: bool = False) -> Any:
+        if dim is not None and axis is not None:
+            raise TypeError("give dim= or axis= (its numpy alias), not both")
+        return method(as_tensor(input), axis if dim is None else dim, bool(keepdim or keepdims))
 
-
-def abs(x: Any) -> Tensor:  # noqa: A001
-    """Element-wise absolute value (``torch.abs``)."""
-    return _t(x).abs()
-
-
-def sqrt(x: Any) -> Tensor:
-    """Element-wise square root (``torch.sqrt``)."""
-    return _t(x).sqrt()
-
-
-def softmax(x: Any, dim: int = -1) -> Tensor:
-    """Softmax along ``dim`` (``torch.softmax``)."""
-    return _t(x).softmax(dim)
-
-
-def log_softmax(x: Any, dim: int = -1) -> Tensor:
-    """Log of the softmax along ``dim``, computed stably (``torch.log_softmax``)."""
-    return _t(x).log_softmax(dim)
-
-
-def clamp(x: Any, min: float | None = None, max: float | None = None) -> Tensor:  # noqa: A002
-    """Element-wise clamp to [``min``, ``max``] (either may be None), as ``torch.clamp``."""
-    return _t(x).clamp(min, max)
-
-
-def matmul(a: Any, b: Any) -> Tensor:
-    return _t(a) @ b
-
-
-def _dk(dim: Any, axis: Any, keepdim: bool, keepdims: bool) -> tuple[Any, bool]:
-    """The reduced dims and keep flag from PyTorch's ``dim=``/``keepdim=`` or numpy's
-    ``axis=``/``keepdims=`` (either spelling works, as in PyTorch)."""
-    if dim is not None and axis is not None:
-        raise TypeError("give dim= or axis= (its numpy alias), not both")
-    return (axis if dim is None else dim), bool(keepdim or keepdims)
-
-
-def sum(x: Any, dim: Any = None, keepdim: bool = False, *, axis: Any = None,  # noqa: A001
-        keepdims: bool = False) -> Tensor:
-    return _t(x).sum(*_dk(dim, axis, keepdim, keepdims))
-
-
-def mean(x: Any, dim: Any = None, keepdim: bool = False, *, axis: Any = None,
-         keepdims: bool = False) -> Tensor:
-    return _t(x).mean(*_dk(dim, axis, keepdim, keepdims))
-
-
-def max(x: Any, dim: Any = None, keepdim: bool = False, *, axis: Any = None,  # noqa: A001
-        keepdims: bool = False) -> Any:
-    """Largest element; ``(values, indices)`` along an integer ``dim``; the element-wise
-    `maximum` when ``dim`` is a tensor (``torch.max(a, b)``), as ``torch.max``."""
-    return _t(x).max(*_dk(dim, axis, keepdim, keepdims))
-
-
-def min(x: Any, dim: Any = None, keepdim: bool = False, *, axis: Any = None,  # noqa: A001
-        keepdims: bool = False) -> Any:
-    """Smallest element; ``(values, indices)`` along an integer ``dim``; the element-wise
-    `minimum` when ``dim`` is a tensor, as ``torch.min``."""
-    return _t(x).min(*_dk(dim, axis, keepdim, keepdims))
-
-
-def amax(x: Any, dim: Any = None, keepdim: bool = False, *, axis: Any = None,
-         keepdims: bool = False) -> Tensor:
-    return _t(x).amax(*_dk(dim, axis, keepdim, keepdims))
-
-
-def amin(x: Any, dim: Any = None, keepdim: bool = False, *, axis: Any = None,
-         keepdims: bool = False) -> Tensor:
-    return _t(x).amin(*_dk(dim, axis, keepdim, keepdims))
-
-
-def argmax(x: Any, dim: int | None = None, keepdim: bool = False, *, axis: Any = None,
-           keepdims: bool = False) -> Tensor:
-    return _t(x).argmax(*_dk(dim, axis, keepdim, keepdims))
-
-
-def argmin(x: Any, dim: int | None = None, keepdim: bool = False, *, axis: Any = None,
-           keepdims: bool = False) -> Tensor:
-    return _t(x).argmin(*_dk(dim, axis, keepdim, keepdims))
-
-
-def maximum(input: Any, other: Any) -> Tensor:
-    """Element-wise larger of two tensors (broadcast), as ``torch.maximum``."""
-    return _t(input).maximum(other)
-
-
-def minimum(input: Any, other: Any) -> Tensor:
-    """Element-wise smaller of two tensors (broadcast), as ``torch.minimum``."""
-    return _t(input).minimum(other)
-
-
-def topk(input: Any, k: int, dim: int = -1, largest: bool = True, sorted: bool = True) -> Any:  # noqa: A002
-    """``(values, indices)`` of the ``k`` largest (or smallest) along ``dim``, as ``torch.topk``."""
-    return _t(input).topk(k, dim, largest, sorted)
-
-
-def masked_fill(input: Any, mask: Any, value: Any) -> Tensor:
-    """``value`` where ``mask`` is True, else ``input``, as ``torch.masked_fill``."""
-    return _t(input).masked_fill(mask, value)
-
-
-def var(x: Any, dim: Any = None, unbiased: bool | None = None, keepdim: bool = False, *,
-        correction: float | None = None) -> Tensor:
-    """Variance over ``dim`` (all elements when None); Bessel's correction by default, as
-    ``torch.var`` (``unbiased=False`` or ``correction=0`` for the population variance)."""
-    return _t(x).var(dim, unbiased, keepdim, correction=correction)
-
-
-def std(x: Any, dim: Any = None, unbiased: bool | None = None, keepdim: bool = False, *,
-        correction: float | None = None) -> Tensor:
-    """Standard deviation over ``dim``; the same arguments as `var` (``torch.std``)."""
-    return _t(x).std(dim, unbiased, keepdim, correction=correction)
-
-
-def gather(x: Any, dim: int, index: Any) -> Tensor:
-    """Values of ``x`` along ``dim`` at ``index`` (``torch.gather``)."""
-    return _t(x).gather(dim, index)
-
-
-def clone(x: Any) -> Tensor:
-    """A copy of ``x`` that stays in the graph (``torch.clone``)."""
-    return _t(x).clone()
-
-
-def numel(x: Any) -> int:
-    """Number of elements of ``x`` (``torch.numel``)."""
-    return _t(x).numel()
-
-
-def eq(a: Any, b: Any) -> Tensor:
-    """Element-wise ``a == b`` as a bool tensor (``torch.eq``)."""
-    return _t(a) == b
-
-
-def ne(a: Any, b: Any) -> Tensor:
-    """Element-wise ``a != b`` as a bool tensor (``torch.ne``)."""
-    return _t(a) != b
-
-
-def equal(a: Any, b: Any) -> bool:
-    """True when ``a`` and ``b`` have the same shape and elements (``torch.equal``)."""
-    return _t(a).equal(b)
-
-
-def reshape(x: Any, *shape: Any) -> Tensor:
-    """``x`` with a new shape (one entry may be -1), as ``torch.reshape``."""
-    return _t(x).reshape(*shape)
-
-
-def transpose(x: Any, dim0: int = -2, dim1: int = -1) -> Tensor:
-    """``x`` with dims ``dim0`` and ``dim1`` swapped (``torch.transpose``)."""
-    return _t(x).transpose(dim0, dim1)
+    return _named(function, name, method, _REDUCTION_SIGNATURE)
 
 
 def concat(tensors: Sequence[Any], axis: int = 0, *, dim: int | None = None) -> Tensor:
     """Join tensors along an existing axis (``torch.cat``)."""
     if len(tensors) == 0:
         raise ValueError("concat: expected a non-empty sequence of tensors")
-    return _sh.Concat.apply(*[_t(x) for x in tensors], axis=axis if dim is None else dim)
+    return ops_shape.Concat.apply(*[as_tensor(x) for x in tensors], axis=axis if dim is None else dim)
 
 
 cat = concat
@@ -208,7 +80,7 @@ def stack(tensors: Sequence[Any], axis: int = 0, *, dim: int | None = None) -> T
     """Join tensors along a new axis (``torch.stack``)."""
     if len(tensors) == 0:
         raise ValueError("stack: expected a non-empty sequence of tensors")
-    return _sh.Stack.apply(*[_t(x) for x in tensors], axis=axis if dim is None else dim)
+    return ops_shape.Stack.apply(*[as_tensor(x) for x in tensors], axis=axis if dim is None else dim)
 
 
 def where(condition: Any, x: Any, y: Any) -> Tensor:
@@ -222,4 +94,10 @@ def where(condition: Any, x: Any, y: Any) -> Tensor:
             return v
         return Tensor._wrap(np.asarray(v, dtype=dtype if np.isscalar(v) else None), False)
 
-    return _sh.Where.apply(cond, lift(x), lift(y))
+    return ops_shape.Where.apply(cond, lift(x), lift(y))
+
+
+globals().update({name: function_form(name) for name in METHOD_FUNCTIONS})
+globals().update({name: reduction_form(name) for name in REDUCTIONS})
+
+__all__ = sorted([*METHOD_FUNCTIONS, *REDUCTIONS, "cat", "concat", "stack", "where"])

@@ -75,20 +75,25 @@ def arange(start: Any, end: Any = None, step: Any = 1, dtype: Any = None,
                  requires_grad)
 
 
+def _draw(sample: Any, fn: str, size: tuple, dtype: Any, requires_grad: bool,
+          generator: np.random.Generator | None) -> Tensor:
+    """``sample(generator, shape)`` (a method of ``np.random.Generator``) as a tensor."""
+    gen = generator or default_generator()
+    dt = np.dtype(dtype or get_default_dtype())
+    return _make(sample(gen, _shape(size, fn)).astype(dt), requires_grad)
+
+
 def rand(*size: Any, dtype: Any = None, requires_grad: bool = False,
          generator: np.random.Generator | None = None) -> Tensor:
     """Uniform on [0, 1), as ``torch.rand`` (numbers from numpy's generator, not PyTorch's)."""
-    gen = generator or default_generator()
-    dt = np.dtype(dtype or get_default_dtype())
-    return _make(gen.random(_shape(size, "rand")).astype(dt), requires_grad)
+    return _draw(np.random.Generator.random, "rand", size, dtype, requires_grad, generator)
 
 
 def randn(*size: Any, dtype: Any = None, requires_grad: bool = False,
           generator: np.random.Generator | None = None) -> Tensor:
     """Standard normal, as ``torch.randn`` (numbers from numpy's generator, not PyTorch's)."""
-    gen = generator or default_generator()
-    dt = np.dtype(dtype or get_default_dtype())
-    return _make(gen.standard_normal(_shape(size, "randn")).astype(dt), requires_grad)
+    return _draw(np.random.Generator.standard_normal, "randn", size, dtype, requires_grad,
+                 generator)
 
 
 def from_numpy(array: np.ndarray) -> Tensor:

@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import sys
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from .function import Node, no_grad
-from .tensor import Tensor
+from .grad_mode import no_grad
+
+if TYPE_CHECKING:  # annotations only: tensor.py imports this module
+    from .function import Node
+    from .tensor import Tensor
 
 
 def _topo_order(root: Node) -> list[Node]:
@@ -41,7 +44,7 @@ def _run_hooks(t: Tensor, grad: np.ndarray) -> np.ndarray:
     for hook in t._hooks:
         new = hook(grad)
         if new is not None:
-            new = new.data if isinstance(new, Tensor) else np.asarray(new)
+            new = np.asarray(new)  # a returned Tensor gives its .data (Tensor.__array__)
             if new.shape != grad.shape:
                 raise RuntimeError(f"hook returned a gradient of shape {new.shape}, "
                                    f"expected {grad.shape}")
@@ -88,7 +91,8 @@ def backward(root: Tensor, grad: Any = None, retain_graph: bool = False) -> None
     root
         The tensor to differentiate (a scalar unless ``grad`` is given).
     grad
-        D(loss)/d(root), same shape as ``root``; defaults to 1 for a scalar ``root``.
+        D(loss)/d(root) as an array, same shape as ``root``; defaults to 1 for a scalar
+        ``root``.
     retain_graph
         Keep the saved arrays so backward can run through the graph again.
     """
@@ -100,7 +104,7 @@ def backward(root: Tensor, grad: Any = None, retain_graph: bool = False) -> None
                                f"outputs; got shape {root.shape}, pass grad= of that shape")
         grad = np.ones(root.shape, dtype=root.dtype)
     else:
-        grad = np.asarray(grad.data if isinstance(grad, Tensor) else grad, dtype=root.dtype)
+        grad = np.asarray(grad, dtype=root.dtype)
         if grad.shape != root.shape:
             raise RuntimeError(f"backward: grad has shape {grad.shape} but the tensor has "
                                f"shape {root.shape}; they must match")

@@ -1,8 +1,8 @@
 """How bad input is reported: `InputError` and the integer-argument check every op shares.
 
 PyTorch reports most bad input (shapes that do not fit, a value out of range, a dtype a layer
-cannot take) as ``RuntimeError``; code written for PyTorch catches that. tinyclipnn has always
-raised ``ValueError`` for the same input. `InputError` is both, so ``except RuntimeError`` (the
+cannot take) as ``RuntimeError``; code written for PyTorch catches that. tinyclipnn's own checks
+raise ``ValueError`` for the same input. `InputError` is both, so ``except RuntimeError`` (the
 PyTorch habit) and ``except ValueError`` (existing tinyclipnn code) both catch it.
 """
 

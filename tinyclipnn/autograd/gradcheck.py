@@ -6,7 +6,7 @@ from collections.abc import Callable, Sequence
 
 import numpy as np
 
-from .function import no_grad
+from .grad_mode import no_grad
 from .tensor import Tensor
 
 

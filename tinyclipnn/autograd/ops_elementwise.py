@@ -1,4 +1,6 @@
-"""Elementwise and matrix-product ops, with numpy broadcasting in both operands.
+"""Element-wise ops, comparisons and the matrix product, with numpy broadcasting in both
+operands: each op's `Function` and the `Tensor` methods that call it (``a + b``, ``x.exp()``,
+``a @ b``, ``x == y``, ``x.maximum(y)``, ...).
 
 `sum_to_shape` is the one place where a broadcast gradient is summed back to an input's shape.
 """
@@ -6,12 +8,15 @@
 from __future__ import annotations
 
 import math
+import operator
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
 
+from . import promotion
 from .function import Function
-from .tensor import Tensor
+from .tensor import Tensor, constant, tensor_method, unwrap
 
 
 def sum_to_shape(grad: np.ndarray, shape: tuple[int, ...]) -> np.ndarray:
@@ -197,35 +202,38 @@ class Neg(Function):
         return (-grad,)
 
 
-class Exp(Function):
-    @staticmethod
-    def forward(ctx, a):
-        out = np.exp(a)
-        ctx.save_for_backward(out)
+class _OneArray(Function):
+    """``of_array(a)``, one element at a time. Forward saves the output (``saves = "output"``)
+    or the input (``"input"``): whichever the op's derivative is written in."""
+
+    of_array: Callable[[np.ndarray], np.ndarray]
+    saves = "output"
+
+    @classmethod
+    def forward(cls, ctx, a):
+        out = cls.of_array(a)
+        ctx.save_for_backward(out if cls.saves == "output" else a)
         return out
+
+
+class Exp(_OneArray):
+    of_array = np.exp
 
     @staticmethod
     def backward(ctx, grad):
-        return (grad * ctx.saved_tensors[0],)
+        return (grad * ctx.saved_tensors[0],)  # d/dx e**x = e**x
 
 
-class Log(Function):
-    @staticmethod
-    def forward(ctx, a):
-        ctx.save_for_backward(a)
-        return np.log(a)
+class Log(_OneArray):
+    of_array, saves = np.log, "input"
 
     @staticmethod
     def backward(ctx, grad):
         return (grad / ctx.saved_tensors[0],)
 
 
-class Tanh(Function):
-    @staticmethod
-    def forward(ctx, a):
-        out = np.tanh(a)
-        ctx.save_for_backward(out)
-        return out
+class Tanh(_OneArray):
+    of_array = np.tanh
 
     @staticmethod
     def backward(ctx, grad):
@@ -239,12 +247,8 @@ def sigmoid_array(a: np.ndarray) -> np.ndarray:
     return np.where(a >= 0, 1 / (1 + e), e / (1 + e)).astype(a.dtype, copy=False)
 
 
-class Sigmoid(Function):
-    @staticmethod
-    def forward(ctx, a):
-        out = sigmoid_array(a)
-        ctx.save_for_backward(out)
-        return out
+class Sigmoid(_OneArray):
+    of_array = staticmethod(sigmoid_array)
 
     @staticmethod
     def backward(ctx, grad):
@@ -252,12 +256,12 @@ class Sigmoid(Function):
         return (grad * out * (1 - out),)
 
 
-class Relu(Function):
+class Relu(_OneArray):
+    saves = "input"
+
     @staticmethod
-    def forward(ctx, a):
-        out = np.maximum(a, 0)
-        ctx.save_for_backward(a)
-        return out
+    def of_array(a):
+        return np.maximum(a, 0)
 
     @staticmethod
     def backward(ctx, grad):
@@ -265,65 +269,178 @@ class Relu(Function):
         return (grad * (a > 0),)
 
 
-class Abs(Function):
-    @staticmethod
-    def forward(ctx, a):
-        ctx.save_for_backward(a)
-        return np.abs(a)
+class Abs(_OneArray):
+    of_array, saves = np.abs, "input"
 
     @staticmethod
     def backward(ctx, grad):
         return (grad * np.sign(ctx.saved_tensors[0]),)
 
 
-class Sqrt(Function):
-    @staticmethod
-    def forward(ctx, a):
-        out = np.sqrt(a)
-        ctx.save_for_backward(out)
-        return out
+class Sqrt(_OneArray):
+    of_array = np.sqrt
 
     @staticmethod
     def backward(ctx, grad):
         return (grad / (2 * ctx.saved_tensors[0]),)
 
 
-def _pick_grads(ctx, grad, a_wins: np.ndarray) -> tuple:
-    """Gradients of an element-wise pick between ``a`` and ``b``: to the winner, half each at
-    a tie (PyTorch's rule for ``maximum`` / ``minimum``)."""
-    a, b = ctx.saved_tensors
-    na, nb = ctx.needs_input_grad
-    tie = a == b
-    half = grad * np.asarray(0.5, dtype=grad.dtype)
-    zero = np.zeros((), dtype=grad.dtype)
-    ga = sum_to_shape(np.where(tie, half, np.where(a_wins, grad, zero)), a.shape) if na else None
-    gb = sum_to_shape(np.where(tie, half, np.where(a_wins, zero, grad)), b.shape) if nb else None
-    return ga, gb
+class _Pick(Function):
+    """The element-wise pick ``pick(a, b)`` of two broadcast operands (NaN propagates); the
+    gradient goes to the operand that ``beats`` the other, half to each at a tie (PyTorch's
+    rule for ``maximum`` / ``minimum``)."""
 
+    pick: np.ufunc
+    beats: np.ufunc
 
-class Maximum(Function):
-    """Element-wise larger of two broadcast operands (NaN propagates), as ``torch.maximum``."""
-
-    @staticmethod
-    def forward(ctx, a, b):
+    @classmethod
+    def forward(cls, ctx, a, b):
         ctx.save_for_backward(a, b)
-        return np.maximum(a, b)
+        return cls.pick(a, b)
 
-    @staticmethod
-    def backward(ctx, grad):
+    @classmethod
+    def backward(cls, ctx, grad):
         a, b = ctx.saved_tensors
-        return _pick_grads(ctx, grad, a > b)
+        na, nb = ctx.needs_input_grad
+        a_wins, tie = cls.beats(a, b), a == b
+        half = grad * np.asarray(0.5, dtype=grad.dtype)
+        zero = np.zeros((), dtype=grad.dtype)
+        ga = sum_to_shape(np.where(tie, half, np.where(a_wins, grad, zero)), a.shape) if na else None
+        gb = sum_to_shape(np.where(tie, half, np.where(a_wins, zero, grad)), b.shape) if nb else None
+        return ga, gb
 
 
-class Minimum(Function):
-    """Element-wise smaller of two broadcast operands (NaN propagates), as ``torch.minimum``."""
+class Maximum(_Pick):
+    """Element-wise larger of two broadcast operands, as ``torch.maximum``."""
 
-    @staticmethod
-    def forward(ctx, a, b):
-        ctx.save_for_backward(a, b)
-        return np.minimum(a, b)
+    pick, beats = np.maximum, np.greater
 
-    @staticmethod
-    def backward(ctx, grad):
-        a, b = ctx.saved_tensors
-        return _pick_grads(ctx, grad, a < b)
+
+class Minimum(_Pick):
+    """Element-wise smaller of two broadcast operands, as ``torch.minimum``."""
+
+    pick, beats = np.minimum, np.less
+
+
+# ---- the Tensor methods ---------------------------------------------------------------------
+def _floats(pair: tuple[Tensor, Tensor]) -> tuple[Tensor, Tensor]:
+    """True division: integer operands become the default float dtype (as PyTorch)."""
+    return pair[0]._as_float(), pair[1]._as_float()
+
+
+def _register_operator(name: str, op: type[Function]) -> None:
+    """``Tensor.__<name>__`` (``x + y``) and the reflected ``__r<name>__`` (``2 + x``): ``op``
+    of the two operands, promoted by PyTorch's rules (`Tensor._pair`)."""
+
+    def direct(self, o: Any) -> Tensor:
+        return op.apply(*self._pair(o))
+
+    def reflected(self, o: Any) -> Tensor:
+        return op.apply(*self._pair(o, True))
+
+    for method, method_name in ((direct, f"__{name}__"), (reflected, f"__r{name}__")):
+        method.__name__ = method.__qualname__ = method_name
+        tensor_method(method)
+
+
+for _name, _op in (("add", Add), ("sub", Sub), ("mul", Mul), ("matmul", MatMul)):
+    _register_operator(_name, _op)
+tensor_method(Tensor.__matmul__, name="matmul")
+
+
+@tensor_method
+def __truediv__(self, o: Any) -> Tensor:
+    return Div.apply(*_floats(self._pair(o)))
+
+
+@tensor_method
+def __rtruediv__(self, o: Any) -> Tensor:
+    return Div.apply(*_floats(self._pair(o, True)))
+
+
+@tensor_method
+def __pow__(self, o: Any) -> Tensor:
+    if isinstance(o, Tensor):
+        return Pow.apply(*self._pair(o))
+    base = self
+    if promotion.with_scalar(self.data.dtype, o) != self.data.dtype:
+        base = Tensor._wrap(self.data.astype(promotion.with_scalar(self.data.dtype, o)), False)
+    return PowScalar.apply(base, exponent=o)
+
+
+@tensor_method
+def __rpow__(self, o: Any) -> Tensor:
+    return Pow.apply(*self._pair(o, True))
+
+
+@tensor_method
+def __neg__(self) -> Tensor:
+    return Neg.apply(self)
+
+
+def _register_unary(name: str, op: type[Function], doc: str, floats: bool = True) -> None:
+    """``Tensor.<name>()``: ``op`` of the tensor, made the default float dtype first when it is
+    an integer one and ``floats`` (PyTorch's rule for ``exp``, ``log``, ...)."""
+
+    def unary(self) -> Tensor:
+        return op.apply(self._as_float() if floats else self)
+
+    unary.__name__ = unary.__qualname__ = name
+    unary.__doc__ = doc
+    tensor_method(unary)
+
+
+_register_unary("exp", Exp, "Element-wise e**x (``torch.exp``); integer input gives the default "
+                            "float dtype.")
+_register_unary("log", Log, "Element-wise natural logarithm (``torch.log``).")
+_register_unary("tanh", Tanh, "Element-wise hyperbolic tangent (``torch.tanh``).")
+_register_unary("sigmoid", Sigmoid, "Element-wise logistic function 1 / (1 + e**-x) "
+                                    "(``torch.sigmoid``).")
+_register_unary("sqrt", Sqrt, "Element-wise square root (``torch.sqrt``).")
+_register_unary("relu", Relu, "Element-wise max(x, 0) (``torch.relu``).", floats=False)
+_register_unary("abs", Abs, "Element-wise absolute value (``torch.abs``).", floats=False)
+
+
+def _tensor_operand(fn: str, other: Any) -> Any:
+    """``other`` for a binary op that, as in PyTorch, takes tensors (and arrays) only."""
+    if isinstance(other, (Tensor, np.ndarray)):
+        return other
+    raise TypeError(f"{fn}(): argument 'other' must be Tensor, not {type(other).__name__}")
+
+
+@tensor_method
+def maximum(self, other: Any) -> Tensor:
+    """Element-wise larger of ``self`` and the tensor ``other`` (broadcast; promoted as
+    arithmetic; half the gradient to each at a tie), as ``torch.maximum``."""
+    return Maximum.apply(*self._pair(_tensor_operand("maximum", other)))
+
+
+@tensor_method
+def minimum(self, other: Any) -> Tensor:
+    """Element-wise smaller of ``self`` and the tensor ``other``, as ``torch.minimum``."""
+    return Minimum.apply(*self._pair(_tensor_operand("minimum", other)))
+
+
+# ---- comparisons: element-wise bool tensors, no gradient; hashing stays by identity ----------
+def _register_comparison(name: str, symbol: str, compare: Callable[[Any, Any], Any]) -> None:
+    """``Tensor.__<name>__`` (``x < y``) and ``Tensor.<name>`` (``x.lt(y)``)."""
+
+    def comparison(self, o: Any) -> Tensor:
+        return constant(compare(self.data, unwrap(o)))
+
+    comparison.__name__ = comparison.__qualname__ = f"__{name}__"
+    comparison.__doc__ = f"Element-wise ``self {symbol} o`` as a bool tensor (``torch.{name}``)."
+    tensor_method(comparison, also=(name,))
+
+
+for _name, _symbol, _compare in (("eq", "==", operator.eq), ("ne", "!=", operator.ne),
+                                 ("lt", "<", operator.lt), ("le", "<=", operator.le),
+                                 ("gt", ">", operator.gt), ("ge", ">=", operator.ge)):
+    _register_comparison(_name, _symbol, _compare)
+
+
+@tensor_method
+def equal(self, o: Any) -> bool:
+    """True when shapes and every element agree (``torch.equal``)."""
+    other = unwrap(o)
+    return self.data.shape == np.shape(other) and bool(np.all(self.data == other))

@@ -11,7 +11,7 @@ import numpy as np
 
 from .errors import InputError, int_arg
 from .random import default_generator
-from .tensor import Tensor
+from .tensor import Tensor, tensor_method
 
 
 def randint(*args: Any, size: Any = None, low: Any = None, high: Any = None,
@@ -87,3 +87,12 @@ def multinomial(input: Any, num_samples: int, replacement: bool = False, *,
             keys = rows / gen.exponential(size=rows.shape)  # largest n keys: a weighted draw
         out = np.argsort(-keys, axis=1, kind="stable")[:, :n].astype(np.int64)
     return Tensor._wrap(out.reshape(w.shape[:-1] + (n,)), False)
+
+
+
+@tensor_method(name="multinomial")
+def multinomial_method(self, num_samples: int, replacement: bool = False, *,
+                       generator: Any = None) -> Tensor:
+    """Indices drawn from the categories weighted by this tensor's rows (see
+    ``tinyclipnn.multinomial``)."""
+    return multinomial(self, num_samples, replacement, generator=generator)

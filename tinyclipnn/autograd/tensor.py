@@ -2,27 +2,29 @@
 
 ``Tensor.data`` is a plain ``np.ndarray``; ``Tensor.grad`` is ``None`` or an ndarray of the same
 shape and dtype, accumulated **in place** (``+=``) by `backward`, so ``.grad`` may be a view into a
-larger buffer (see ``tinyclipnn.clip.GradBuffer``). Ops are methods here and live as `Function`
-subclasses in ``ops_*.py``; this file only routes to them.
+larger buffer (see ``tinyclipnn.clip.GradBuffer``).
+
+This file is the core every op builds on: the data, the graph bookkeeping, sizes, in-place
+writes and operand promotion. The ops themselves (``x.exp()``, ``a + b``, ``x.sum(dim)``, ...)
+live in ``ops_*.py``, each a `Function` subclass plus the method that calls it, attached to
+`Tensor` by `tensor_method` when its module is imported (``autograd/__init__.py`` imports them
+all). So the imports run one way: ``ops_*`` -> ``function`` -> ``tensor`` -> ``engine``.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any
+from typing import Any, TypeVar
 
 import numpy as np
 
 from . import promotion
 from .dtypes import as_array
-from .tensor_methods import TensorMethods
+from .engine import backward as run_backward
+from .grad_mode import is_grad_enabled
 
 
-def _axis_kw(axis: Any, dim: Any) -> Any:
-    return dim if axis is None else axis
-
-
-class Tensor(TensorMethods):
+class Tensor:
     """An n-dimensional array that can record the ops applied to it.
 
     Parameters
@@ -160,9 +162,7 @@ class Tensor(TensorMethods):
 
     def backward(self, grad: Any = None, retain_graph: bool = False) -> None:
         """Accumulate d(self)/d(leaf) into every leaf's ``.grad`` (see `engine.backward`)."""
-        from .engine import backward
-
-        backward(self, grad, retain_graph)
+        run_backward(self, grad.data if isinstance(grad, Tensor) else grad, retain_graph)
 
     def _bump_version(self) -> None:
         self._version += 1
@@ -179,19 +179,15 @@ class Tensor(TensorMethods):
         return self
 
     def copy_(self, src: Any) -> Tensor:
-        np.copyto(self.data, src.data if isinstance(src, Tensor) else src, casting="same_kind")
+        np.copyto(self.data, unwrap(src), casting="same_kind")
         self._version += 1
         return self
 
     def __setitem__(self, idx: Any, value: Any) -> None:
-        if self.requires_grad and self._node is None:
-            from .function import is_grad_enabled
-
-            if is_grad_enabled():
-                raise RuntimeError("a leaf Tensor that requires grad is being used in an "
-                                   "in-place operation; wrap it in tinyclipnn.no_grad()")
-        self.data[idx.data if isinstance(idx, Tensor) else idx] = (
-            value.data if isinstance(value, Tensor) else value)
+        if self.requires_grad and self._node is None and is_grad_enabled():
+            raise RuntimeError("a leaf Tensor that requires grad is being used in an "
+                               "in-place operation; wrap it in tinyclipnn.no_grad()")
+        self.data[unwrap(idx)] = unwrap(value)
         self._version += 1
 
     # ---- arithmetic ---------------------------------------------------------------------
@@ -217,156 +213,71 @@ class Tensor(TensorMethods):
             b = Tensor._wrap(b.data.astype(db), False)
         return (b, a) if reflected else (a, b)
 
-    def __add__(self, o: Any) -> Tensor:
-        return _ew.Add.apply(*self._pair(o))
-
-    def __radd__(self, o: Any) -> Tensor:
-        return _ew.Add.apply(*self._pair(o, True))
-
-    def __sub__(self, o: Any) -> Tensor:
-        return _ew.Sub.apply(*self._pair(o))
-
-    def __rsub__(self, o: Any) -> Tensor:
-        return _ew.Sub.apply(*self._pair(o, True))
-
-    def __mul__(self, o: Any) -> Tensor:
-        return _ew.Mul.apply(*self._pair(o))
-
-    def __rmul__(self, o: Any) -> Tensor:
-        return _ew.Mul.apply(*self._pair(o, True))
-
-    def __truediv__(self, o: Any) -> Tensor:
-        return _ew.Div.apply(*_floats(self._pair(o)))
-
-    def __rtruediv__(self, o: Any) -> Tensor:
-        return _ew.Div.apply(*_floats(self._pair(o, True)))
-
-    def __pow__(self, o: Any) -> Tensor:
-        if isinstance(o, Tensor):
-            return _ew.Pow.apply(*self._pair(o))
-        base = self
-        if promotion.with_scalar(self.data.dtype, o) != self.data.dtype:
-            base = Tensor._wrap(self.data.astype(promotion.with_scalar(self.data.dtype, o)), False)
-        return _ew.PowScalar.apply(base, exponent=o)
-
-    def __rpow__(self, o: Any) -> Tensor:
-        return _ew.Pow.apply(*self._pair(o, True))
-
-    def __matmul__(self, o: Any) -> Tensor:
-        return _ew.MatMul.apply(*self._pair(o))
-
-    def __rmatmul__(self, o: Any) -> Tensor:
-        return _ew.MatMul.apply(*self._pair(o, True))
-
-    def __neg__(self) -> Tensor:
-        return _ew.Neg.apply(self)
-
     def _as_float(self) -> Tensor:
         """Itself if float, else a constant default-float copy (integer data has no graph)."""
         if self.data.dtype.kind in "fc":
             return self
         return Tensor._wrap(promotion.floating(self.data), False)
 
-    # ---- unary ----------------------------------------------------------------------------
-    def exp(self) -> Tensor:
-        return _ew.Exp.apply(self._as_float())
+    # ---- sizes ----------------------------------------------------------------------------
+    def numel(self) -> int:
+        """Number of elements."""
+        return int(self.data.size)
 
-    def log(self) -> Tensor:
-        return _ew.Log.apply(self._as_float())
+    def dim(self) -> int:
+        """Number of dimensions (``ndim``)."""
+        return self.data.ndim
 
-    def tanh(self) -> Tensor:
-        return _ew.Tanh.apply(self._as_float())
-
-    def sigmoid(self) -> Tensor:
-        return _ew.Sigmoid.apply(self._as_float())
-
-    def relu(self) -> Tensor:
-        return _ew.Relu.apply(self)
-
-    def abs(self) -> Tensor:
-        return _ew.Abs.apply(self)
-
-    def sqrt(self) -> Tensor:
-        return _ew.Sqrt.apply(self._as_float())
-
-    def clamp(self, min: float | None = None, max: float | None = None) -> Tensor:  # noqa: A002
-        if min is None and max is None:
-            raise ValueError("clamp: at least one of min or max must not be None")
-        return _sh.Clamp.apply(self, lo=min, hi=max)
-
-    clip = clamp
-
-    # ---- reductions -----------------------------------------------------------------------
-    def sum(self, axis: Any = None, keepdims: bool = False, *, dim: Any = None,
-            keepdim: bool = False) -> Tensor:
-        return _red.Sum.apply(self, axis=_axis_kw(axis, dim), keepdims=keepdims or keepdim)
-
-    def mean(self, axis: Any = None, keepdims: bool = False, *, dim: Any = None,
-             keepdim: bool = False) -> Tensor:
-        return _red.Mean.apply(self._as_float(), axis=_axis_kw(axis, dim), keepdims=keepdims or keepdim)
-
-    def amax(self, axis: Any = None, keepdims: bool = False, *, dim: Any = None,
-             keepdim: bool = False) -> Tensor:
-        """Value-only max over ``axis`` (ties share the gradient), as ``torch.amax``."""
-        return _red.Max.apply(self, axis=_axis_kw(axis, dim), keepdims=keepdims or keepdim)
-
-    def softmax(self, axis: int = -1, *, dim: int | None = None) -> Tensor:
-        return _red.Softmax.apply(self._as_float(), axis=axis if dim is None else dim)
-
-    def log_softmax(self, axis: int = -1, *, dim: int | None = None) -> Tensor:
-        return _red.LogSoftmax.apply(self._as_float(), axis=axis if dim is None else dim)
-
-    # ---- shape ------------------------------------------------------------------------------
-    def reshape(self, *shape: Any) -> Tensor:
-        if len(shape) == 1 and isinstance(shape[0], (tuple, list)):
-            shape = tuple(shape[0])
-        return _sh.Reshape.apply(self, shape=shape)
-
-    view = reshape
-
-    def flatten(self) -> Tensor:
-        return self.reshape(-1)
-
-    def unsqueeze(self, dim: int) -> Tensor:
-        d = dim if dim >= 0 else dim + self.ndim + 1
-        return self.reshape(self.shape[:d] + (1,) + self.shape[d:])
-
-    def squeeze(self, dim: int | None = None) -> Tensor:
+    def size(self, dim: int | None = None) -> Any:
+        """The shape tuple, or one dimension's length (``x.size(0)``)."""
         if dim is None:
-            return self.reshape(tuple(s for s in self.shape if s != 1))
-        d = dim % self.ndim
-        if self.shape[d] != 1:
-            return self
-        return self.reshape(self.shape[:d] + self.shape[d + 1:])
+            return self.data.shape
+        return self.data.shape[dim]
 
-    def permute(self, *dims: Any) -> Tensor:
-        if len(dims) == 1 and isinstance(dims[0], (tuple, list)):
-            dims = tuple(dims[0])
-        return _sh.Permute.apply(self, axes=tuple(dims))
+    def is_floating_point(self) -> bool:
+        return self.data.dtype.kind == "f"
 
-    def transpose(self, dim0: int = -2, dim1: int = -1) -> Tensor:
-        """Swap two dimensions (PyTorch's ``transpose(dim0, dim1)``)."""
-        axes = list(range(self.ndim))
-        axes[dim0], axes[dim1] = axes[dim1], axes[dim0]
-        return _sh.Permute.apply(self, axes=tuple(axes))
-
-    def __getitem__(self, idx: Any) -> Tensor:
-        return _sh.GetItem.apply(self, index=_raw_index(idx))
+    def cpu(self) -> Tensor:
+        """Itself (everything lives in host memory); for ``x.detach().cpu().numpy()``."""
+        return self
 
 
-def _floats(pair: tuple[Tensor, Tensor]) -> tuple[Tensor, Tensor]:
-    """True division: integer operands become the default float dtype (as PyTorch)."""
-    return pair[0]._as_float(), pair[1]._as_float()
-
-
-def _raw(x: Any) -> Any:
+def unwrap(x: Any) -> Any:
+    """``x.data`` for a Tensor, anything else unchanged (a tuple index item by item)."""
+    if isinstance(x, tuple):
+        return tuple(unwrap(i) for i in x)
     return x.data if isinstance(x, Tensor) else x
 
 
-def _raw_index(idx: Any) -> Any:
-    if isinstance(idx, tuple):
-        return tuple(_raw(i) for i in idx)
-    return _raw(idx)
+def as_tensor(x: Any) -> Tensor:
+    """``x`` itself when it is a Tensor, else a new constant Tensor of it."""
+    return x if isinstance(x, Tensor) else Tensor(x)
+
+
+def constant(arr: Any) -> Tensor:
+    """A constant (no-grad) Tensor around ``arr``, for results no gradient flows through
+    (comparisons, indices)."""
+    return Tensor._wrap(np.asarray(arr), False)
+
+
+Method = TypeVar("Method", bound=Callable[..., Any])
+
+
+def tensor_method(fn: Method | None = None, /, *, name: str | None = None,
+                  also: tuple[str, ...] = ()) -> Any:
+    """Decorator that makes ``fn`` the method ``Tensor.<name>`` (``fn``'s own name unless
+    given), and ``Tensor.<alias>`` for each name in ``also``; each ops module registers the
+    methods of its ops this way. A name registered twice is a ``TypeError``, so two modules
+    cannot silently fight over it."""
+
+    def register(f: Method) -> Method:
+        for method_name in (name or f.__name__, *also):
+            if method_name in vars(Tensor):
+                raise TypeError(f"tensor_method: Tensor.{method_name} is already defined")
+            setattr(Tensor, method_name, f)
+        return f
+
+    return register if fn is None else register(fn)
 
 
 def zero_grads(params: Any, set_to_none: bool = True) -> None:
@@ -394,8 +305,3 @@ def tensor(data: Any, requires_grad: bool = False, dtype: Any = None) -> Tensor:
     return Tensor(np.array(data, dtype=dtype, copy=True) if dtype is not None
                   else np.array(data, copy=True) if isinstance(data, np.ndarray) else data,
                   requires_grad=requires_grad)
-
-
-from . import ops_elementwise as _ew  # noqa: E402
-from . import ops_reduce as _red  # noqa: E402
-from . import ops_shape as _sh  # noqa: E402
