@@ -6,6 +6,7 @@ from typing import Any
 
 import numpy as np
 
+from .._validate import Real, check
 from ..autograd import Tensor
 from . import functional as F
 from ._checks import check_compute_dtype, check_dtype, check_size
@@ -26,9 +27,8 @@ class LayerNorm(Module):
             tuple(normalized_shape))
         self.normalized_shape = tuple(check_size("LayerNorm", "normalized_shape", s, 0)
                                       for s in shape)
-        if not eps > 0:
-            raise ValueError(f"LayerNorm: eps must be > 0, got {eps!r}")
-        self.eps, self.elementwise_affine = float(eps), elementwise_affine
+        self.eps = check(Real(0, low_open=True), eps, "eps", "LayerNorm")
+        self.elementwise_affine = elementwise_affine
         dt = check_dtype("LayerNorm", dtype)
         if elementwise_affine:
             self.weight = Parameter(np.ones(self.normalized_shape, dt))

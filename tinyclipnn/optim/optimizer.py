@@ -9,7 +9,7 @@ from typing import Any, ClassVar
 
 import numpy as np
 
-from .._validate import Integer, Rule, defined_here, prefixed, show
+from .._validate import Callback, Integer, Optional, Rule, check, defined_here, prefixed, show
 from ..autograd import Tensor, enable_grad, zero_grads
 from ._checks import StateArray
 
@@ -42,11 +42,8 @@ class Optimizer:
         if isinstance(params, Tensor):
             raise TypeError("params argument given to the optimizer should be an iterable of "
                             "Tensors or dicts, but got a single Tensor")
-        if clipper is not None and not callable(clipper):
-            raise TypeError(f"clipper must be callable (a clip function or clipper object), "
-                            f"got {type(clipper).__name__}")
+        self.clipper = _OPTIONAL_CALLBACK(clipper, "clipper")
         self.defaults = self._checked_hyper(defaults, str)
-        self.clipper = clipper
         self.last_clip: Any = None
         self.state: dict[Tensor, dict[str, Any]] = {}
         self.param_groups: list[dict[str, Any]] = []
@@ -259,6 +256,7 @@ class Optimizer:
 
 
 _INDEX = Integer(0)
+_OPTIONAL_CALLBACK = Optional(Callback())  # a clipper (a clip function or object), a closure
 
 
 def _floating(grad: np.dtype, param: np.dtype) -> bool:
@@ -274,11 +272,8 @@ def _count(ids: Any) -> str:
 def run_closure(closure: Callable[[], Any] | None) -> Any:
     """``closure()`` with gradient recording on (even inside ``no_grad``), as PyTorch's
     optimizers call it; None when there is none."""
-    if closure is None:
+    if check(_OPTIONAL_CALLBACK, closure, "closure", "step()") is None:
         return None
-    if not callable(closure):
-        raise TypeError(f"step(): closure must be callable (or None), got "
-                        f"{type(closure).__name__}")
     with enable_grad():
         return closure()
 
