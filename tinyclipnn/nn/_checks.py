@@ -8,7 +8,7 @@ from typing import Any
 
 import numpy as np
 
-from .._validate import Integer, Real, Rule, check
+from .._validate import Boolean, Integer, Real, Rule, check
 from ..autograd import InputError, get_default_dtype
 
 COMPUTE_DTYPES = (np.dtype(np.float32), np.dtype(np.float64))
@@ -22,6 +22,14 @@ def check_size(owner: str, name: str, value: Any, minimum: int = 1) -> int:
 def check_float(owner: str, name: str, value: Any, low: float, high: float) -> float:
     """``value`` as a float in [low, high]; TypeError for a non-number (a string, a bool)."""
     return check(Real(low, high), value, name, owner)
+
+
+def check_flag(owner: str, name: str, value: Any) -> bool:
+    """``value``: True or False (a numpy bool too); TypeError for anything else (0, 1, "yes")."""
+    return check(_FLAG, value, name, owner)
+
+
+_FLAG = Boolean()
 
 
 class _Dtype(Rule):

@@ -11,7 +11,14 @@ from .._validate import Integer, check
 from ..autograd import Function, InputError, Tensor, default_generator
 from ..autograd.ops_elementwise import as_rows
 from . import init
-from ._checks import check_compute_dtype, check_dtype, check_float, check_same_dtype, check_size
+from ._checks import (
+    check_compute_dtype,
+    check_dtype,
+    check_flag,
+    check_float,
+    check_same_dtype,
+    check_size,
+)
 from .module import Module
 from .parameter import Parameter
 
@@ -30,7 +37,7 @@ class Linear(Module):
         self.in_features = check_size("Linear", "in_features", in_features, 0)
         self.out_features = check_size("Linear", "out_features", out_features, 0)
         self.weight = Parameter(_empty((out_features, in_features), dtype, "Linear"))
-        if bias:
+        if check_flag("Linear", "bias", bias):
             self.bias = Parameter(_empty((out_features,), dtype, "Linear"))
         else:
             self.register_parameter("bias", None)
