@@ -12,6 +12,7 @@ from ..autograd import Function, InputError, Tensor
 from ..autograd.errors import int_arg
 from ..autograd.ops_reduce import log_softmax_array
 from ._checks import check_same_dtype
+from .layers import Dropout, _LinearFn
 
 REDUCTION = OneOf("mean", "sum", "none")
 LABEL_SMOOTHING = Real(0, 1)
@@ -397,16 +398,12 @@ def sigmoid(input: Tensor) -> Tensor:
 def linear(input: Tensor, weight: Tensor, bias: Tensor | None = None) -> Tensor:
     """``input @ weight.T + bias`` as one graph node; ``input`` and ``weight`` must share a
     dtype (as in PyTorch)."""
-    from .layers import _LinearFn
-
     check_same_dtype("linear", "input", input.dtype, weight.dtype)
 
     return _LinearFn.apply(input, weight, bias)
 
 
 def dropout(input: Tensor, p: float = 0.5, training: bool = True) -> Tensor:
-    from .layers import Dropout
-
     d = Dropout(p)
     d.training = training
     return d(input)
