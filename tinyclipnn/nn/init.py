@@ -54,22 +54,23 @@ def _gen(rng: np.random.Generator | None, generator: np.random.Generator | None
     return generator or rng or default_generator()
 
 
+def _fill(tensor: Tensor, values: np.ndarray) -> Tensor:
+    """Copy ``values`` (float64 draws) into ``tensor`` in its dtype, outside the graph."""
+    with no_grad():
+        tensor.copy_(values.astype(tensor.dtype))
+    return tensor
+
+
 def uniform_(tensor: Tensor, a: float = 0.0, b: float = 1.0, rng: np.random.Generator | None = None,
              *, generator: np.random.Generator | None = None) -> Tensor:
     """Fill with U(a, b) in place (``generator=``, PyTorch's name, or ``rng=``)."""
-    gen = _gen(rng, generator)
-    with no_grad():
-        tensor.copy_(gen.uniform(a, b, size=tensor.shape).astype(tensor.dtype))
-    return tensor
+    return _fill(tensor, _gen(rng, generator).uniform(a, b, size=tensor.shape))
 
 
 def normal_(tensor: Tensor, mean: float = 0.0, std: float = 1.0, rng: np.random.Generator | None = None,
             *, generator: np.random.Generator | None = None) -> Tensor:
     """Fill with N(mean, std^2) in place (``generator=``, PyTorch's name, or ``rng=``)."""
-    gen = _gen(rng, generator)
-    with no_grad():
-        tensor.copy_(gen.normal(mean, std, size=tensor.shape).astype(tensor.dtype))
-    return tensor
+    return _fill(tensor, _gen(rng, generator).normal(mean, std, size=tensor.shape))
 
 
 def zeros_(tensor: Tensor) -> Tensor:
@@ -139,6 +140,4 @@ def orthogonal_(tensor: Tensor, gain: float = 1.0,
     q = q * np.sign(np.diag(r))
     if rows < cols:
         q = q.T
-    with no_grad():
-        tensor.copy_((gain * q).reshape(tensor.shape).astype(tensor.dtype))
-    return tensor
+    return _fill(tensor, (gain * q).reshape(tensor.shape))
