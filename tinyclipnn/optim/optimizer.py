@@ -9,7 +9,7 @@ from typing import Any, ClassVar
 
 import numpy as np
 
-from .._validate import Callback, Integer, Optional, Rule, check, defined_here, prefixed, show
+from .._validate import Callback, Integer, Kind, Optional, Rule, check, defined_here, prefixed, show
 from ..autograd import Tensor, enable_grad, zero_grads
 from ._checks import StateArray
 
@@ -40,8 +40,8 @@ class Optimizer:
     def __init__(self, params: Iterable[Any], defaults: dict[str, Any],
                  clipper: Callable[[list[Tensor]], Any] | None = None) -> None:
         if isinstance(params, Tensor):
-            raise TypeError("params argument given to the optimizer should be an iterable of "
-                            "Tensors or dicts, but got a single Tensor")
+            raise TypeError(f"{type(self).__name__}: params must be an iterable of Tensors or "
+                            f"dicts (e.g. model.parameters()), got a single Tensor")
         self.clipper = _OPTIONAL_CALLBACK(clipper, "clipper")
         self.defaults = self._checked_hyper(defaults, str)
         self.last_clip: Any = None
@@ -58,9 +58,8 @@ class Optimizer:
     def add_param_group(self, group: dict[str, Any]) -> None:
         params = group["params"]
         params = [params] if isinstance(params, Tensor) else list(params)
-        for p in params:
-            if not isinstance(p, Tensor):
-                raise TypeError(f"optimizer can only optimize Tensors, got {type(p).__name__}")
+        for j, p in enumerate(params):
+            check(_TENSOR, p, f"params[{j}]", type(self).__name__)
             if not p.requires_grad:
                 raise ValueError("optimizer got a tensor that does not require grad")
         if len({id(p) for p in params}) != len(params):
@@ -256,6 +255,7 @@ class Optimizer:
 
 
 _INDEX = Integer(0)
+_TENSOR = Kind(Tensor, "a Tensor")
 _OPTIONAL_CALLBACK = Optional(Callback())  # a clipper (a clip function or object), a closure
 
 
