@@ -12,10 +12,7 @@ import numpy as np
 
 from .._validate import Boolean, Optional, Real, Rule
 
-_LABELS = {"lr": "learning rate", "eps": "epsilon value", "momentum": "momentum value",
-           "weight_decay": "weight_decay value", "dampening": "dampening value",
-           "alpha": "alpha value", "lr_decay": "lr_decay value",
-           "initial_accumulator_value": "initial_accumulator_value"}
+_LABELS = {"lr": "learning rate", "eps": "epsilon value"}  # others: "Invalid {name} value"
 
 FLAG = Boolean()
 OPTIONAL_FLAG = Optional(FLAG)  # PyTorch's ``foreach``: None, True or False
@@ -23,7 +20,7 @@ OPTIONAL_FLAG = Optional(FLAG)  # PyTorch's ``foreach``: None, True or False
 
 def number_rule(name: str, low: float = 0.0) -> Real:
     """A finite number >= ``low`` worded as PyTorch's check of ``name``."""
-    return Real(low, label=_LABELS.get(name, name))
+    return Real(low, label=_LABELS.get(name, f"{name} value"))
 
 
 def number_rules(*names: str) -> dict[str, Real]:

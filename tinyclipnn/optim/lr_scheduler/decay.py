@@ -35,7 +35,7 @@ class _LambdaBase(LRScheduler):
     _FIELDS = {**_BASE, "lr_lambdas": ListOf(Optional(Kind(dict, "a dict")))}
     _PER_GROUP = (*LRScheduler._PER_GROUP, "lr_lambdas")
 
-    def __init__(self, optimizer: Optimizer, lr_lambda: Any, last_epoch: int) -> None:
+    def __init__(self, optimizer: Optimizer, lr_lambda: Any, last_epoch: int = -1) -> None:
         self.lr_lambdas: list[Callable[[int], float]] = per_group(
             type(self).__name__, "lr_lambda", optimizer, lr_lambda, Callback())
         super().__init__(optimizer, last_epoch)
@@ -58,9 +58,6 @@ class LambdaLR(_LambdaBase):
     """``lr = base_lr * lr_lambda(epoch)`` (one function, or one per group). Not chainable:
     it sets the rate from ``base_lr``, as PyTorch's."""
 
-    def __init__(self, optimizer: Optimizer, lr_lambda: Any, last_epoch: int = -1) -> None:
-        super().__init__(optimizer, lr_lambda, last_epoch)
-
     def get_lr(self) -> list[float]:
         return [b * fn(self.last_epoch) for fn, b in zip(self.lr_lambdas, self.base_lrs,
                                                          strict=True)]
@@ -68,9 +65,6 @@ class LambdaLR(_LambdaBase):
 
 class MultiplicativeLR(_LambdaBase):
     """``lr *= lr_lambda(epoch)`` at every step after the first."""
-
-    def __init__(self, optimizer: Optimizer, lr_lambda: Any, last_epoch: int = -1) -> None:
-        super().__init__(optimizer, lr_lambda, last_epoch)
 
     def get_lr(self) -> list[float]:
         if self._is_initial:
