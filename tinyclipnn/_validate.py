@@ -118,7 +118,8 @@ class Real(Rule):
             raise self.kind_error(value, where) from None
 
     def __call__(self, value: Any, where: str) -> float:
-        v = self.number(value, where)
+        # a Python float or int (never a bool: its type is bool) needs no kind check
+        v = float(value) if type(value) in (float, int) else self.number(value, where)
         if self.nan and v != v:
             return v
         ok = (v > self.low if self.low_open else v >= self.low) and (
@@ -171,10 +172,15 @@ class OneOf(Rule):
 
     def __init__(self, *choices: Any) -> None:
         self.choices = choices
+        self._allowed = frozenset((type(c), c) for c in choices)  # True is not 1 here
         self.text = "one of " + ", ".join(map(repr, choices))
 
     def __call__(self, value: Any, where: str) -> Any:
-        if not any(type(value) is type(c) and value == c for c in self.choices):
+        try:
+            allowed = (type(value), value) in self._allowed
+        except TypeError:  # an unhashable value (a list, say) is none of the choices
+            allowed = False
+        if not allowed:
             raise self.range_error(value, where)
         return value
 

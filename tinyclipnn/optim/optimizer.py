@@ -272,8 +272,9 @@ def _count(ids: Any) -> str:
 def run_closure(closure: Callable[[], Any] | None) -> Any:
     """``closure()`` with gradient recording on (even inside ``no_grad``), as PyTorch's
     optimizers call it; None when there is none."""
-    if check(_OPTIONAL_CALLBACK, closure, "closure", "step()") is None:
+    if closure is None:
         return None
+    check(_OPTIONAL_CALLBACK, closure, "closure", "step()")
     with enable_grad():
         return closure()
 
