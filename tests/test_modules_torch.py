@@ -98,7 +98,7 @@ def test_module_list_behaves_like_a_list():
     assert isinstance(layers[1:3], nn.ModuleList) and len(layers[1:3]) == 2
     layers += [nn.Sigmoid()]
     assert len(layers) == 5 and len(layers + nn.ModuleList([nn.ReLU()])) == 6
-    with pytest.raises(TypeError, match="only hold Modules"):
+    with pytest.raises(TypeError, match="module must be a Module, got str"):
         layers.append("relu")
     with pytest.raises(IndexError, match="out of range"):
         layers[9]
@@ -115,9 +115,9 @@ def test_module_dict_behaves_like_a_dict():
     assert list(d) == ["a", "b", "c"] and "b" in d and len(d) == 3
     assert [n for n, _ in d.named_parameters()] == ["a.weight", "a.bias", "b.weight", "b.bias"]
     assert isinstance(d.pop("c"), nn.Tanh) and list(d.keys()) == ["a", "b"]
-    with pytest.raises(TypeError, match="keys must be strings"):
+    with pytest.raises(TypeError, match="key must be a string, got int 1"):
         d[1] = nn.Tanh()
-    with pytest.raises(TypeError, match="only hold Modules"):
+    with pytest.raises(TypeError, match="module must be a Module, got"):
         d["x"] = 3
     d.clear()
     assert len(d) == 0

@@ -140,7 +140,7 @@ def test_scheduler_state_dict_is_complete_and_load_leaves_lr():
 
 # ---------------------------------------------------------------------------- argument checks
 @pytest.mark.parametrize("make, exc, match", [
-    (lambda: nn.LSTM(4, "8"), TypeError, "hidden_size should be of type int, got: str"),
+    (lambda: nn.LSTM(4, "8"), TypeError, "hidden_size must be an integer >= 1, got str"),
     (lambda: nn.Linear(-1, 3), ValueError, "in_features"),
     (lambda: nn.Linear(3, 2.5), TypeError, "out_features"),
     (lambda: nn.LSTM(3, 4, dtype=np.int32), TypeError, "dtype"),

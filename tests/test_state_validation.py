@@ -224,7 +224,7 @@ def _entry(state, index=0, drop=(), **changes):
 
 ADAM_BAD = [
     (lambda s: _group(s, lr=-1.0), ValueError, r"param_groups\[0\]\['lr'\].*>= 0"),
-    (lambda s: _group(s, lr=NAN), ValueError, r"Invalid learning rate: nan"),
+    (lambda s: _group(s, lr=NAN), ValueError, r"Invalid learning rate: .*got nan"),
     (lambda s: _group(s, lr="0.1"), TypeError, "lr"),
     (lambda s: _group(s, eps=math.inf), ValueError, "eps"),
     (lambda s: _group(s, weight_decay=-0.1), ValueError, "weight_decay"),

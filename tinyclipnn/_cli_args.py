@@ -1,9 +1,10 @@
 """argparse ``type=`` functions shared by the commands of :mod:`tinyclipnn.cli`.
 
-Each checks one kind of option value and raises ``argparse.ArgumentTypeError`` with the rule
-and the value given, so a bad value is refused while the command line is parsed, before any
-work and before anything is written: argparse prints ``tinyclipnn CMD: error: argument
---OPTION: RULE, got VALUE`` and exits with status 2. Only the standard library is imported.
+Each checks one kind of option value, numbers by the rules of `tinyclipnn._validate` (the
+library's own arguments follow the same ones), and raises ``argparse.ArgumentTypeError`` with
+the rule and the value given, so a bad value is refused while the command line is parsed,
+before any work and before anything is written: argparse prints ``tinyclipnn CMD: error:
+argument --OPTION: must be RULE, got VALUE`` and exits with status 2.
 """
 
 from __future__ import annotations
@@ -14,27 +15,23 @@ from argparse import ArgumentTypeError
 from collections.abc import Callable
 from pathlib import Path
 
+from ._validate import Integer
+
 __all__ = ["integer", "integer_list", "name_list", "nonempty", "out_folder"]
 
 
-def _int(text: str, rule: str) -> int:
+def _parsed(text: str, rule: Integer, rule_text: str, whole: str) -> int:
+    """``text`` (one item of the option value ``whole``) as an int of ``rule``."""
     try:
-        return int(text)
-    except ValueError:
-        raise ArgumentTypeError(f"{rule}, got {text!r}") from None
+        return rule(int(text), "value")
+    except (TypeError, ValueError):  # not digits, or out of range
+        raise ArgumentTypeError(f"must be {rule_text}, got {whole!r}") from None
 
 
 def integer(minimum: int) -> Callable[[str], int]:
     """``type=`` for a whole number >= ``minimum`` (a count, a seed)."""
-    rule = f"must be an integer >= {minimum}"
-
-    def parse(text: str) -> int:
-        value = _int(text, rule)
-        if value < minimum:
-            raise ArgumentTypeError(f"{rule}, got {text!r}")
-        return value
-
-    return parse
+    rule = Integer(minimum)
+    return lambda text: _parsed(text, rule, rule.text, text)
 
 
 def _items(text: str, what: str) -> list[str]:
@@ -48,15 +45,10 @@ def _items(text: str, what: str) -> list[str]:
 
 def integer_list(minimum: int) -> Callable[[str], list[int]]:
     """``type=`` for comma-separated whole numbers, each >= ``minimum`` (e.g. ``50,100``)."""
-    rule = f"must be a comma-separated list of integers >= {minimum}"
-
-    def parse(text: str) -> list[int]:
-        values = [_int(item, rule) for item in _items(text, f"integers >= {minimum}")]
-        if min(values) < minimum:
-            raise ArgumentTypeError(f"{rule}, got {text!r}")
-        return values
-
-    return parse
+    rule = Integer(minimum)
+    what = f"integers >= {minimum}"
+    return lambda text: [_parsed(item, rule, f"a comma-separated list of {what}", text)
+                         for item in _items(text, what)]
 
 
 def name_list(text: str) -> list[str]:

@@ -23,8 +23,9 @@ from typing import Any
 
 import numpy as np
 
-__all__ = ["Boolean", "Integer", "Kind", "ListOf", "MapOf", "OneOf", "Optional", "Real",
-           "Record", "Rule", "check_state", "defined_here", "prefixed", "show", "state_error"]
+__all__ = ["Boolean", "Callback", "Integer", "Kind", "ListOf", "MapOf", "OneOf", "Optional",
+           "Real", "Record", "Rule", "check", "check_state", "defined_here", "prefixed", "show",
+           "state_error"]
 
 
 def show(value: Any) -> str:
@@ -40,18 +41,34 @@ def _is_bool(value: Any) -> bool:
 
 
 class Rule:
-    """One value's rule: ``rule(value, where) -> normalised value`` or a clear error."""
+    """One value's rule: ``rule(value, where) -> normalised value`` or a clear error.
+
+    Every error reads ``[LABEL: ]WHERE must be TEXT, got VALUE``: ``where`` names the argument
+    (``"max_norm"``, ``"LSTM: hidden_size"``, ``"state_dict['lr']"``), ``text`` is the rule,
+    a kind error gives the type before the value; ``label`` (optional) is the phrase PyTorch
+    starts the same error with (``Invalid learning rate``), kept so a search for it finds us."""
 
     text = "a value"
+    label: str | None = None
 
     def __call__(self, value: Any, where: str) -> Any:  # pragma: no cover - subclasses
         raise NotImplementedError
 
+    def _message(self, where: str, got: str) -> str:
+        head = f"Invalid {self.label}: " if self.label else ""
+        return f"{head}{where} must be {self.text}, got {got}"
+
     def kind_error(self, value: Any, where: str) -> TypeError:
-        return TypeError(f"{where} must be {self.text}, got {type(value).__name__} {show(value)}")
+        return TypeError(self._message(where, f"{type(value).__name__} {show(value)}"))
 
     def range_error(self, value: Any, where: str) -> ValueError:
-        return ValueError(f"{where} must be {self.text}, got {show(value)}")
+        return ValueError(self._message(where, show(value)))
+
+
+def check(rule: Rule, value: Any, name: str, owner: str | None = None) -> Any:
+    """``value`` of argument ``name`` checked by ``rule``; ``owner`` (a class or function
+    name) starts the message: ``LSTM: hidden_size must be an integer >= 1, got 0``."""
+    return rule(value, name if owner is None else f"{owner}: {name}")
 
 
 def _fmt(x: float) -> str:
@@ -60,15 +77,20 @@ def _fmt(x: float) -> str:
 
 class Real(Rule):
     """A real number in a range: ``Real(0)`` is ``>= 0`` and finite, ``Real(0, finite=False)``
-    also takes inf, ``Real(0, 1, high_open=True)`` is ``[0, 1)``. ``label``: PyTorch's wording
-    for a range error (``Invalid learning rate: -1.0 (lr must be ...)``)."""
+    also takes inf, ``Real(0, 1, high_open=True)`` is ``[0, 1)``; ``nan=True`` lets NaN pass
+    (a metric, a norm: NaN there is data, not a mistake). ``label``: PyTorch's phrase for the
+    error (``Invalid learning rate``, see `Rule`)."""
 
     def __init__(self, low: float = -math.inf, high: float = math.inf, *,
                  low_open: bool = False, high_open: bool = False, finite: bool = True,
-                 label: str | None = None) -> None:
+                 nan: bool = False, label: str | None = None) -> None:
         self.low, self.high, self.low_open, self.high_open = low, high, low_open, high_open
-        self.finite, self.label = finite, label
+        self.finite, self.nan, self.label = finite, nan, label
         self.text = self._describe()
+        if nan:  # "a number >= 0, inf or NaN"
+            self.text = ("any number (inf, -inf and NaN too)" if math.isinf(low) and
+                         math.isinf(high) and not finite
+                         else self.text.replace(" or inf", ", inf") + " or NaN")
 
     def _describe(self) -> str:
         lo, hi = self.low, self.high
@@ -96,13 +118,13 @@ class Real(Rule):
             raise self.kind_error(value, where) from None
 
     def __call__(self, value: Any, where: str) -> float:
-        v = self.number(value, where)
+        # a Python float or int (never a bool: its type is bool) needs no kind check
+        v = float(value) if type(value) in (float, int) else self.number(value, where)
+        if self.nan and v != v:
+            return v
         ok = (v > self.low if self.low_open else v >= self.low) and (
             v < self.high if self.high_open else v <= self.high)
         if not ok or (self.finite and not math.isfinite(v)):  # NaN fails every comparison
-            if self.label:
-                raise ValueError(f"Invalid {self.label}: {show(value)} ({where} must be "
-                                 f"{self.text})")
             raise self.range_error(value, where)
         return v
 
@@ -150,10 +172,15 @@ class OneOf(Rule):
 
     def __init__(self, *choices: Any) -> None:
         self.choices = choices
+        self._allowed = frozenset((type(c), c) for c in choices)  # True is not 1 here
         self.text = "one of " + ", ".join(map(repr, choices))
 
     def __call__(self, value: Any, where: str) -> Any:
-        if not any(type(value) is type(c) and value == c for c in self.choices):
+        try:
+            allowed = (type(value), value) in self._allowed
+        except TypeError:  # an unhashable value (a list, say) is none of the choices
+            allowed = False
+        if not allowed:
             raise self.range_error(value, where)
         return value
 
@@ -195,7 +222,7 @@ class ListOf(Rule):
             want = (f"{self.length}" if self.length is not None else
                     f"{self.min_length} to {self.max_length}" if self.max_length is not None
                     else f"at least {self.min_length}")
-            raise ValueError(f"{where} must have {want} entries, got {n}")
+            raise ValueError(self._message(where, f"{n} entries (want {want})"))
         out = [self.item(v, f"{where}[{i}]") for i, v in enumerate(value)]
         return tuple(out) if self.as_tuple else out
 
@@ -230,6 +257,17 @@ class Record(Rule):
         if set(value) != set(self.fields):
             raise ValueError(f"{where} must be {self.text}, got keys {sorted(map(str, value))}")
         return {k: rule(value[k], f"{where}[{k!r}]") for k, rule in self.fields.items()}
+
+
+class Callback(Rule):
+    """A callable (a function, a lambda, an object with ``__call__``)."""
+
+    text = "a function (a callable)"
+
+    def __call__(self, value: Any, where: str) -> Any:
+        if not callable(value):
+            raise self.kind_error(value, where)
+        return value
 
 
 class Kind(Rule):

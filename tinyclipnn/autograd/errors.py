@@ -20,18 +20,20 @@ class InputError(RuntimeError, ValueError):
 
 def int_arg(fn: str, name: str, value: Any, minimum: int | None = None) -> int:
     """``value`` as a Python int; ``TypeError`` for anything that is not an integer (a float,
-    a bool, a string), with PyTorch's wording; `InputError` when below ``minimum``."""
+    a bool, a string); `InputError` when below ``minimum``. Worded as `tinyclipnn._validate`'s
+    rules (``topk(): k must be an integer, got float 2.0``), which autograd does not import."""
     if isinstance(value, (bool, np.bool_)) or not isinstance(value, (int, np.integer)):
         try:  # 0-dim integer tensors and arrays are integers too (as in PyTorch)
             if isinstance(value, (bool, np.bool_, float, np.floating)):
                 raise TypeError
             value = operator.index(value)
         except TypeError:
-            raise TypeError(f"{fn}(): argument '{name}' must be int, not "
-                            f"{type(value).__name__}") from None
+            shown = value.item() if isinstance(value, np.generic) else value
+            raise TypeError(f"{fn}(): {name} must be an integer, got {type(value).__name__} "
+                            f"{shown!r}") from None
     value = int(value)
     if minimum is not None and value < minimum:
-        raise InputError(f"{fn}(): argument '{name}' must be >= {minimum}, got {value}")
+        raise InputError(f"{fn}(): {name} must be an integer >= {minimum}, got {value}")
     return value
 
 

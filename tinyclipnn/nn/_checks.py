@@ -1,5 +1,6 @@
-"""Argument checks shared by the layers: each error names the layer, the argument, what was
-given and what is allowed (PyTorch's wording where users search for it)."""
+"""Argument checks shared by the layers, on the rules of `tinyclipnn._validate`: each error
+names the layer, the argument, what was given and the rule (``LSTM: hidden_size must be an
+integer >= 1, got 0``)."""
 
 from __future__ import annotations
 
@@ -7,33 +8,54 @@ from typing import Any
 
 import numpy as np
 
+from .._validate import Boolean, Integer, Real, Rule, check
 from ..autograd import InputError, get_default_dtype
 
 COMPUTE_DTYPES = (np.dtype(np.float32), np.dtype(np.float64))
 
 
 def check_size(owner: str, name: str, value: Any, minimum: int = 1) -> int:
-    """``value`` as an int >= ``minimum``; TypeError for a non-integer (bools too)."""
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
-        raise TypeError(f"{owner}: {name} should be of type int, got: {type(value).__name__}")
-    if value < minimum:
-        raise ValueError(f"{owner}: {name} must be >= {minimum}, got {value}")
-    return int(value)
+    """``value`` as an int >= ``minimum``; TypeError for a non-integer (a float, a bool)."""
+    return check(Integer(minimum), value, name, owner)
+
+
+def check_float(owner: str, name: str, value: Any, low: float, high: float) -> float:
+    """``value`` as a float in [low, high]; TypeError for a non-number (a string, a bool)."""
+    return check(Real(low, high), value, name, owner)
+
+
+def check_flag(owner: str, name: str, value: Any) -> bool:
+    """``value``: True or False (a numpy bool too); TypeError for anything else (0, 1, "yes")."""
+    return check(_FLAG, value, name, owner)
+
+
+_FLAG = Boolean()
+
+
+class _Dtype(Rule):
+    """A parameter dtype: float32 or float64 (None: the default float dtype)."""
+
+    text = "np.float32 or np.float64 (None: the default dtype)"
+
+    def __call__(self, value: Any, where: str) -> np.dtype:
+        if value is None:
+            return get_default_dtype()
+        try:
+            dt = np.dtype(value)
+        except TypeError:
+            raise self.kind_error(value, where) from None
+        if dt not in COMPUTE_DTYPES:
+            raise TypeError(self._message(where, f"dtype {dt}"))
+        return dt
+
+
+_DTYPE = _Dtype()
 
 
 def check_dtype(owner: str, dtype: Any) -> np.dtype:
-    """The parameter dtype for ``dtype=`` (None: the default float dtype): float32 or float64."""
-    if dtype is None:
-        return get_default_dtype()
-    try:
-        dt = np.dtype(dtype)
-    except TypeError:
-        raise TypeError(f"{owner}: dtype={dtype!r} is not a dtype; use np.float32 or "
-                        f"np.float64") from None
-    if dt not in COMPUTE_DTYPES:
-        raise TypeError(f"{owner}: dtype={dt} is not supported; parameters must be float32 or "
-                        f"float64")
-    return dt
+    """The parameter dtype for ``dtype=``: float32 or float64 (None: the default); TypeError
+    otherwise."""
+    return check(_DTYPE, dtype, "dtype", owner)
 
 
 def check_compute_dtype(module: Any, dtype: np.dtype) -> None:
@@ -42,15 +64,6 @@ def check_compute_dtype(module: Any, dtype: np.dtype) -> None:
     if dtype not in COMPUTE_DTYPES:
         raise TypeError(f"{type(module).__name__}: parameters are {dtype}; layers compute in "
                         f"float32, float64 only: call .to(np.float32) (or .float()) first")
-
-
-def check_float(owner: str, name: str, value: Any, low: float, high: float) -> float:
-    """``value`` as a float in [low, high]."""
-    if isinstance(value, bool) or not isinstance(value, (int, float, np.integer, np.floating)):
-        raise TypeError(f"{owner}: {name} should be a number, got: {type(value).__name__}")
-    if not low <= value <= high:
-        raise ValueError(f"{owner}: {name} must be in [{low}, {high}], got {value}")
-    return float(value)
 
 
 def describe(value: Any) -> str:

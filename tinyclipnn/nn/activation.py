@@ -44,8 +44,7 @@ class GELU(Module):
 
     def __init__(self, approximate: str = "none") -> None:
         super().__init__()
-        F._check_gelu_approximate(approximate)
-        self.approximate = approximate
+        self.approximate = F.check_gelu_approximate(approximate, "GELU")
 
     def forward(self, x: Tensor) -> Tensor:
         return F.gelu(x, approximate=self.approximate)

@@ -10,16 +10,33 @@ from collections import OrderedDict
 from collections.abc import Iterable, Iterator, Mapping
 from typing import Any
 
+from .._validate import Kind, check
 from .module import Module
+
+_MODULE = Kind(Module, "a Module")
+_KEY = Kind(str, "a string")
 
 
 def _check_module(owner: str, m: Any) -> Module:
-    if not isinstance(m, Module):
-        raise TypeError(f"{owner} can only hold Modules, got {type(m).__name__}")
-    return m
+    return check(_MODULE, m, "module", owner)
 
 
-class Sequential(Module):
+class _Numbered(Module):
+    """Modules registered under their positions ``"0"``, ``"1"``, ... (`Sequential`,
+    `ModuleList`)."""
+
+    def __len__(self) -> int:
+        return len(self._modules)
+
+    def __iter__(self) -> Iterator[Module]:
+        return iter(self._modules.values())
+
+    def append(self, module: Module) -> _Numbered:
+        self.add_module(str(len(self)), _check_module(type(self).__name__, module))
+        return self
+
+
+class Sequential(_Numbered):
     """Modules applied in order; children named "0", "1", ... (or by an OrderedDict)."""
 
     def __init__(self, *modules: Module | OrderedDict) -> None:
@@ -41,18 +58,8 @@ class Sequential(Module):
             return Sequential(OrderedDict(list(self._modules.items())[i]))
         return list(self._modules.values())[i]
 
-    def __len__(self) -> int:
-        return len(self._modules)
 
-    def __iter__(self) -> Iterator[Module]:
-        return iter(self._modules.values())
-
-    def append(self, module: Module) -> Sequential:
-        self.add_module(str(len(self)), _check_module("Sequential", module))
-        return self
-
-
-class ModuleList(Module):
+class ModuleList(_Numbered):
     """A list of modules, each registered under its index (``"0"``, ``"1"``, ...), as
     ``torch.nn.ModuleList``: indexing, slicing, ``len``, iteration, ``append``, ``extend``,
     ``insert``, ``del`` (later entries are renumbered). It has no ``forward``."""
@@ -82,26 +89,16 @@ class ModuleList(Module):
         self._modules.clear()
         self.extend(kept)
 
-    def __len__(self) -> int:
-        return len(self._modules)
-
-    def __iter__(self) -> Iterator[Module]:
-        return iter(self._modules.values())
-
     def __iadd__(self, modules: Iterable[Module]) -> ModuleList:
         return self.extend(modules)
 
     def __add__(self, other: Iterable[Module]) -> ModuleList:
         return ModuleList([*self, *other])
 
-    def append(self, module: Module) -> ModuleList:
-        self.add_module(str(len(self)), _check_module("ModuleList", module))
-        return self
-
     def extend(self, modules: Iterable[Module]) -> ModuleList:
-        if isinstance(modules, Module) and not isinstance(modules, (ModuleList, Sequential)):
-            raise TypeError("ModuleList.extend should be called with an iterable of Modules, "
-                            f"got {type(modules).__name__}")
+        if isinstance(modules, Module) and not isinstance(modules, _Numbered):
+            raise TypeError(f"ModuleList.extend: modules must be an iterable of Modules, got "
+                            f"{type(modules).__name__} (a single Module: use append)")
         for m in modules:
             self.append(m)
         return self
@@ -144,8 +141,7 @@ class ModuleDict(Module):
         return self._modules[key]
 
     def __setitem__(self, key: str, module: Module) -> None:
-        if not isinstance(key, str):
-            raise TypeError(f"ModuleDict keys must be strings, got {type(key).__name__}")
+        check(_KEY, key, "key", "ModuleDict")
         self.add_module(key, _check_module("ModuleDict", module))
 
     def __delitem__(self, key: str) -> None:

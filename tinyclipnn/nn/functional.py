@@ -7,17 +7,21 @@ from typing import Any
 
 import numpy as np
 
+from .._validate import OneOf, Real, check
 from ..autograd import Function, InputError, Tensor
 from ..autograd.errors import int_arg
 from ..autograd.ops_reduce import log_softmax_array
 from ._checks import check_same_dtype
+from .layers import Dropout, _LinearFn
 
-_REDUCTIONS = ("mean", "sum", "none")
+REDUCTION = OneOf("mean", "sum", "none")
+LABEL_SMOOTHING = Real(0, 1)
+GELU_APPROXIMATE = OneOf("none", "tanh")
 
 
-def _check_reduction(reduction: str) -> None:
-    if reduction not in _REDUCTIONS:
-        raise ValueError(f"reduction must be one of {_REDUCTIONS}, got {reduction!r}")
+def check_reduction(reduction: str, owner: str | None = None) -> str:
+    """``reduction``: "mean", "sum" or "none" (ValueError otherwise)."""
+    return check(REDUCTION, reduction, "reduction", owner)
 
 
 def _targets(target: Any, input_shape: tuple[int, ...]) -> np.ndarray:
@@ -187,9 +191,8 @@ def cross_entropy(input: Tensor, target: Any, weight: Any = None, ignore_index: 
     A float ``target`` of ``input``'s shape holds class probabilities (soft labels), as in
     PyTorch: ``-sum_c w_c * target_c * log_softmax_c`` per entry, "mean" over the entries
     (not the weights); ``label_smoothing`` mixes the target with the uniform distribution."""
-    _check_reduction(reduction)
-    if isinstance(label_smoothing, bool) or not 0.0 <= label_smoothing <= 1.0:
-        raise ValueError(f"label_smoothing must be in [0, 1], got {label_smoothing!r}")
+    check_reduction(reduction)
+    label_smoothing = LABEL_SMOOTHING(label_smoothing, "label_smoothing")
     ignore_index = int_arg("cross_entropy", "ignore_index", ignore_index)
     class_dim = 1 if input.ndim > 1 else 0
     if np.shape(target.data if isinstance(target, Tensor) else target) == input.shape:
@@ -245,7 +248,7 @@ def nll_loss(input: Tensor, target: Any, weight: Any = None, ignore_index: int =
              reduction: str = "mean") -> Tensor:
     """Negative log-likelihood of log-probabilities ``input`` (N, C, ...) at class indices;
     ``weight`` (C,) weights each class (as `cross_entropy`)."""
-    _check_reduction(reduction)
+    check_reduction(reduction)
     ignore_index = int_arg("nll_loss", "ignore_index", ignore_index)
     w = _class_weights(weight, input.shape[1 if input.ndim > 1 else 0])
     return _NLL.apply(input, _targets(target, input.shape), ignore_index=ignore_index,
@@ -278,7 +281,7 @@ def _reduce(losses: Tensor, reduction: str) -> Tensor:
 def mse_loss(input: Tensor, target: Any, reduction: str = "mean") -> Tensor:
     """Mean (or summed) squared error; ``target`` should have ``input``'s shape (it broadcasts,
     with PyTorch's warning when the shapes differ)."""
-    _check_reduction(reduction)
+    check_reduction(reduction)
     diff = input - _regression_target(input, target)
     return _reduce(diff * diff, reduction)
 
@@ -286,7 +289,7 @@ def mse_loss(input: Tensor, target: Any, reduction: str = "mean") -> Tensor:
 def l1_loss(input: Tensor, target: Any, reduction: str = "mean") -> Tensor:
     """Mean (or summed) absolute error (gradient ``sign(input - target)``, 0 at a tie); warns
     as `mse_loss` when the shapes differ."""
-    _check_reduction(reduction)
+    check_reduction(reduction)
     return _reduce((input - _regression_target(input, target)).abs(), reduction)
 
 
@@ -313,10 +316,9 @@ def one_hot(tensor: Any, num_classes: int = -1) -> Tensor:
     return Tensor._wrap(out, False)
 
 
-def _check_gelu_approximate(approximate: str) -> None:
-    if approximate not in ("none", "tanh"):
-        raise ValueError(f"approximate argument must be either 'none' or 'tanh', got "
-                         f"{approximate!r}")
+def check_gelu_approximate(approximate: str, owner: str | None = None) -> str:
+    """GELU's ``approximate``: "none" or "tanh" (ValueError otherwise)."""
+    return check(GELU_APPROXIMATE, approximate, "approximate", owner)
 
 
 class _Gelu(Function):
@@ -350,7 +352,7 @@ class _Gelu(Function):
 
 def gelu(input: Tensor, approximate: str = "none") -> Tensor:
     """Gaussian error linear unit ``x * Phi(x)``; ``approximate="tanh"`` for the tanh form."""
-    _check_gelu_approximate(approximate)
+    check_gelu_approximate(approximate)
     return _Gelu.apply(input, approximate=approximate)
 
 
@@ -396,16 +398,12 @@ def sigmoid(input: Tensor) -> Tensor:
 def linear(input: Tensor, weight: Tensor, bias: Tensor | None = None) -> Tensor:
     """``input @ weight.T + bias`` as one graph node; ``input`` and ``weight`` must share a
     dtype (as in PyTorch)."""
-    from .layers import _LinearFn
-
     check_same_dtype("linear", "input", input.dtype, weight.dtype)
 
     return _LinearFn.apply(input, weight, bias)
 
 
 def dropout(input: Tensor, p: float = 0.5, training: bool = True) -> Tensor:
-    from .layers import Dropout
-
     d = Dropout(p)
     d.training = training
     return d(input)

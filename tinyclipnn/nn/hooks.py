@@ -21,7 +21,10 @@ from typing import Any
 
 import numpy as np
 
+from .._validate import Callback, check
 from ..autograd import Function, Tensor, is_grad_enabled
+
+_HOOK = Callback()
 
 _HOOK_DICTS = ("_forward_pre_hooks", "_forward_hooks", "_backward_pre_hooks", "_backward_hooks")
 
@@ -164,9 +167,7 @@ class HookMixin:
 
     def _add_hook(self, name: str, hook: Callable, prepend: bool,
                   flags: tuple[str, ...] = ()) -> RemovableHandle:
-        if not callable(hook):
-            raise TypeError(f"{type(self).__name__}.register hook: hook must be callable, got "
-                            f"{type(hook).__name__}")
+        check(_HOOK, hook, "hook", f"{type(self).__name__}.register hook")
         hooks = self._hook_store(name)
         flag_sets = [self._hook_store(f) for f in flags]
         handle = RemovableHandle(hooks, *flag_sets)

@@ -6,6 +6,7 @@ import math
 
 import numpy as np
 
+from .._validate import OneOf, Optional, Real
 from ..autograd import Tensor, default_generator, no_grad
 
 
@@ -17,21 +18,24 @@ def _fans(tensor: Tensor) -> tuple[int, int]:
     return tensor.shape[1] * receptive, tensor.shape[0] * receptive
 
 
-def _fan(tensor: Tensor, mode: str) -> int:
-    if mode not in ("fan_in", "fan_out"):
-        raise ValueError(f"Mode {mode} not supported, please use one of fan_in, fan_out")
-    fan_in, fan_out = _fans(tensor)
-    return fan_in if mode == "fan_in" else fan_out
-
-
+_MODE = OneOf("fan_in", "fan_out")
 _LINEAR_GAIN = ("linear", "conv1d", "conv2d", "conv3d", "conv_transpose1d", "conv_transpose2d",
                 "conv_transpose3d", "sigmoid")
+_NONLINEARITY = OneOf(*_LINEAR_GAIN, "tanh", "relu", "leaky_relu", "selu")
+_NEGATIVE_SLOPE = Optional(Real())
+
+
+def _fan(tensor: Tensor, mode: str) -> int:
+    mode = _MODE(mode, "mode")
+    fan_in, fan_out = _fans(tensor)
+    return fan_in if mode == "fan_in" else fan_out
 
 
 def calculate_gain(nonlinearity: str, param: float | None = None) -> float:
     """The recommended gain for a nonlinearity (``torch.nn.init.calculate_gain``): 1 for
     linear/conv/sigmoid, 5/3 tanh, sqrt(2) relu, sqrt(2 / (1 + slope^2)) leaky_relu (slope
     ``param``, default 0.01), 3/4 selu."""
+    nonlinearity = _NONLINEARITY(nonlinearity, "nonlinearity")
     if nonlinearity in _LINEAR_GAIN:
         return 1.0
     if nonlinearity == "tanh":
@@ -39,17 +43,10 @@ def calculate_gain(nonlinearity: str, param: float | None = None) -> float:
     if nonlinearity == "relu":
         return math.sqrt(2.0)
     if nonlinearity == "leaky_relu":
-        if param is None:
-            slope = 0.01
-        elif isinstance(param, bool) or not isinstance(param, (int, float, np.integer,
-                                                                np.floating)):
-            raise ValueError(f"negative_slope {param} not a valid number")
-        else:
-            slope = float(param)
+        slope = _NEGATIVE_SLOPE(param, "param")
+        slope = 0.01 if slope is None else slope
         return math.sqrt(2.0 / (1 + slope**2))
-    if nonlinearity == "selu":
-        return 3.0 / 4
-    raise ValueError(f"Unsupported nonlinearity {nonlinearity}")
+    return 3.0 / 4  # selu
 
 
 def _gen(rng: np.random.Generator | None, generator: np.random.Generator | None
@@ -57,22 +54,23 @@ def _gen(rng: np.random.Generator | None, generator: np.random.Generator | None
     return generator or rng or default_generator()
 
 
+def _fill(tensor: Tensor, values: np.ndarray) -> Tensor:
+    """Copy ``values`` (float64 draws) into ``tensor`` in its dtype, outside the graph."""
+    with no_grad():
+        tensor.copy_(values.astype(tensor.dtype))
+    return tensor
+
+
 def uniform_(tensor: Tensor, a: float = 0.0, b: float = 1.0, rng: np.random.Generator | None = None,
              *, generator: np.random.Generator | None = None) -> Tensor:
     """Fill with U(a, b) in place (``generator=``, PyTorch's name, or ``rng=``)."""
-    gen = _gen(rng, generator)
-    with no_grad():
-        tensor.copy_(gen.uniform(a, b, size=tensor.shape).astype(tensor.dtype))
-    return tensor
+    return _fill(tensor, _gen(rng, generator).uniform(a, b, size=tensor.shape))
 
 
 def normal_(tensor: Tensor, mean: float = 0.0, std: float = 1.0, rng: np.random.Generator | None = None,
             *, generator: np.random.Generator | None = None) -> Tensor:
     """Fill with N(mean, std^2) in place (``generator=``, PyTorch's name, or ``rng=``)."""
-    gen = _gen(rng, generator)
-    with no_grad():
-        tensor.copy_(gen.normal(mean, std, size=tensor.shape).astype(tensor.dtype))
-    return tensor
+    return _fill(tensor, _gen(rng, generator).normal(mean, std, size=tensor.shape))
 
 
 def zeros_(tensor: Tensor) -> Tensor:
@@ -142,6 +140,4 @@ def orthogonal_(tensor: Tensor, gain: float = 1.0,
     q = q * np.sign(np.diag(r))
     if rows < cols:
         q = q.T
-    with no_grad():
-        tensor.copy_((gain * q).reshape(tensor.shape).astype(tensor.dtype))
-    return tensor
+    return _fill(tensor, (gain * q).reshape(tensor.shape))

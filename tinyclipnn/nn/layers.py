@@ -7,11 +7,18 @@ from typing import Any
 
 import numpy as np
 
+from .._validate import Integer, check
 from ..autograd import Function, InputError, Tensor, default_generator
-from ..autograd.errors import int_arg
 from ..autograd.ops_elementwise import as_rows
 from . import init
-from ._checks import check_compute_dtype, check_dtype, check_same_dtype, check_size
+from ._checks import (
+    check_compute_dtype,
+    check_dtype,
+    check_flag,
+    check_float,
+    check_same_dtype,
+    check_size,
+)
 from .module import Module
 from .parameter import Parameter
 
@@ -30,7 +37,7 @@ class Linear(Module):
         self.in_features = check_size("Linear", "in_features", in_features, 0)
         self.out_features = check_size("Linear", "out_features", out_features, 0)
         self.weight = Parameter(_empty((out_features, in_features), dtype, "Linear"))
-        if bias:
+        if check_flag("Linear", "bias", bias):
             self.bias = Parameter(_empty((out_features,), dtype, "Linear"))
         else:
             self.register_parameter("bias", None)
@@ -106,10 +113,8 @@ class Embedding(Module):
         embedding_dim = check_size("Embedding", "embedding_dim", embedding_dim, 0)
         self.num_embeddings, self.embedding_dim = num_embeddings, embedding_dim
         if padding_idx is not None:
-            padding_idx = int_arg("Embedding", "padding_idx", padding_idx)
-        if padding_idx is not None and not -num_embeddings <= padding_idx < num_embeddings:
-            raise ValueError(f"Embedding: padding_idx={padding_idx} must be within "
-                             f"[-{num_embeddings}, {num_embeddings})")
+            padding_idx = check(Integer(-num_embeddings, num_embeddings - 1), padding_idx,
+                                "padding_idx", "Embedding")
         self.padding_idx = padding_idx % num_embeddings if padding_idx is not None else None
         self.weight = Parameter(_empty((num_embeddings, embedding_dim), dtype, "Embedding"))
         init.normal_(self.weight)
@@ -165,9 +170,7 @@ class Dropout(Module):
 
     def __init__(self, p: float = 0.5) -> None:
         super().__init__()
-        if not 0.0 <= p <= 1.0:
-            raise ValueError(f"Dropout: p must be in [0, 1], got {p}")
-        self.p = p
+        self.p = check_float("Dropout", "p", p, 0.0, 1.0)
 
     def forward(self, x: Tensor) -> Tensor:
         if not self.training or self.p == 0.0:

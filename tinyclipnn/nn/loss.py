@@ -6,6 +6,7 @@ from typing import Any
 
 import numpy as np
 
+from .._validate import check
 from ..autograd import Tensor
 from . import functional as F
 from .module import Module
@@ -14,8 +15,7 @@ from .module import Module
 class _Loss(Module):
     def __init__(self, reduction: str = "mean") -> None:
         super().__init__()
-        F._check_reduction(reduction)
-        self.reduction = reduction
+        self.reduction = F.check_reduction(reduction, type(self).__name__)
 
     def _weight_buffer(self, weight: Any) -> None:
         """Class weights as a buffer (in the state dict, as PyTorch's), or None."""
@@ -32,10 +32,9 @@ class CrossEntropyLoss(_Loss):
                  label_smoothing: float = 0.0) -> None:
         super().__init__(reduction)
         self._weight_buffer(weight)
-        if isinstance(label_smoothing, bool) or not 0.0 <= label_smoothing <= 1.0:
-            raise ValueError(f"CrossEntropyLoss: label_smoothing must be in [0, 1], got "
-                             f"{label_smoothing!r}")
-        self.ignore_index, self.label_smoothing = ignore_index, float(label_smoothing)
+        self.ignore_index = ignore_index
+        self.label_smoothing = check(F.LABEL_SMOOTHING, label_smoothing, "label_smoothing",
+                                     "CrossEntropyLoss")
 
     def forward(self, input: Tensor, target: Any) -> Tensor:
         return F.cross_entropy(input, target, self.weight, self.ignore_index, self.reduction,

@@ -221,14 +221,15 @@ class Module(HookMixin):
         is accepted and does nothing (there is only the CPU)."""
         if isinstance(dtype, str) and dtype == "cpu":
             return self
+        rule = ("a float dtype (np.float32, np.float64; np.float16 or bfloat16 to store) or "
+                "'cpu'")
         try:
             dtype = np.dtype(dtype)
         except TypeError:
-            raise TypeError(f"{type(self).__name__}.to: dtype={dtype!r} is not a dtype; use "
-                            f"np.float32 or np.float64") from None
+            raise TypeError(f"{type(self).__name__}.to: dtype must be {rule}, got "
+                            f"{type(dtype).__name__} {dtype!r}") from None
         if dtype.kind != "f" and dtype.name != "bfloat16":
-            raise TypeError(f"{type(self).__name__}.to: dtype must be a float dtype (float32, "
-                            f"float64; float16/bfloat16 to store), got {dtype}")
+            raise TypeError(f"{type(self).__name__}.to: dtype must be {rule}, got dtype {dtype}")
         for p in self.parameters():
             p.data = p.data.astype(dtype)
             if p.grad is not None:

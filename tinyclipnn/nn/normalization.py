@@ -6,11 +6,14 @@ from typing import Any
 
 import numpy as np
 
+from .._validate import Real, check
 from ..autograd import Tensor
 from . import functional as F
-from ._checks import check_compute_dtype, check_dtype, check_size
+from ._checks import check_compute_dtype, check_dtype, check_flag, check_size
 from .module import Module
 from .parameter import Parameter
+
+_EPS = Real(0, low_open=True)
 
 
 class LayerNorm(Module):
@@ -22,13 +25,13 @@ class LayerNorm(Module):
     def __init__(self, normalized_shape: int | tuple[int, ...], eps: float = 1e-5,
                  elementwise_affine: bool = True, bias: bool = True, dtype: Any = None) -> None:
         super().__init__()
-        shape = (normalized_shape,) if isinstance(normalized_shape, (int, np.integer)) else (
-            tuple(normalized_shape))
+        shape = (tuple(normalized_shape) if isinstance(normalized_shape, (list, tuple))
+                 else (normalized_shape,))
         self.normalized_shape = tuple(check_size("LayerNorm", "normalized_shape", s, 0)
                                       for s in shape)
-        if not eps > 0:
-            raise ValueError(f"LayerNorm: eps must be > 0, got {eps!r}")
-        self.eps, self.elementwise_affine = float(eps), elementwise_affine
+        self.eps = check(_EPS, eps, "eps", "LayerNorm")
+        self.elementwise_affine = check_flag("LayerNorm", "elementwise_affine", elementwise_affine)
+        bias = check_flag("LayerNorm", "bias", bias)
         dt = check_dtype("LayerNorm", dtype)
         if elementwise_affine:
             self.weight = Parameter(np.ones(self.normalized_shape, dt))

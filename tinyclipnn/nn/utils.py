@@ -17,6 +17,7 @@ from typing import Any
 
 import numpy as np
 
+from .._validate import Kind, check
 from ..autograd import Tensor
 from ..autograd.api import concat
 
@@ -35,15 +36,14 @@ def __dir__() -> list[str]:
     return sorted(__all__)
 
 
+_TENSOR = Kind(Tensor, "a Tensor")
+
+
 def _tensors(parameters: Any, fn: str) -> list[Tensor]:
     if isinstance(parameters, Tensor):
-        raise TypeError(f"{fn}(): expected an iterable of Tensors (e.g. model.parameters()), "
-                        f"got a single Tensor")
-    items = list(parameters)
-    for p in items:
-        if not isinstance(p, Tensor):
-            raise TypeError(f"{fn}(): expected Tensors, got {type(p).__name__}")
-    return items
+        raise TypeError(f"{fn}(): parameters must be an iterable of Tensors (e.g. "
+                        f"model.parameters()), got a single Tensor")
+    return [check(_TENSOR, p, f"parameters[{i}]", f"{fn}()") for i, p in enumerate(parameters)]
 
 
 def parameters_to_vector(parameters: Iterable[Tensor]) -> Tensor:
@@ -59,9 +59,7 @@ def vector_to_parameters(vec: Tensor, parameters: Iterable[Tensor]) -> None:
     """Copy consecutive slices of the 1-D ``vec`` into the parameters (their data, in place:
     ``.grad`` views and optimizer references stay valid), as
     ``torch.nn.utils.vector_to_parameters``. Checks the total size before writing anything."""
-    if not isinstance(vec, Tensor):
-        raise TypeError(f"vector_to_parameters(): expected vec to be a Tensor, but got: "
-                        f"{type(vec).__name__}")
+    check(_TENSOR, vec, "vec", "vector_to_parameters()")
     params = _tensors(parameters, "vector_to_parameters")
     flat = vec.data
     if flat.ndim != 1 or flat.size != sum(p.data.size for p in params):

@@ -1,6 +1,7 @@
-"""Hyper-parameter and state rules of the optimizers: checked when an optimizer is built (not at
-its first ``step``), for every parameter group added, and for every loaded state dict, with
-PyTorch's wording ("Invalid learning rate: -1.0") plus the argument's name and the rule."""
+"""Hyper-parameter and state rules of the optimizers (`tinyclipnn._validate` rules): checked
+when an optimizer is built (not at its first ``step``), for every parameter group added, and
+for every loaded state dict, starting with PyTorch's phrase: ``Invalid learning rate: lr must
+be a finite number >= 0, got -1.0``."""
 
 from __future__ import annotations
 
@@ -9,47 +10,41 @@ from typing import Any
 
 import numpy as np
 
-from .._validate import Boolean, Real, Rule
+from .._validate import Boolean, Optional, Real, Rule
 
-_LABELS = {"lr": "learning rate", "eps": "epsilon value", "momentum": "momentum value",
-           "weight_decay": "weight_decay value", "dampening": "dampening value",
-           "alpha": "alpha value", "lr_decay": "lr_decay value",
-           "initial_accumulator_value": "initial_accumulator_value"}
+_LABELS = {"lr": "learning rate", "eps": "epsilon value"}  # others: "Invalid {name} value"
 
 FLAG = Boolean()
+OPTIONAL_FLAG = Optional(FLAG)  # PyTorch's ``foreach``: None, True or False
 
 
 def number_rule(name: str, low: float = 0.0) -> Real:
     """A finite number >= ``low`` worded as PyTorch's check of ``name``."""
-    return Real(low, label=_LABELS.get(name, name))
+    return Real(low, label=_LABELS.get(name, f"{name} value"))
 
 
-def check_number(name: str, value: Any, low: float = 0.0) -> float:
-    """``value`` as a float, finite and >= ``low``; TypeError for a non-number (a string, a
-    bool), ValueError (PyTorch's "Invalid ...") otherwise."""
-    return number_rule(name, low)(value, name)
+def number_rules(*names: str) -> dict[str, Real]:
+    """``number_rule(name)`` (finite, >= 0) for each of ``names``: most hyper-parameters."""
+    return {name: number_rule(name) for name in names}
 
 
 class Betas(Rule):
     """Adam's ``(beta1, beta2)``: two numbers, each in [0, 1); a tuple of floats."""
 
     text = "a pair (beta1, beta2) of numbers in [0, 1)"
+    _EACH = tuple(Real(0, 1, high_open=True, label=f"beta parameter at index {i}")
+                  for i in range(2))
 
     def __call__(self, value: Any, where: str) -> tuple[float, float]:
         if not isinstance(value, (tuple, list)):
             raise self.kind_error(value, where)
         if len(value) != 2:
             raise self.range_error(value, where)
-        return tuple(Real(0, 1, high_open=True, label=f"beta parameter at index {i}")(
-            b, f"{where}[{i}]") for i, b in enumerate(value))
+        return tuple(rule(b, f"{where}[{i}]") for i, (rule, b) in
+                     enumerate(zip(self._EACH, value, strict=True)))
 
 
 BETAS = Betas()
-
-
-def check_betas(betas: Any) -> tuple[float, float]:
-    """``betas`` as two floats, each in [0, 1)."""
-    return BETAS(betas, "betas")
 
 
 class StateArray(Rule):
@@ -76,17 +71,17 @@ class StateArray(Rule):
         arr = np.asarray(value)
         kinds = "iufc" if p.dtype.kind == "c" else "iuf"
         if arr.dtype.kind not in kinds:
-            raise TypeError(f"{where} has dtype {arr.dtype}; it must be {self.text} "
-                            f"({p.dtype})")
+            raise TypeError(self._message(where, f"an array of dtype {arr.dtype} (the "
+                                                 f"parameter's is {p.dtype})"))
         if arr.shape != p.shape:
-            raise ValueError(f"{where} has shape {arr.shape} but its parameter has shape "
-                             f"{p.shape}; it must be {self.text}")
+            raise ValueError(self._message(where, f"an array of shape {arr.shape} (the "
+                                                  f"parameter's is {p.shape})"))
         with np.errstate(invalid="ignore"):
             bad = ~np.isfinite(arr) if arr.dtype.kind in "fc" else np.zeros(arr.shape, bool)
             if not math.isinf(self.low) and arr.dtype.kind != "c":
                 bad |= arr < self.low
         if bad.any():
             first = arr[np.unravel_index(int(np.argmax(bad)), arr.shape)] if arr.ndim else arr
-            raise ValueError(f"{where} must be {self.text}, got {int(bad.sum())} value(s) that "
-                             f"are not, such as {np.asarray(first).item()!r}")
+            raise ValueError(self._message(where, f"{int(bad.sum())} value(s) that are not, such "
+                                                  f"as {np.asarray(first).item()!r}"))
         return np.array(arr, dtype=p.dtype)

@@ -7,7 +7,7 @@ from typing import Any
 
 import numpy as np
 
-from ._checks import check_number
+from ._checks import FLAG, OPTIONAL_FLAG, number_rules
 from .optimizer import Optimizer
 
 
@@ -18,16 +18,16 @@ class Adagrad(Optimizer):
 
     ``foreach`` is PyTorch's and means nothing here; ``maximize`` ascends."""
 
+    _HYPER = {**number_rules("lr", "lr_decay", "weight_decay", "initial_accumulator_value",
+                             "eps"), "foreach": OPTIONAL_FLAG, "maximize": FLAG}
+
     def __init__(self, params: Iterable[Any], lr: float = 1e-2, lr_decay: float = 0.0,
                  weight_decay: float = 0.0, initial_accumulator_value: float = 0.0,
                  eps: float = 1e-10, foreach: bool | None = None, *, maximize: bool = False,
                  clipper: Callable | None = None) -> None:
-        defaults = dict(lr=check_number("lr", lr), lr_decay=check_number("lr_decay", lr_decay),
-                        weight_decay=check_number("weight_decay", weight_decay),
-                        initial_accumulator_value=check_number("initial_accumulator_value",
-                                                               initial_accumulator_value),
-                        eps=check_number("eps", eps), foreach=foreach, maximize=bool(maximize))
-        super().__init__(params, defaults, clipper)
+        super().__init__(params, dict(lr=lr, lr_decay=lr_decay, weight_decay=weight_decay,
+                                      initial_accumulator_value=initial_accumulator_value,
+                                      eps=eps, foreach=foreach, maximize=maximize), clipper)
         for group in self.param_groups:
             for p in group["params"]:
                 self.state[p] = {"step": 0, "sum": np.full_like(

@@ -9,7 +9,7 @@ from typing import Any
 import numpy as np
 
 from .._validate import Integer
-from ._checks import BETAS, FLAG, StateArray, number_rule
+from ._checks import BETAS, FLAG, StateArray, number_rules
 from .optimizer import Optimizer
 
 
@@ -18,8 +18,7 @@ class Adam(Optimizer):
     with ``g = grad + wd·p`` (L2 penalty) and optional AMSGrad (max of past v)."""
 
     decoupled = False
-    _HYPER = {"lr": number_rule("lr"), "betas": BETAS, "eps": number_rule("eps"),
-              "weight_decay": number_rule("weight_decay"), "amsgrad": FLAG}
+    _HYPER = {**number_rules("lr", "eps", "weight_decay"), "betas": BETAS, "amsgrad": FLAG}
     _STATE = {"step": Integer(0), "exp_avg": StateArray(), "exp_avg_sq": StateArray(0.0),
               "max_exp_avg_sq": StateArray(0.0)}
 

@@ -9,7 +9,7 @@ from typing import Any, ClassVar
 
 import numpy as np
 
-from .._validate import Integer, Rule, defined_here, prefixed, show
+from .._validate import Callback, Integer, Kind, Optional, Rule, check, defined_here, prefixed, show
 from ..autograd import Tensor, enable_grad, zero_grads
 from ._checks import StateArray
 
@@ -40,13 +40,10 @@ class Optimizer:
     def __init__(self, params: Iterable[Any], defaults: dict[str, Any],
                  clipper: Callable[[list[Tensor]], Any] | None = None) -> None:
         if isinstance(params, Tensor):
-            raise TypeError("params argument given to the optimizer should be an iterable of "
-                            "Tensors or dicts, but got a single Tensor")
-        if clipper is not None and not callable(clipper):
-            raise TypeError(f"clipper must be callable (a clip function or clipper object), "
-                            f"got {type(clipper).__name__}")
+            raise TypeError(f"{type(self).__name__}: params must be an iterable of Tensors or "
+                            f"dicts (e.g. model.parameters()), got a single Tensor")
+        self.clipper = _OPTIONAL_CALLBACK(clipper, "clipper")
         self.defaults = self._checked_hyper(defaults, str)
-        self.clipper = clipper
         self.last_clip: Any = None
         self.state: dict[Tensor, dict[str, Any]] = {}
         self.param_groups: list[dict[str, Any]] = []
@@ -61,9 +58,8 @@ class Optimizer:
     def add_param_group(self, group: dict[str, Any]) -> None:
         params = group["params"]
         params = [params] if isinstance(params, Tensor) else list(params)
-        for p in params:
-            if not isinstance(p, Tensor):
-                raise TypeError(f"optimizer can only optimize Tensors, got {type(p).__name__}")
+        for j, p in enumerate(params):
+            check(_TENSOR, p, f"params[{j}]", type(self).__name__)
             if not p.requires_grad:
                 raise ValueError("optimizer got a tensor that does not require grad")
         if len({id(p) for p in params}) != len(params):
@@ -259,6 +255,8 @@ class Optimizer:
 
 
 _INDEX = Integer(0)
+_TENSOR = Kind(Tensor, "a Tensor")
+_OPTIONAL_CALLBACK = Optional(Callback())  # a clipper (a clip function or object), a closure
 
 
 def _floating(grad: np.dtype, param: np.dtype) -> bool:
@@ -276,9 +274,7 @@ def run_closure(closure: Callable[[], Any] | None) -> Any:
     optimizers call it; None when there is none."""
     if closure is None:
         return None
-    if not callable(closure):
-        raise TypeError(f"step(): closure must be callable (or None), got "
-                        f"{type(closure).__name__}")
+    check(_OPTIONAL_CALLBACK, closure, "closure", "step()")
     with enable_grad():
         return closure()
 

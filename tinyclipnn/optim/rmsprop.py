@@ -7,7 +7,7 @@ from typing import Any
 
 import numpy as np
 
-from ._checks import check_number
+from ._checks import FLAG, OPTIONAL_FLAG, number_rules
 from .optimizer import Optimizer
 
 
@@ -18,17 +18,16 @@ class RMSprop(Optimizer):
 
     ``foreach`` is PyTorch's and means nothing here; ``maximize`` ascends."""
 
+    _HYPER = {**number_rules("lr", "alpha", "eps", "weight_decay", "momentum"),
+              "centered": FLAG, "foreach": OPTIONAL_FLAG, "maximize": FLAG}
+
     def __init__(self, params: Iterable[Any], lr: float = 1e-2, alpha: float = 0.99,
                  eps: float = 1e-8, weight_decay: float = 0.0, momentum: float = 0.0,
                  centered: bool = False, foreach: bool | None = None, maximize: bool = False,
                  clipper: Callable | None = None) -> None:
-        lr, alpha, eps = check_number("lr", lr), check_number("alpha", alpha), check_number(
-            "eps", eps)
-        momentum, weight_decay = check_number("momentum", momentum), check_number(
-            "weight_decay", weight_decay)
         super().__init__(params, dict(lr=lr, alpha=alpha, eps=eps, weight_decay=weight_decay,
-                                      momentum=momentum, centered=bool(centered),
-                                      foreach=foreach, maximize=bool(maximize)), clipper)
+                                      momentum=momentum, centered=centered, foreach=foreach,
+                                      maximize=maximize), clipper)
 
     def _update(self, p, grad, group, state) -> None:
         alpha, eps, mu, wd = group["alpha"], group["eps"], group["momentum"], group["weight_decay"]

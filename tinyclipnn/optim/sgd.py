@@ -7,7 +7,7 @@ from typing import Any
 
 import numpy as np
 
-from ._checks import FLAG, StateArray, number_rule
+from ._checks import FLAG, StateArray, number_rule, number_rules
 from .optimizer import Optimizer
 
 
@@ -15,9 +15,8 @@ class SGD(Optimizer):
     """``d = g + wd·p; b = μ·b + (1-τ)·d (b = d at the first step); d = d + μ·b if nesterov
     else b; p -= lr·d``."""
 
-    _HYPER = {"lr": number_rule("lr"), "momentum": number_rule("momentum"),
-              "dampening": number_rule("dampening", float("-inf")),
-              "weight_decay": number_rule("weight_decay"), "nesterov": FLAG}
+    _HYPER = {**number_rules("lr", "momentum", "weight_decay"),
+              "dampening": number_rule("dampening", float("-inf")), "nesterov": FLAG}
     _STATE = {"momentum_buffer": StateArray(optional=True)}
 
     def __init__(self, params: Iterable[Any], lr: float = 1e-3, momentum: float = 0.0,

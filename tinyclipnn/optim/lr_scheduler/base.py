@@ -15,7 +15,6 @@ attributes with their rules in ``_FIELDS``: the constructor checks its arguments
 from __future__ import annotations
 
 import copy
-import math
 import warnings
 import weakref
 from collections.abc import Mapping
@@ -25,12 +24,13 @@ from typing import Any, ClassVar
 from ..._validate import (
     Boolean,
     Integer,
+    Kind,
     ListOf,
     Real,
     Rule,
+    check,
     check_state,
     defined_here,
-    prefixed,
     state_error,
 )
 from ..optimizer import Optimizer
@@ -48,24 +48,23 @@ ORDER_WARNING = (
     "of the learning rate schedule.")
 
 
+_OPTIMIZER = Kind(Optimizer, "an Optimizer (tinyclipnn.optim)")
+
+
 def check_optimizer(owner: str, optimizer: Any) -> Optimizer:
-    if not isinstance(optimizer, Optimizer):
-        raise TypeError(f"{owner}: optimizer must be an Optimizer, got "
-                        f"{type(optimizer).__name__} ({type(optimizer).__name__} is not an "
-                        f"Optimizer)")
-    return optimizer
+    return check(_OPTIMIZER, optimizer, "optimizer", owner)
 
 
-def per_group(owner: str, name: str, optimizer: Optimizer, value: Any) -> list[Any]:
-    """One value per parameter group: a list of the right length, or a scalar repeated."""
+def per_group(owner: str, name: str, optimizer: Optimizer, value: Any, rule: Rule) -> list[Any]:
+    """One value per parameter group, each checked by ``rule``: a list (or tuple) of one per
+    group, or one value for every group."""
     n = len(optimizer.param_groups)
-    if isinstance(value, (list, tuple)):
-        if len(value) != n:
-            raise ValueError(f"{owner}: {name} must have the same length as "
-                             f"optimizer.param_groups. {name} has {len(value)} values, "
-                             f"param_groups has {n}.")
-        return list(value)
-    return [value] * n
+    if not isinstance(value, (list, tuple)):
+        return [check(rule, value, name, owner)] * n
+    if len(value) != n:
+        raise ValueError(f"{owner}: {name} must be {rule.text} or a list of {n} such values "
+                         f"(one per parameter group), got {len(value)} values")
+    return [check(rule, v, f"{name}[{i}]", owner) for i, v in enumerate(value)]
 
 
 def group_values(optimizer: Optimizer, key: str) -> list[Any]:
@@ -92,7 +91,9 @@ def _track_optimizer_steps(optimizer: Optimizer) -> None:
 LR = Real()  # a learning rate a scheduler computed: finite (its sign is the user's choice)
 LRS = ListOf(LR)  # one per parameter group
 EPOCH = Integer(-1)
+STEP_EPOCH = Integer(0)  # ``step(epoch)``
 FACTOR = Real(0)  # a multiplicative factor such as gamma: finite, >= 0
+POSITIVE = Real(0, low_open=True)  # a finite number > 0 (a peak rate, a divisor)
 _PYTORCH_ONLY = ("_get_lr_called_within_step", "verbose")  # in PyTorch's state dicts; unused
 
 
@@ -158,7 +159,7 @@ class LRScheduler:
         self._step_count += 1
         if epoch is not None:
             warnings.warn(EPOCH_DEPRECATION_WARNING, UserWarning, stacklevel=2)
-            epoch = check_int(type(self).__name__, "epoch", epoch, 0)
+            epoch = check(STEP_EPOCH, epoch, "epoch", type(self).__name__)
         self._update_lr(epoch)
 
     def _update_lr(self, epoch: int | None = None) -> None:
@@ -189,10 +190,12 @@ class LRScheduler:
     def _arg(self, field: str, value: Any, name: str | None = None) -> Any:
         """Constructor argument ``name`` (default: ``field``) checked by the rule of the
         field it becomes."""
-        try:
-            return self._FIELDS[field](value, name or field)
-        except (TypeError, ValueError) as e:
-            raise prefixed(f"{type(self).__name__}: ", e) from None
+        return check(self._FIELDS[field], value, name or field, type(self).__name__)
+
+    def _take(self, **arguments: Any) -> None:
+        """Store each constructor argument under its own name, checked by its field's rule."""
+        for name, value in arguments.items():
+            setattr(self, name, self._arg(name, value))
 
     def _checked_state(self, state_dict: Any) -> dict[str, Any]:
         """The fields of ``state_dict``, checked and normalised (nothing is changed)."""
@@ -214,19 +217,3 @@ class LRScheduler:
         """Take checked values (fresh objects: nothing is shared with the state dict)."""
         self.__dict__.update(values)
 
-
-def check_int(owner: str, name: str, value: Any, minimum: int) -> int:
-    """An integer argument >= ``minimum`` (TypeError for a float, a string or a bool)."""
-    try:
-        return Integer(minimum)(value, name)
-    except (TypeError, ValueError) as e:
-        raise prefixed(f"{owner}: ", e) from None
-
-
-def check_real(owner: str, name: str, value: Any, low: float = -math.inf,
-               high: float = math.inf, **kw: Any) -> float:
-    """A finite number argument in [low, high] (``Real``'s keywords for open ends)."""
-    try:
-        return Real(low, high, **kw)(value, name)
-    except (TypeError, ValueError) as e:
-        raise prefixed(f"{owner}: ", e) from None

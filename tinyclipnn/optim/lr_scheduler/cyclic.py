@@ -6,19 +6,16 @@ from __future__ import annotations
 import math
 from typing import Any
 
-from ..._validate import Boolean, Integer, ListOf, OneOf, Real, Record, state_error
+from ..._validate import Boolean, Integer, ListOf, OneOf, Real, Record, check, state_error
 from ..optimizer import Optimizer
-from .base import (
-    LRScheduler,
-    check_int,
-    check_optimizer,
-    check_real,
-    group_values,
-    per_group,
-)
+from .base import FACTOR, POSITIVE, LRScheduler, check_optimizer, group_values, per_group
 
 _LR_KEYS = OneOf("initial_lr", "max_lr", "min_lr")  # group keys a 1cycle phase runs between
 _MOMENTUM_KEYS = OneOf("max_momentum", "base_momentum")
+_FRACTIONAL_EPOCH = Real(0)  # SGDR's ``step(epoch)`` takes fractions of an epoch
+_COUNT = Integer(1)
+_FRACTION = Real(0, 1)
+_FLAG = Boolean()
 _PHASE = Record({"end_step": Real(), "start_lr": _LR_KEYS, "end_lr": _LR_KEYS,
                  "start_momentum": _MOMENTUM_KEYS, "end_momentum": _MOMENTUM_KEYS})
 
@@ -28,14 +25,13 @@ class CosineAnnealingWarmRestarts(LRScheduler):
     ``T_0`` is the first period and each next one is ``T_mult`` times longer (Loshchilov &
     Hutter's SGDR). ``step(epoch)`` accepts fractional epochs (call it per batch)."""
 
-    _FIELDS = {**LRScheduler._FIELDS, "T_0": Integer(1), "T_i": Integer(1),
-               "T_mult": Integer(1), "eta_min": Real(0), "T_cur": Real(-1)}
+    _FIELDS = {**LRScheduler._FIELDS, "T_0": _COUNT, "T_i": _COUNT, "T_mult": _COUNT,
+               "eta_min": FACTOR, "T_cur": Real(-1)}
 
     def __init__(self, optimizer: Optimizer, T_0: int, T_mult: int = 1,  # noqa: N803
                  eta_min: float = 0.0, last_epoch: int = -1) -> None:
-        self.T_0 = self.T_i = self._arg("T_0", T_0)
-        self.T_mult = self._arg("T_mult", T_mult)
-        self.eta_min = self._arg("eta_min", eta_min)
+        self._take(T_0=T_0, T_mult=T_mult, eta_min=eta_min)
+        self.T_i = self.T_0
         self.T_cur = self._arg("last_epoch", last_epoch)
         super().__init__(optimizer, last_epoch)
 
@@ -55,7 +51,7 @@ class CosineAnnealingWarmRestarts(LRScheduler):
                 self.T_cur %= self.T_i
                 self.T_i *= self.T_mult
         else:
-            epoch = check_real(type(self).__name__, "epoch", epoch, 0.0)
+            epoch = check(_FRACTIONAL_EPOCH, epoch, "epoch", type(self).__name__)
             if epoch >= self.T_0:
                 if self.T_mult == 1:
                     self.T_cur = epoch % self.T_0
@@ -78,10 +74,10 @@ class OneCycleLR(LRScheduler):
     first); momentum (SGD's ``momentum`` or Adam's beta1) cycles inversely between
     ``max_momentum`` and ``base_momentum`` when ``cycle_momentum``."""
 
-    _FIELDS = {**LRScheduler._FIELDS, "total_steps": Integer(1),
+    _FIELDS = {**LRScheduler._FIELDS, "total_steps": _COUNT,
                "anneal_strategy": OneOf("cos", "linear"),
                "_schedule_phases": ListOf(_PHASE, min_length=2, max_length=3),
-               "cycle_momentum": Boolean(), "use_beta1": Boolean()}
+               "cycle_momentum": _FLAG, "use_beta1": _FLAG}
 
     def __init__(self, optimizer: Optimizer, max_lr: float | list[float],
                  total_steps: int | None = None, epochs: int | None = None,
@@ -96,30 +92,26 @@ class OneCycleLR(LRScheduler):
         if total_steps is not None:
             self.total_steps = self._arg("total_steps", total_steps)
         elif epochs is not None and steps_per_epoch is not None:
-            self.total_steps = (check_int(owner, "epochs", epochs, 1)
-                                * check_int(owner, "steps_per_epoch", steps_per_epoch, 1))
+            self.total_steps = (check(_COUNT, epochs, "epochs", owner)
+                                * check(_COUNT, steps_per_epoch, "steps_per_epoch", owner))
         else:
             raise ValueError("OneCycleLR: You must define either total_steps OR (epochs AND "
                              "steps_per_epoch)")
-        pct_start = check_real(owner, "pct_start", pct_start, 0.0, 1.0)
+        pct_start = check(_FRACTION, pct_start, "pct_start", owner)
         self.anneal_strategy = self._arg("anneal_strategy", anneal_strategy)
-        three_phase = Boolean()(three_phase, "three_phase")
+        three_phase = check(_FLAG, three_phase, "three_phase", owner)
         self._schedule_phases = self._phases(pct_start, three_phase)
-        max_lrs = [check_real(owner, "max_lr", v, 0.0, low_open=True)
-                   for v in per_group(owner, "max_lr", optimizer, max_lr)]
-        div_factor = check_real(owner, "div_factor", div_factor, 0.0, low_open=True)
-        final_div_factor = check_real(owner, "final_div_factor", final_div_factor, 0.0,
-                                      low_open=True)
+        max_lrs = per_group(owner, "max_lr", optimizer, max_lr, POSITIVE)
+        div_factor = check(POSITIVE, div_factor, "div_factor", owner)
+        final_div_factor = check(POSITIVE, final_div_factor, "final_div_factor", owner)
         self.cycle_momentum = self._arg("cycle_momentum", cycle_momentum)
         if cycle_momentum and "momentum" not in optimizer.defaults and (
                 "betas" not in optimizer.defaults):
             raise ValueError("OneCycleLR: optimizer must support momentum or beta1 with "
                              "`cycle_momentum` option enabled")
         self.use_beta1 = cycle_momentum and "betas" in optimizer.defaults
-        max_ms = [check_real(owner, "max_momentum", v, 0.0)
-                  for v in per_group(owner, "max_momentum", optimizer, max_momentum)]
-        base_ms = [check_real(owner, "base_momentum", v, 0.0)
-                   for v in per_group(owner, "base_momentum", optimizer, base_momentum)]
+        max_ms = per_group(owner, "max_momentum", optimizer, max_momentum, FACTOR)
+        base_ms = per_group(owner, "base_momentum", optimizer, base_momentum, FACTOR)
         if last_epoch == -1:
             for group, top, m_max, m_base in zip(optimizer.param_groups, max_lrs, max_ms,
                                                  base_ms, strict=True):

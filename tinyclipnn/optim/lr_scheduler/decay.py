@@ -11,7 +11,7 @@ from collections import Counter
 from collections.abc import Callable, Iterable
 from typing import Any
 
-from ..._validate import Integer, Kind, ListOf, MapOf, Optional, Real
+from ..._validate import Callback, Integer, Kind, ListOf, MapOf, Optional, Real
 from ..optimizer import Optimizer
 from .base import FACTOR, LRScheduler, group_values, per_group
 
@@ -22,6 +22,11 @@ def _lrs(sched: LRScheduler) -> list[float]:
     return group_values(sched.optimizer, "lr")
 
 
+def _scaled(sched: LRScheduler, factor: float) -> list[float]:
+    """Each group's current lr times ``factor`` (the chainable step)."""
+    return [lr * factor for lr in _lrs(sched)]
+
+
 class _LambdaBase(LRScheduler):
     """Shared by `LambdaLR` / `MultiplicativeLR`: one function per group; the state dict keeps
     callable objects' attributes (plain functions and lambdas are not saved, as PyTorch)."""
@@ -30,14 +35,9 @@ class _LambdaBase(LRScheduler):
     _FIELDS = {**_BASE, "lr_lambdas": ListOf(Optional(Kind(dict, "a dict")))}
     _PER_GROUP = (*LRScheduler._PER_GROUP, "lr_lambdas")
 
-    def __init__(self, optimizer: Optimizer, lr_lambda: Any, last_epoch: int) -> None:
-        owner = type(self).__name__
+    def __init__(self, optimizer: Optimizer, lr_lambda: Any, last_epoch: int = -1) -> None:
         self.lr_lambdas: list[Callable[[int], float]] = per_group(
-            owner, "lr_lambda", optimizer, lr_lambda)
-        for fn in self.lr_lambdas:
-            if not callable(fn):
-                raise TypeError(f"{owner}: lr_lambda should be a function, but got "
-                                f"{type(fn).__name__}")
+            type(self).__name__, "lr_lambda", optimizer, lr_lambda, Callback())
         super().__init__(optimizer, last_epoch)
 
     def state_dict(self) -> dict[str, Any]:
@@ -58,9 +58,6 @@ class LambdaLR(_LambdaBase):
     """``lr = base_lr * lr_lambda(epoch)`` (one function, or one per group). Not chainable:
     it sets the rate from ``base_lr``, as PyTorch's."""
 
-    def __init__(self, optimizer: Optimizer, lr_lambda: Any, last_epoch: int = -1) -> None:
-        super().__init__(optimizer, lr_lambda, last_epoch)
-
     def get_lr(self) -> list[float]:
         return [b * fn(self.last_epoch) for fn, b in zip(self.lr_lambdas, self.base_lrs,
                                                          strict=True)]
@@ -68,9 +65,6 @@ class LambdaLR(_LambdaBase):
 
 class MultiplicativeLR(_LambdaBase):
     """``lr *= lr_lambda(epoch)`` at every step after the first."""
-
-    def __init__(self, optimizer: Optimizer, lr_lambda: Any, last_epoch: int = -1) -> None:
-        super().__init__(optimizer, lr_lambda, last_epoch)
 
     def get_lr(self) -> list[float]:
         if self._is_initial:
@@ -86,14 +80,13 @@ class StepLR(LRScheduler):
 
     def __init__(self, optimizer: Optimizer, step_size: int, gamma: float = 0.1,
                  last_epoch: int = -1) -> None:
-        self.step_size = self._arg("step_size", step_size)
-        self.gamma = self._arg("gamma", gamma)
+        self._take(step_size=step_size, gamma=gamma)
         super().__init__(optimizer, last_epoch)
 
     def get_lr(self) -> list[float]:
         if self.last_epoch == 0 or self.last_epoch % self.step_size != 0:
             return _lrs(self)
-        return [lr * self.gamma for lr in _lrs(self)]
+        return _scaled(self, self.gamma)
 
     def _get_closed_form_lr(self) -> list[float]:
         return [b * self.gamma ** (self.last_epoch // self.step_size) for b in self.base_lrs]
@@ -129,16 +122,15 @@ class ConstantLR(LRScheduler):
 
     def __init__(self, optimizer: Optimizer, factor: float = 1.0 / 3, total_iters: int = 5,
                  last_epoch: int = -1) -> None:
-        self.factor = self._arg("factor", factor)
-        self.total_iters = self._arg("total_iters", total_iters)
+        self._take(factor=factor, total_iters=total_iters)
         super().__init__(optimizer, last_epoch)
 
     def get_lr(self) -> list[float]:
         if self.last_epoch == 0:
-            return [lr * self.factor for lr in _lrs(self)]
+            return _scaled(self, self.factor)
         if self.last_epoch != self.total_iters:
             return _lrs(self)
-        return [lr * (1.0 / self.factor) for lr in _lrs(self)]
+        return _scaled(self, 1.0 / self.factor)
 
     def _get_closed_form_lr(self) -> list[float]:
         on = self.last_epoch >= self.total_iters
@@ -154,19 +146,17 @@ class LinearLR(LRScheduler):
 
     def __init__(self, optimizer: Optimizer, start_factor: float = 1.0 / 3,
                  end_factor: float = 1.0, total_iters: int = 5, last_epoch: int = -1) -> None:
-        self.start_factor = self._arg("start_factor", start_factor)
-        self.end_factor = self._arg("end_factor", end_factor)
-        self.total_iters = self._arg("total_iters", total_iters)
+        self._take(start_factor=start_factor, end_factor=end_factor, total_iters=total_iters)
         super().__init__(optimizer, last_epoch)
 
     def get_lr(self) -> list[float]:
         if self.last_epoch == 0:
-            return [lr * self.start_factor for lr in _lrs(self)]
+            return _scaled(self, self.start_factor)
         if self._is_initial or self.last_epoch > self.total_iters:
             return _lrs(self)
         span = self.end_factor - self.start_factor
         ratio = 1.0 + span / (self.total_iters * self.start_factor + (self.last_epoch - 1) * span)
-        return [lr * ratio for lr in _lrs(self)]
+        return _scaled(self, ratio)
 
     def _get_closed_form_lr(self) -> list[float]:
         f = self.start_factor + (self.end_factor - self.start_factor) * min(
@@ -180,13 +170,13 @@ class ExponentialLR(LRScheduler):
     _FIELDS = {**_BASE, "gamma": FACTOR}
 
     def __init__(self, optimizer: Optimizer, gamma: float, last_epoch: int = -1) -> None:
-        self.gamma = self._arg("gamma", gamma)
+        self._take(gamma=gamma)
         super().__init__(optimizer, last_epoch)
 
     def get_lr(self) -> list[float]:
         if self._is_initial:
             return _lrs(self)
-        return [lr * self.gamma for lr in _lrs(self)]
+        return _scaled(self, self.gamma)
 
     def _get_closed_form_lr(self) -> list[float]:
         return [b * self.gamma ** self.last_epoch for b in self.base_lrs]
@@ -199,8 +189,7 @@ class PolynomialLR(LRScheduler):
 
     def __init__(self, optimizer: Optimizer, total_iters: int = 5, power: float = 1.0,
                  last_epoch: int = -1) -> None:
-        self.total_iters = self._arg("total_iters", total_iters)
-        self.power = self._arg("power", power)
+        self._take(total_iters=total_iters, power=power)
         super().__init__(optimizer, last_epoch)
 
     def get_lr(self) -> list[float]:
@@ -208,7 +197,7 @@ class PolynomialLR(LRScheduler):
             return _lrs(self)
         e, n = self.last_epoch, self.total_iters
         decay = ((1.0 - e / n) / (1.0 - (e - 1) / n)) ** self.power
-        return [lr * decay for lr in _lrs(self)]
+        return _scaled(self, decay)
 
     def _get_closed_form_lr(self) -> list[float]:
         frac = min(self.total_iters, self.last_epoch) / self.total_iters
@@ -223,8 +212,7 @@ class CosineAnnealingLR(LRScheduler):
 
     def __init__(self, optimizer: Optimizer, T_max: int, eta_min: float = 0.0,  # noqa: N803
                  last_epoch: int = -1) -> None:
-        self.T_max = self._arg("T_max", T_max)
-        self.eta_min = self._arg("eta_min", eta_min)
+        self._take(T_max=T_max, eta_min=eta_min)
         super().__init__(optimizer, last_epoch)
 
     def get_lr(self) -> list[float]:

@@ -6,20 +6,21 @@ import math
 import warnings
 from typing import Any
 
-from ..._validate import Integer, ListOf, OneOf, Optional, Real, state_error
+from ..._validate import Integer, ListOf, OneOf, Optional, Real, check, state_error
 from ..optimizer import Optimizer
 from .base import (
     EPOCH,
     EPOCH_DEPRECATION_WARNING,
     LRS,
+    STEP_EPOCH,
     LRScheduler,
-    check_int,
     check_optimizer,
-    check_real,
+    per_group,
 )
 from .base import group_values as _group_values
 
 _MIN_LR = Real(0)
+_METRIC = Real(finite=False, nan=True)  # ``step(metrics)``; NaN is never an improvement
 
 
 class ReduceLROnPlateau(LRScheduler):
@@ -43,17 +44,9 @@ class ReduceLROnPlateau(LRScheduler):
         owner = "ReduceLROnPlateau"
         self.factor = self._arg("factor", factor)  # PyTorch: "Factor should be < 1.0"
         self.optimizer = check_optimizer(owner, optimizer)
-        n = len(optimizer.param_groups)
-        if isinstance(min_lr, (list, tuple)):
-            if len(min_lr) != n:
-                raise ValueError(f"{owner}: expected {n} min_lrs, got {len(min_lr)}")
-            self.default_min_lr, self.min_lrs = None, self._arg("min_lrs", min_lr, "min_lr")
-        else:
-            self.default_min_lr = check_real(owner, "min_lr", min_lr, 0.0)
-            self.min_lrs = [self.default_min_lr] * n
-        self.patience = self._arg("patience", patience)
-        self.cooldown = self._arg("cooldown", cooldown)
-        self.eps = self._arg("eps", eps)
+        self.min_lrs = per_group(owner, "min_lr", optimizer, min_lr, _MIN_LR)
+        self.default_min_lr = None if isinstance(min_lr, (list, tuple)) else self.min_lrs[0]
+        self._take(patience=patience, cooldown=cooldown, eps=eps)
         self.last_epoch = 0
         self._last_lr = _group_values(optimizer, "lr")
         self._init_is_better(self._arg("mode", mode), self._arg("threshold", threshold),
@@ -82,16 +75,12 @@ class ReduceLROnPlateau(LRScheduler):
 
     def step(self, metrics: Any, epoch: int | None = None) -> None:  # type: ignore[override]
         """Record this epoch's ``metrics`` (a number) and reduce the lr if it has plateaued."""
-        try:
-            current = float(metrics)
-        except (TypeError, ValueError):
-            raise TypeError(f"ReduceLROnPlateau.step: metrics must be a number, got "
-                            f"{type(metrics).__name__}") from None
+        current = check(_METRIC, metrics, "metrics", "ReduceLROnPlateau.step")
         if epoch is None:
             epoch = self.last_epoch + 1
         else:
             warnings.warn(EPOCH_DEPRECATION_WARNING, UserWarning, stacklevel=2)
-            epoch = check_int("ReduceLROnPlateau", "epoch", epoch, 0)
+            epoch = check(STEP_EPOCH, epoch, "epoch", "ReduceLROnPlateau")
         self.last_epoch = epoch
         if self.is_better(current, self.best):
             self.best, self.num_bad_epochs = current, 0
