@@ -15,6 +15,7 @@ from collections.abc import Callable
 import numpy as np
 
 from ..autograd import Function
+from ..kernels.cpu.rnn_omega_reference import omega_reference
 
 
 class OmegaState:
@@ -47,8 +48,6 @@ class OmegaInject(Function):
 
     @staticmethod
     def backward(ctx, grad):
-        from ..kernels.cpu.rnn_omega_reference import omega_reference
-
         s = ctx.state
         omega, dw, _ = omega_reference(s.g, s.h, ctx.w, s.valid, s.act)
         s.report(omega)
