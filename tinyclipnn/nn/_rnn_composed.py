@@ -42,7 +42,7 @@ def composed_direction(x: Tensor, w: tuple, h: Any, c: Any, spec: DirectionSpec
     ``w`` is (w_ih, w_hh, b_ih, b_hh), h and c (B, H) the initial state."""
     T, B = x.shape[0], x.shape[1]
     kind, lens, reverse = spec.kind, spec.lengths, spec.reverse
-    cell = CELL_FUNCTIONS[kind.mode]
+    cell = CELL_FUNCTIONS[kind]
     omega = None
     if spec.omega_alpha and w[1].requires_grad:
         omega = OmegaState(T, B, w[1].shape[1], w[1].dtype, lens, kind.activation,

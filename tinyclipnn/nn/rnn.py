@@ -38,6 +38,7 @@ import numpy as np
 from .._validate import OneOf, Optional, Real
 from ..autograd import InputError, Tensor
 from ..autograd.api import concat, stack
+from ..kernels import rnn_cells
 from ..kernels.rnn_cells import CellKind, cell_kind
 from . import functional
 from ._checks import (
@@ -73,7 +74,8 @@ def _fused_layer() -> type | None:
 
 
 class RNNBase(Module):
-    """Shared machinery of `RNN`, `LSTM` and `GRU` (subclasses only fix ``mode``)."""
+    """Shared machinery of `RNN`, `LSTM` and `GRU` (subclasses only fix the cell kind ``mode``,
+    a `kernels.rnn_cells` kind or its name; ``self.mode`` is its name, as in PyTorch)."""
 
     vanishing_penalty = 0.0  # Pascanu's Ω weight; set by `RNN`
 
@@ -92,8 +94,7 @@ class RNNBase(Module):
         bptt_clip_mode = OneOf("value", "norm")(bptt_clip_mode, "bptt_clip_mode")
         Optional(Real(0, low_open=True, finite=False))(bptt_clip, "bptt_clip")
         self._kind = cell_kind(mode)
-        mode = self._kind.mode
-        self.mode, self.input_size, self.hidden_size = mode, input_size, hidden_size
+        self.mode, self.input_size, self.hidden_size = self._kind.mode, input_size, hidden_size
         self.num_layers, self.bias, self.batch_first = num_layers, bias, batch_first
         self.dropout, self.bidirectional = float(dropout), bidirectional
         self.bptt_clip, self.bptt_clip_mode = bptt_clip, bptt_clip_mode
@@ -309,7 +310,7 @@ class LSTM(RNNBase):
     def __init__(self, input_size: int, hidden_size: int, num_layers: int = 1, bias: bool = True,
                  batch_first: bool = False, dropout: float = 0.0, bidirectional: bool = False,
                  **kwargs: Any) -> None:
-        super().__init__("LSTM", input_size, hidden_size, num_layers, bias, batch_first, dropout,
+        super().__init__(rnn_cells.LSTM, input_size, hidden_size, num_layers, bias, batch_first, dropout,
                          bidirectional, **kwargs)
 
 
@@ -319,5 +320,5 @@ class GRU(RNNBase):
     def __init__(self, input_size: int, hidden_size: int, num_layers: int = 1, bias: bool = True,
                  batch_first: bool = False, dropout: float = 0.0, bidirectional: bool = False,
                  **kwargs: Any) -> None:
-        super().__init__("GRU", input_size, hidden_size, num_layers, bias, batch_first, dropout,
+        super().__init__(rnn_cells.GRU, input_size, hidden_size, num_layers, bias, batch_first, dropout,
                          bidirectional, **kwargs)

@@ -22,7 +22,8 @@ from typing import Any
 import numpy as np
 
 from ..autograd import InputError, Tensor
-from ..kernels.rnn_cells import ELMAN_KINDS, GRU, LSTM, RNN_TANH, CellKind
+from ..kernels import rnn_cells
+from ..kernels.rnn_cells import ELMAN_KINDS, CellKind
 from . import init
 from ._checks import check_compute_dtype, check_dtype, check_same_dtype, check_size, describe
 from .functional import linear
@@ -82,8 +83,9 @@ def gru_cell(x: Tensor, h: Tensor, w_ih: Tensor, w_hh: Tensor, b_ih: Tensor | No
     return (1.0 - z) * n + z * h
 
 
-CELL_FUNCTIONS = {"RNN_TANH": rnn_tanh_cell, "RNN_RELU": rnn_relu_cell,
-                  "RNN_SIGMOID": rnn_sigmoid_cell, "LSTM": lstm_cell, "GRU": gru_cell}
+CELL_FUNCTIONS = {rnn_cells.RNN_TANH: rnn_tanh_cell, rnn_cells.RNN_RELU: rnn_relu_cell,
+                  rnn_cells.RNN_SIGMOID: rnn_sigmoid_cell, rnn_cells.LSTM: lstm_cell,
+                  rnn_cells.GRU: gru_cell}
 
 
 def init_recurrent_(params: list[Tensor], hidden_size: int) -> None:
@@ -95,7 +97,7 @@ def init_recurrent_(params: list[Tensor], hidden_size: int) -> None:
 
 # ---------------------------------------------------------------------------- cell modules
 class _CellBase(Module):
-    kind = RNN_TANH
+    kind = rnn_cells.RNN_TANH
 
     def __init__(self, input_size: int, hidden_size: int, bias: bool = True,
                  dtype: Any = None, kind: CellKind | None = None) -> None:
@@ -192,14 +194,14 @@ class RNNCell(_CellBase):
 
     def forward(self, input: Tensor, hx: Tensor | None = None) -> Tensor:
         x, hx, batched = self._prepare(input, hx)
-        h = CELL_FUNCTIONS[self.kind.mode](x, self._zeros(x) if hx is None else hx, *self._weights())
+        h = CELL_FUNCTIONS[self.kind](x, self._zeros(x) if hx is None else hx, *self._weights())
         return h if batched else h.squeeze(0)
 
 
 class LSTMCell(_CellBase):
     """LSTM cell; input (B, I) or (I,), ``hx = (h, c)`` each (B, H) -> ``(h', c')``."""
 
-    kind = LSTM
+    kind = rnn_cells.LSTM
 
     def forward(self, input: Tensor, hx: tuple[Tensor, Tensor] | None = None
                 ) -> tuple[Tensor, Tensor]:
@@ -212,7 +214,7 @@ class LSTMCell(_CellBase):
 class GRUCell(_CellBase):
     """GRU cell; input (B, I) or (I,), hx (B, H) -> h' (B, H)."""
 
-    kind = GRU
+    kind = rnn_cells.GRU
 
     def forward(self, input: Tensor, hx: Tensor | None = None) -> Tensor:
         x, hx, batched = self._prepare(input, hx)
