@@ -45,8 +45,7 @@ def composed_direction(x: Tensor, w: tuple, h: Any, c: Any, spec: DirectionSpec
     cell = CELL_FUNCTIONS[kind]
     omega = None
     if spec.omega_alpha and w[1].requires_grad:
-        omega = OmegaState(T, B, w[1].shape[1], w[1].dtype, lens, kind.activation,
-                           spec.omega_alpha, spec.report_omega)
+        omega = OmegaState(T, B, w[1].shape[1], w[1].dtype, spec)
         w = (w[0], OmegaInject.apply(w[1], state=omega), *w[2:])
     hooks = spec.clip_mode is not None or spec.record is not None
     norms = np.zeros((T, B)) if spec.record is not None else None

@@ -16,6 +16,7 @@ Beyond PyTorch (whose Elman RNN is tanh or relu): ``nonlinearity="sigmoid"``, lo
 
 from __future__ import annotations
 
+import functools
 import math
 from typing import Any
 
@@ -30,24 +31,16 @@ from .functional import linear
 from .module import Module
 from .parameter import Parameter
 
-
 # ---------------------------------------------------------------------------- functional cells
-def rnn_tanh_cell(x: Tensor, h: Tensor, w_ih: Tensor, w_hh: Tensor, b_ih: Tensor | None = None,
-                  b_hh: Tensor | None = None) -> Tensor:
-    """``h' = tanh(x @ W_ih.T + b_ih + h @ W_hh.T + b_hh)``; x (B, I), h (B, H) -> (B, H)."""
-    return (linear(x, w_ih, b_ih) + linear(h, w_hh, b_hh)).tanh()
+_ACTIVATE = {"tanh": lambda a: a.tanh(), "relu": lambda a: a.relu(),
+             "sigmoid": lambda a: a.sigmoid()}
 
 
-def rnn_relu_cell(x: Tensor, h: Tensor, w_ih: Tensor, w_hh: Tensor, b_ih: Tensor | None = None,
-                  b_hh: Tensor | None = None) -> Tensor:
-    """``h' = relu(x @ W_ih.T + b_ih + h @ W_hh.T + b_hh)``; x (B, I), h (B, H) -> (B, H)."""
-    return (linear(x, w_ih, b_ih) + linear(h, w_hh, b_hh)).relu()
-
-
-def rnn_sigmoid_cell(x: Tensor, h: Tensor, w_ih: Tensor, w_hh: Tensor,
-                     b_ih: Tensor | None = None, b_hh: Tensor | None = None) -> Tensor:
-    """``h' = sigmoid(x @ W_ih.T + b_ih + h @ W_hh.T + b_hh)`` (logistic units; not in PyTorch)."""
-    return (linear(x, w_ih, b_ih) + linear(h, w_hh, b_hh)).sigmoid()
+def elman_cell(x: Tensor, h: Tensor, w_ih: Tensor, w_hh: Tensor, b_ih: Tensor | None = None,
+               b_hh: Tensor | None = None, activation: str = "tanh") -> Tensor:
+    """``h' = act(x @ W_ih.T + b_ih + h @ W_hh.T + b_hh)``, act "tanh", "relu" or "sigmoid"
+    (logistic units; not in PyTorch); x (B, I), h (B, H) -> (B, H)."""
+    return _ACTIVATE[activation](linear(x, w_ih, b_ih) + linear(h, w_hh, b_hh))
 
 
 def check_nonlinearity(nonlinearity: Any) -> CellKind:
@@ -83,9 +76,8 @@ def gru_cell(x: Tensor, h: Tensor, w_ih: Tensor, w_hh: Tensor, b_ih: Tensor | No
     return (1.0 - z) * n + z * h
 
 
-CELL_FUNCTIONS = {rnn_cells.RNN_TANH: rnn_tanh_cell, rnn_cells.RNN_RELU: rnn_relu_cell,
-                  rnn_cells.RNN_SIGMOID: rnn_sigmoid_cell, rnn_cells.LSTM: lstm_cell,
-                  rnn_cells.GRU: gru_cell}
+CELL_FUNCTIONS = {rnn_cells.LSTM: lstm_cell, rnn_cells.GRU: gru_cell} | {
+    kind: functools.partial(elman_cell, activation=kind.activation) for kind in ELMAN_KINDS.values()}
 
 
 def init_recurrent_(params: list[Tensor], hidden_size: int) -> None:

@@ -94,7 +94,8 @@ def _prep(a, dtype) -> np.ndarray:
     return np.ascontiguousarray(a, dtype=dtype)
 
 
-def _lengths(lengths, T: int, B: int) -> np.ndarray:
+def check_lengths(lengths, T: int, B: int) -> np.ndarray:
+    """``lengths`` as (B,) int64 in [0, T] (None: all T)."""
     if lengths is None:
         return np.full(B, T, np.int64)
     lens = _prep(lengths, np.int64)
@@ -118,7 +119,7 @@ def forward(mode, xw, w_hh, b_hh, h0, c0=None, lengths=None, reverse=False, over
     T, B, G = xw.shape
     H = G // kind.gate_count
     xw = xw if overwrite_xw and xw.flags.c_contiguous else np.array(xw, dtype=dt, order="C")
-    lens = _lengths(lengths, T, B)
+    lens = check_lengths(lengths, T, B)
     h0 = _prep(h0, dt)
     run = _Recurrence(blas=_blas(dt), xw=xw, w_hh_t=_prep(w_hh.T, dt), b_hh=_prep(b_hh, dt),
                       lengths=lens, reverse=bool(reverse), y=np.zeros((T, B, H), dt),
@@ -183,7 +184,7 @@ def backward(mode, saved, dy, dh_n, dc_n, w_hh, lengths=None, reverse=False,
     dt = y.dtype
     T, B, H = y.shape
     G = kind.gate_count * H
-    lens = _lengths(lengths, T, B)
+    lens = check_lengths(lengths, T, B)
     bptt = _Bptt(blas=_blas(dt), dy=_prep(dy, dt), w_hh=_prep(w_hh, dt), lengths=lens,
                  reverse=bool(reverse), clip_code=code,
                  clip_value=float(clip_value), record=bool(record),

@@ -23,7 +23,7 @@ import numpy as np
 
 from .._jit import INNER, njit
 from ._blas import matmul, one_thread
-from .rnn import clip_code
+from .rnn import check_lengths, clip_code
 from .rnn_omega_reference import BOUND, omega_reference
 
 __all__ = ["BOUND", "omega_fused", "omega_reference"]
@@ -92,8 +92,7 @@ def omega_fused(dxw: np.ndarray, dy: np.ndarray, dh_n: np.ndarray, w_hh: np.ndar
     code = clip_code(clip_mode)
     T, B, H = dxw.shape
     dt = dxw.dtype
-    lens = (np.full(B, T, np.int64) if lengths is None
-            else np.ascontiguousarray(lengths, np.int64))
+    lens = check_lengths(lengths, T, B)
     if T * B == 0:
         return 0.0, np.zeros((H, H), dt), 0
     v = np.ascontiguousarray(dxw).reshape(T * B, H)

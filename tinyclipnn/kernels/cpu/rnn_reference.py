@@ -32,15 +32,15 @@ def _sigmoid(x: np.ndarray) -> np.ndarray:
 ACTIVATE = {"tanh": np.tanh, "relu": lambda a: np.maximum(a, 0), "sigmoid": _sigmoid}
 
 
+_DERIVATIVE = {"tanh": lambda h: 1.0 - h * h, "relu": lambda h: (h > 0).astype(h.dtype),
+               "sigmoid": lambda h: h * (1.0 - h)}
+
+
 def act_derivative(h: np.ndarray, act: str) -> np.ndarray:
     """act'(pre-activation) written through the output h = act(pre)."""
-    if act == "relu":
-        return (h > 0).astype(h.dtype)
-    if act == "sigmoid":
-        return h * (1.0 - h)
-    if act == "tanh":
-        return 1.0 - h * h
-    raise ValueError(f"act must be one of {', '.join(ELMAN_ACTIVATIONS)}, got {act!r}")
+    if act not in _DERIVATIVE:
+        raise ValueError(f"act must be one of {', '.join(ELMAN_ACTIVATIONS)}, got {act!r}")
+    return _DERIVATIVE[act](h)
 
 
 def clip_state_grad(g: np.ndarray, clip_mode: str | None, clip_value: float) -> np.ndarray:
