@@ -7,8 +7,8 @@ masking by ``lengths``, the reverse direction, ``bptt_clip`` and the recorded gr
 Shapes: ``xw`` (T, B, G*H) input projections ``x @ W_ih.T + b_ih``; ``w_hh`` (G*H, H);
 ``b_hh`` (G*H,); ``h0``, ``c0`` (B, H); ``lengths`` (B,) ints or None (all T). ``mode``: a
 `kernels.rnn_cells` kind or its name ("RNN_TANH", "RNN_RELU", "RNN_SIGMOID", "LSTM", "GRU"),
-which fixes G and the gate order. The weight
-gradient ``dW_hh = sum_t dgates_t.T @ h_{t-1}`` is one matmul over all steps after the loop.
+which fixes G and the gate order. The weight gradient ``dW_hh = sum_t dgates_t.T @ h_{t-1}``
+is one matmul over all steps after the loop.
 The kernels themselves are in `rnn_kernels` (compiled per dtype on first use, cached on disk).
 """
 
@@ -19,13 +19,14 @@ from typing import Any, NamedTuple
 import numpy as np
 
 from .. import rnn_cells
-from . import _workspace as workspace
-from . import rnn_kernels
+from . import _workspace, rnn_kernels
 from ._blas import matmul, one_thread
 from ._cblas import gemm_handle
 from ._threads import max_threads, split_run
 
 __all__ = ["forward", "backward", "matmul", "one_thread"]
+
+PARALLEL_MIN_WORK = 2_000_000  # multiply-adds in the recurrent matmuls before using threads
 
 _CLIP_CODES = {None: 0, "value": 1, "norm": 2}
 
@@ -35,8 +36,6 @@ def clip_code(clip_mode: str | None) -> int:
     if clip_mode not in _CLIP_CODES:
         raise ValueError(f"clip_mode must be None, 'value' or 'norm', got {clip_mode!r}")
     return _CLIP_CODES[clip_mode]
-
-PARALLEL_MIN_WORK = 2_000_000  # multiply-adds in the recurrent matmuls before using threads
 
 
 class _Recurrence(NamedTuple):
@@ -129,11 +128,11 @@ def forward(mode, xw, w_hh, b_hh, h0, c0=None, lengths=None, reverse=False, over
     with one_thread():
         if kind.has_cell_state:
             c0 = _prep(c0, dt)
-            c, c_all = c0.copy(), workspace.empty(states, dt)
+            c, c_all = c0.copy(), _workspace.empty(states, dt)
             _run(rnn_kernels.lstm_forward_rows, work, run, c, c_all)
             return run.y, run.h, c, (run.y, h0, xw, c_all, c0)
         if kind.separate_biases:
-            hn_all = workspace.empty(states, dt)
+            hn_all = _workspace.empty(states, dt)
             _run(rnn_kernels.gru_forward_rows, work, run, hn_all, np.empty((B, G), dt))
             return run.y, run.h, None, (run.y, h0, xw, hn_all)
         _run(rnn_kernels.rnn_forward_rows, work, run, kind.activation_code)
@@ -188,7 +187,7 @@ def backward(mode, saved, dy, dh_n, dc_n, w_hh, lengths=None, reverse=False,
     bptt = _Bptt(blas=_blas(dt), dy=_prep(dy, dt), w_hh=_prep(w_hh, dt), lengths=lens,
                  reverse=bool(reverse), clip_code=code,
                  clip_value=float(clip_value), record=bool(record),
-                 dxw=workspace.empty((T, B, G), dt),  # the kernels zero rows past each length
+                 dxw=_workspace.empty((T, B, G), dt),  # the kernels zero rows past each length
                  dh=_prep(dh_n, dt).copy(), norms=np.zeros((T if record else 0, B)))
     dxw, dh0 = bptt.dxw, bptt.dh
     norms = bptt.norms if record else None
