@@ -5,9 +5,9 @@ import numpy as np
 import pytest
 
 import tinyclipnn as tc
-from tinyclipnn.kernels.cpu import rnn as K
-from tinyclipnn.kernels.cpu import rnn_kernels as RK
-from tinyclipnn.kernels.cpu import rnn_reference as R
+from tinyclipnn.kernels.cpu import rnn, rnn_kernels, rnn_reference
+from tinyclipnn.kernels.rnn_cells import CELL_KINDS
+from tinyclipnn.nn._rnn_direction import DirectionSpec
 from tinyclipnn.nn._rnn_fused import FusedRecurrentLayer
 
 MODES = ["RNN_TANH", "RNN_RELU", "RNN_SIGMOID", "LSTM", "GRU"]
@@ -16,7 +16,7 @@ CLIPS = [(None, 0.0), ("value", 0.05), ("norm", 0.2)]
 
 def _problem(mode, dtype, T=5, B=3, H=4, seed=0):
     rng = np.random.default_rng(seed)
-    G = R.MODES[mode] * H
+    G = CELL_KINDS[mode].gate_count * H
     arr = lambda *s, scale=1.0: (rng.standard_normal(s) * scale).astype(dtype)  # noqa: E731
     return dict(xw=arr(T, B, G), w_hh=arr(G, H, scale=0.6), b_hh=arr(G), h0=arr(B, H),
                 c0=arr(B, H) if mode == "LSTM" else None, dy=arr(T, B, H), dh=arr(B, H),
@@ -24,15 +24,15 @@ def _problem(mode, dtype, T=5, B=3, H=4, seed=0):
 
 
 def _compare(mode, dtype, p, lengths, reverse, clip, tol):
-    fk = K.forward(mode, p["xw"], p["w_hh"], p["b_hh"], p["h0"], p["c0"], lengths, reverse)
-    fr = R.forward(mode, p["xw"], p["w_hh"], p["b_hh"], p["h0"], p["c0"], lengths, reverse)
+    fk = rnn.forward(mode, p["xw"], p["w_hh"], p["b_hh"], p["h0"], p["c0"], lengths, reverse)
+    fr = rnn_reference.forward(mode, p["xw"], p["w_hh"], p["b_hh"], p["h0"], p["c0"], lengths, reverse)
     for a, b in zip(fk[:3], fr[:3], strict=True):
         if b is not None:
             assert a.dtype == dtype
             np.testing.assert_allclose(a, b, rtol=tol, atol=tol)
     args = (p["dy"], p["dh"], p["dc"], p["w_hh"], lengths, reverse, *clip, True)
-    gk = K.backward(mode, fk[3], *args)
-    gr = R.backward(mode, fr[3], *args)
+    gk = rnn.backward(mode, fk[3], *args)
+    gr = rnn_reference.backward(mode, fr[3], *args)
     for name, a, b in zip(["dxw", "dw_hh", "db_hh", "dh0", "dc0", "norms"], gk, gr, strict=True):
         if b is not None:
             np.testing.assert_allclose(a, b, rtol=tol, atol=tol, err_msg=name)
@@ -52,7 +52,7 @@ def test_kernels_match_reference(mode, dtype):
 @pytest.mark.parametrize("mode", MODES)
 def test_parallel_path_matches_reference(mode, monkeypatch):
     """Batches split over threads (each thread runs the whole time loop on its rows)."""
-    monkeypatch.setattr(K, "PARALLEL_MIN_WORK", 0)
+    monkeypatch.setattr(rnn, "PARALLEL_MIN_WORK", 0)
     p = _problem(mode, np.float64, T=6, B=19, H=5, seed=3)
     lengths = np.random.default_rng(1).integers(0, 7, 19)
     for reverse in (False, True):
@@ -62,9 +62,9 @@ def test_parallel_path_matches_reference(mode, monkeypatch):
 def test_no_records_without_record_and_xw_untouched():
     p = _problem("LSTM", np.float64)
     xw = p["xw"].copy()
-    y, h, c, saved = K.forward("LSTM", p["xw"], p["w_hh"], p["b_hh"], p["h0"], p["c0"])
+    y, h, c, saved = rnn.forward("LSTM", p["xw"], p["w_hh"], p["b_hh"], p["h0"], p["c0"])
     np.testing.assert_array_equal(p["xw"], xw)  # overwrite_xw=False copies
-    out = K.backward("LSTM", saved, p["dy"], p["dh"], p["dc"], p["w_hh"])
+    out = rnn.backward("LSTM", saved, p["dy"], p["dh"], p["dc"], p["w_hh"])
     assert out[5] is None
 
 
@@ -72,10 +72,10 @@ def test_no_records_without_record_and_xw_untouched():
 def test_vectorised_exp_activations(dtype):
     x = np.concatenate([np.linspace(-120, 120, 2001), [0.0, 1e-9, -1e-9]]).astype(dtype)
     out = np.empty_like(x)
-    RK._act_rows(out, x, True)
+    rnn_kernels._act_rows(out, x, True)
     tol = 1e-15 if dtype == np.float64 else 3e-7
     np.testing.assert_allclose(out, np.tanh(x.astype(np.float64)), rtol=0, atol=tol)
-    RK._act_rows(out, x, False)
+    rnn_kernels._act_rows(out, x, False)
     sig = 1 / (1 + np.exp(-x.astype(np.float64)))
     np.testing.assert_allclose(out, sig, rtol=4 * np.finfo(dtype).eps, atol=1e-37)
     assert np.all(np.isfinite(out))
@@ -84,14 +84,14 @@ def test_vectorised_exp_activations(dtype):
 def test_argument_errors():
     p = _problem("GRU", np.float64)
     with pytest.raises(ValueError, match="mode"):
-        K.forward("LSTMX", p["xw"], p["w_hh"], p["b_hh"], p["h0"])
+        rnn.forward("LSTMX", p["xw"], p["w_hh"], p["b_hh"], p["h0"])
     with pytest.raises(ValueError, match="lengths"):
-        K.forward("GRU", p["xw"], p["w_hh"], p["b_hh"], p["h0"], lengths=[1, 2, 9])
-    _, _, _, saved = K.forward("GRU", p["xw"], p["w_hh"], p["b_hh"], p["h0"])
+        rnn.forward("GRU", p["xw"], p["w_hh"], p["b_hh"], p["h0"], lengths=[1, 2, 9])
+    _, _, _, saved = rnn.forward("GRU", p["xw"], p["w_hh"], p["b_hh"], p["h0"])
     with pytest.raises(ValueError, match="clip_mode"):
-        K.backward("GRU", saved, p["dy"], p["dh"], None, p["w_hh"], clip_mode="max")
+        rnn.backward("GRU", saved, p["dy"], p["dh"], None, p["w_hh"], clip_mode="max")
     with pytest.raises(TypeError, match="float32 or float64"):
-        K.forward("GRU", p["xw"].astype(np.float16), p["w_hh"], p["b_hh"], p["h0"])
+        rnn.forward("GRU", p["xw"].astype(np.float16), p["w_hh"], p["b_hh"], p["h0"])
 
 
 @pytest.mark.parametrize("mode", MODES)
@@ -99,7 +99,7 @@ def test_fused_node_gradcheck_float64(mode):
     """Central differences through the whole fused node: x, W_ih, W_hh, biases, h0 (and c0)."""
     rng = np.random.default_rng(7)
     T, B, I, H = 4, 3, 2, 3
-    G = R.MODES[mode] * H
+    G = CELL_KINDS[mode].gate_count * H
     t = lambda *s: tc.Tensor(rng.standard_normal(s) * 0.7, requires_grad=True)  # noqa: E731
     x, w_ih, w_hh, b_ih, b_hh, h0 = t(T, B, I), t(G, I), t(G, H), t(G), t(G), t(B, H)
     c0 = t(B, H) if mode == "LSTM" else None
@@ -108,7 +108,8 @@ def test_fused_node_gradcheck_float64(mode):
     lengths = np.array([4, 2, 3])
     for reverse in (False, True):
         def fn(*a, reverse=reverse):
-            outs = FusedRecurrentLayer.apply(*a, mode=mode, reverse=reverse, lengths=lengths)
+            outs = FusedRecurrentLayer.apply(
+                *a, spec=DirectionSpec(CELL_KINDS[mode], reverse=reverse, lengths=lengths))
             flat = [o.reshape(-1) for o in outs]
             return tc.concat(flat, axis=0)
 
@@ -162,7 +163,7 @@ def test_inference_forward_saves_nothing_and_agrees(mode):
     p = _problem(mode, np.float32, T=7, B=5, H=6, seed=2)
     lengths = np.array([7, 0, 3, 6, 1])
     args = (mode, p["xw"], p["w_hh"], p["b_hh"], p["h0"], p["c0"], lengths, True)
-    full, light = K.forward(*args), K.forward(*args, save=False)
+    full, light = rnn.forward(*args), rnn.forward(*args, save=False)
     for a, b in zip(full[:3], light[:3], strict=True):
         if a is not None:
             np.testing.assert_array_equal(a, b)
@@ -172,7 +173,7 @@ def test_inference_forward_saves_nothing_and_agrees(mode):
 @pytest.mark.parametrize("T", [1, 2, 5, 9])
 def test_gru_weight_gradient_chunks_cover_every_step(T, monkeypatch):
     """dW_hh's GRU n rows are formed a few steps at a time: any T, chunk count and lengths."""
-    monkeypatch.setattr(K, "GRU_DW_CHUNKS", 3)
+    monkeypatch.setattr(rnn, "GRU_DW_CHUNKS", 3)
     p = _problem("GRU", np.float64, T=T, B=4, H=3, seed=T)
     lengths = np.array([T, T // 2, 0, 1])
     for reverse in (False, True):

@@ -213,10 +213,10 @@ def test_nonfinite_and_huge_gradients():
 
 
 def test_without_numba_the_fused_layer_falls_back_with_omega(monkeypatch):
-    from tinyclipnn.nn import _rnn_fused
+    from tinyclipnn.nn import rnn
 
     lf, gf = _run(True, np.float64, 0.7, bidirectional=True)
-    monkeypatch.setattr(_rnn_fused, "kernels_available", lambda: False)
+    monkeypatch.setattr(rnn, "_fused_layer", lambda: None)
     lc, gc = _run(True, np.float64, 0.7, bidirectional=True)
     assert lc.omega == pytest.approx(lf.omega, rel=1e-9)
     np.testing.assert_allclose(gc["weight_hh_l0"], gf["weight_hh_l0"], rtol=1e-9, atol=1e-12)

@@ -10,22 +10,22 @@ and reports Ω.
 
 from __future__ import annotations
 
-from collections.abc import Callable
-
 import numpy as np
 
 from ..autograd import Function
+from ..kernels.cpu.rnn_omega_reference import omega_reference
+from ._rnn_direction import DirectionSpec
 
 
 class OmegaState:
     """Per-direction buffers: g_t and h_t for each step, which steps are active."""
 
-    def __init__(self, T: int, B: int, H: int, dtype, lens: np.ndarray | None, act: str,
-                 alpha: float, report: Callable[[float], None]) -> None:
+    def __init__(self, T: int, B: int, H: int, dtype, spec: DirectionSpec) -> None:
         self.g = np.zeros((T, B, H), dtype)
         self.h = np.zeros((T, B, H), dtype)
+        lens = spec.lengths
         self.valid = None if lens is None else (np.arange(T)[:, None] < lens[None, :])
-        self.act, self.alpha, self.report = act, alpha, report  # act: "tanh" / "relu" / "sigmoid"
+        self.spec = spec
 
     def hook(self, t: int, h_t: np.ndarray):
         """A tensor hook for step t: store h_t now and the gradient reaching it in backward."""
@@ -47,9 +47,7 @@ class OmegaInject(Function):
 
     @staticmethod
     def backward(ctx, grad):
-        from ..kernels.cpu.rnn_omega_reference import omega_reference
-
         s = ctx.state
-        omega, dw, _ = omega_reference(s.g, s.h, ctx.w, s.valid, s.act)
-        s.report(omega)
-        return grad + s.alpha * dw
+        omega, dw, _ = omega_reference(s.g, s.h, ctx.w, s.valid, s.spec.kind.activation)
+        s.spec.report_omega(omega)
+        return grad + s.spec.omega_alpha * dw

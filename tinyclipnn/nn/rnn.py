@@ -1,11 +1,14 @@
 """Sequence layers `RNN`, `LSTM`, `GRU`: PyTorch's arguments, parameters and return values.
 
-Two interchangeable implementations of each layer and direction:
+Two interchangeable implementations of each layer and direction, chosen here once per call
+(`RNNBase.forward`) and given a `DirectionSpec`:
 
 * fused (default): the whole time loop is one autograd node backed by Numba kernels
-  (`_rnn_fused.FusedRecurrentLayer`);
+  (`_rnn_fused.FusedRecurrentLayer`, imported on first use; without numba, one warning and
+  the composed path);
 * composed (``fused=False``): a Python loop over the autograd cells of `rnn_cell`, every op a
-  graph node; clipping and norm recording are done there with ``register_hook``.
+  graph node; clipping and norm recording are done there with ``register_hook``
+  (`_rnn_composed`).
 
 Both agree to float round-off on outputs and every gradient. Beyond PyTorch:
 
@@ -26,13 +29,18 @@ Both agree to float round-off on outputs and every gradient. Beyond PyTorch:
 
 from __future__ import annotations
 
+import functools
+import warnings
 from typing import Any
 
 import numpy as np
 
+from .._validate import OneOf, Optional, Real
 from ..autograd import InputError, Tensor
-from ..autograd.api import concat, stack, where
-from . import functional as F
+from ..autograd.api import concat, stack
+from ..kernels import rnn_cells
+from ..kernels.rnn_cells import CellKind, cell_kind
+from . import functional
 from ._checks import (
     check_compute_dtype,
     check_dtype,
@@ -41,21 +49,37 @@ from ._checks import (
     check_size,
     describe,
 )
-from ._rnn_fused import FusedRecurrentLayer
-from ._rnn_omega import OmegaInject, OmegaState
+from ._rnn_composed import composed_direction
+from ._rnn_direction import DirectionSpec
 from .module import Module
 from .parameter import Parameter
-from .rnn_cell import CELL_FUNCTIONS, GATES, check_nonlinearity, init_recurrent_
+from .rnn_cell import check_nonlinearity, init_recurrent_
 
 State = Tensor | tuple[Tensor, Tensor]
 
 
+@functools.cache
+def _fused_layer() -> type | None:
+    """`FusedRecurrentLayer`, imported on first use (it imports numba); None, with one warning,
+    when numba is unavailable."""
+    try:
+        from ._rnn_fused import FusedRecurrentLayer
+    except Exception as e:  # noqa: BLE001 - numba missing or broken: run without it
+        warnings.warn(f"tinyclipnn.nn: the fused RNN/LSTM/GRU kernels need numba, which is "
+                      f"unavailable ({type(e).__name__}: {e}); recurrent layers use the composed "
+                      "autograd path instead (same results, slower)", RuntimeWarning,
+                      stacklevel=4)
+        return None
+    return FusedRecurrentLayer
+
+
 class RNNBase(Module):
-    """Shared machinery of `RNN`, `LSTM` and `GRU` (subclasses only fix ``mode``)."""
+    """Shared machinery of `RNN`, `LSTM` and `GRU` (subclasses only fix the cell kind ``mode``,
+    a `kernels.rnn_cells` kind or its name; ``self.mode`` is its name, as in PyTorch)."""
 
     vanishing_penalty = 0.0  # Pascanu's Ω weight; set by `RNN`
 
-    def __init__(self, mode: str, input_size: int, hidden_size: int, num_layers: int = 1,
+    def __init__(self, mode: str | CellKind, input_size: int, hidden_size: int, num_layers: int = 1,
                  bias: bool = True, batch_first: bool = False, dropout: float = 0.0,
                  bidirectional: bool = False, *, bptt_clip: float | None = None,
                  bptt_clip_mode: str = "value", record_grad_norms: bool = False,
@@ -67,17 +91,16 @@ class RNNBase(Module):
         num_layers = check_size(owner, "num_layers", num_layers)
         dropout = check_float(owner, "dropout", dropout, 0.0, 1.0)
         dt = check_dtype(owner, dtype)
-        if bptt_clip_mode not in ("value", "norm"):
-            raise ValueError(f"bptt_clip_mode must be 'value' or 'norm', got {bptt_clip_mode!r}")
-        if bptt_clip is not None and not bptt_clip > 0:
-            raise ValueError(f"bptt_clip must be a positive number or None, got {bptt_clip!r}")
-        self.mode, self.input_size, self.hidden_size = mode, input_size, hidden_size
+        bptt_clip_mode = OneOf("value", "norm")(bptt_clip_mode, "bptt_clip_mode")
+        Optional(Real(0, low_open=True, finite=False))(bptt_clip, "bptt_clip")
+        self._kind = cell_kind(mode)
+        self.mode, self.input_size, self.hidden_size = self._kind.mode, input_size, hidden_size
         self.num_layers, self.bias, self.batch_first = num_layers, bias, batch_first
         self.dropout, self.bidirectional = float(dropout), bidirectional
         self.bptt_clip, self.bptt_clip_mode = bptt_clip, bptt_clip_mode
         self.record_grad_norms, self.fused = record_grad_norms, fused
         self.grad_norms: dict[str, np.ndarray] = {}
-        G = GATES[mode] * hidden_size
+        G = self._kind.gate_count * hidden_size
         D = 2 if bidirectional else 1
         for layer in range(num_layers):
             in_size = input_size if layer == 0 else hidden_size * D
@@ -124,7 +147,7 @@ class RNNBase(Module):
         h_n : Tensor or tuple of Tensor
             (num_layers*D, B, H) (LSTM: ``(h_n, c_n)``).
         """
-        lstm = self.mode == "LSTM"
+        lstm = self._kind.has_cell_state
         check_compute_dtype(self, self.weight_ih_l0.dtype)
         x = input if isinstance(input, Tensor) else Tensor(np.asarray(input))
         if x.ndim not in (2, 3) or x.shape[-1] != self.input_size:
@@ -150,6 +173,7 @@ class RNNBase(Module):
                 check_same_dtype(type(self).__name__, f"hidden state {name}", state.dtype,
                                  self.weight_ih_l0.dtype)
         lens = self._lengths(lengths, T, B)
+        fused_layer = _fused_layer() if self.fused else None
         D = 2 if self.bidirectional else 1
         h_n: list[Tensor] = []
         c_n: list[Tensor] = []
@@ -158,13 +182,13 @@ class RNNBase(Module):
             for d, suffix in enumerate(self._suffixes(layer)):
                 k = layer * D + d
                 init = (None if h0 is None else h0[k], None if c0 is None else c0[k])
-                y, h, c = self._direction(x, suffix, init, bool(d), lens)
+                y, h, c = self._direction(x, suffix, init, bool(d), lens, fused_layer)
                 outs.append(y)
                 h_n.append(h)
                 c_n.append(c)
             x = outs[0] if D == 1 else concat(outs, axis=2)
             if self.dropout > 0 and self.training and layer < self.num_layers - 1:
-                x = F.dropout(x, self.dropout, True)
+                x = functional.dropout(x, self.dropout, True)
         hn = stack(h_n, axis=0)
         state: State = (hn, stack(c_n, axis=0)) if lstm else hn
         if not batched:
@@ -176,7 +200,7 @@ class RNNBase(Module):
 
     def _check_hx_kind(self, hx: Any) -> None:
         name = type(self).__name__
-        if self.mode == "LSTM":
+        if self._kind.has_cell_state:
             if hx is not None and not (isinstance(hx, (tuple, list)) and len(hx) == 2
                                        and all(isinstance(h, Tensor) for h in hx)):
                 raise InputError(f"{name}: hx must be a tuple (h_0, c_0) of two Tensors, got "
@@ -206,29 +230,29 @@ class RNNBase(Module):
         return lens.astype(np.int64)
 
     def _direction(self, x: Tensor, suffix: str, init: tuple, reverse: bool,
-                   lens: np.ndarray | None) -> tuple[Tensor, Tensor, Tensor | None]:
-        """One layer and direction over x (T, B, I) -> (y (T, B, H), h_n (B, H), c_n or None)."""
-        w = self._weights(suffix)
-        dt = w[0].dtype
+                   lens: np.ndarray | None, fused_layer: type | None
+                   ) -> tuple[Tensor, Tensor, Tensor | None]:
+        """One layer and direction over x (T, B, I) -> (y (T, B, H), h_n (B, H), c_n or None),
+        by ``fused_layer`` (None: the composed path)."""
+        weights = self._weights(suffix)
         B, H = x.shape[1], self.hidden_size
-        lstm = self.mode == "LSTM"
         h0, c0 = init
-        zeros = np.zeros((B, H), dt)
-        if lstm and c0 is None:
+        zeros = np.zeros((B, H), weights[0].dtype)
+        if self._kind.has_cell_state and c0 is None:
             c0 = zeros
-        clip = self.bptt_clip_mode if self.bptt_clip is not None else None
         key = suffix[1:]
-        record = self._recorder(key) if self.record_grad_norms else None
-        omega = (self.vanishing_penalty, self._omega_reporter(key)) if (
-            self.vanishing_penalty) else None
-        if self.fused:
-            out = FusedRecurrentLayer.apply(
-                x, *w, zeros if h0 is None else h0, c0 if lstm else None, mode=self.mode,
-                reverse=reverse, lengths=lens, clip_mode=clip, clip_value=self.bptt_clip or 0.0,
-                record=record, omega=omega)
-            return out[0], out[1], (out[2] if lstm else None)
-        return _composed_direction(self.mode, x, w, zeros if h0 is None else h0, c0, reverse,
-                                   lens, clip, self.bptt_clip or 0.0, record, omega)
+        spec = DirectionSpec(
+            kind=self._kind, reverse=reverse, lengths=lens,
+            clip_mode=self.bptt_clip_mode if self.bptt_clip is not None else None,
+            clip_value=self.bptt_clip or 0.0,
+            record=self._recorder(key) if self.record_grad_norms else None,
+            omega_alpha=self.vanishing_penalty,
+            report_omega=self._omega_reporter(key) if self.vanishing_penalty else None)
+        h0 = zeros if h0 is None else h0
+        if fused_layer is None:
+            return composed_direction(x, weights, h0, c0, spec)
+        y, h_n, *c_n = fused_layer.apply(x, *weights, h0, c0, spec=spec)
+        return y, h_n, (c_n[0] if c_n else None)
 
     def _omega_reporter(self, key: str):
         def report(value: float) -> None:
@@ -254,74 +278,6 @@ class RNNBase(Module):
         return s
 
 
-def _clip_hook(t: int, clip_mode: str | None, clip_value: float, norms: np.ndarray | None):
-    """A tensor hook that records ||grad|| per example at step t and clips the gradient."""
-
-    def hook(grad: np.ndarray) -> np.ndarray:
-        if norms is not None:
-            norms[t] = np.sqrt((grad.astype(np.float64) ** 2).sum(axis=1))
-        if clip_mode == "value":
-            return np.clip(grad, -clip_value, clip_value)
-        if clip_mode == "norm":
-            n = np.sqrt((grad.astype(np.float64) ** 2).sum(axis=1, keepdims=True))
-            return (grad * np.where(n > clip_value, clip_value / np.maximum(n, 1e-300), 1.0)
-                    ).astype(grad.dtype)
-        return grad
-
-    return hook
-
-
-_OMEGA_ACTS = {"RNN_TANH": "tanh", "RNN_RELU": "relu", "RNN_SIGMOID": "sigmoid"}
-
-
-def _composed_direction(mode: str, x: Tensor, w: tuple, h: Any, c: Any, reverse: bool,
-                        lens: np.ndarray | None, clip_mode: str | None, clip_value: float,
-                        record, omega=None) -> tuple[Tensor, Tensor, Tensor | None]:
-    """The reference path: a Python loop over autograd cells (hooks do clipping/recording;
-    ``omega=(alpha, report)`` adds Pascanu's Ω through `OmegaInject`)."""
-    T, B = x.shape[0], x.shape[1]
-    cell = CELL_FUNCTIONS[mode]
-    om = None
-    if omega is not None and w[1].requires_grad:
-        om = OmegaState(T, B, w[1].shape[1], w[1].dtype, lens, _OMEGA_ACTS[mode], *omega)
-        w = (w[0], OmegaInject.apply(w[1], state=om), *w[2:])
-    hooks = clip_mode is not None or record is not None
-    norms = np.zeros((T, B)) if record is not None else None
-    if norms is not None and T:
-        # the hook of step 0 in processing order runs last during backward: publish then
-        first = T - 1 if reverse else 0
-        inner = _clip_hook(first, clip_mode, clip_value, norms)
-
-        def last_hook(grad: np.ndarray) -> np.ndarray:
-            out = inner(grad)
-            record(norms)
-            return out
-    ys: list[Any] = [None] * T
-    for t in (range(T - 1, -1, -1) if reverse else range(T)):
-        if mode == "LSTM":
-            h_new, c_new = cell(x[t], h, c, *w)
-        else:
-            h_new, c_new = cell(x[t], h, *w), None
-        if hooks and h_new.requires_grad:
-            is_first = norms is not None and t == (T - 1 if reverse else 0)
-            hk = last_hook if is_first else _clip_hook(t, clip_mode, clip_value, norms)
-            h_new.register_hook(hk)
-            if c_new is not None and clip_mode is not None:
-                c_new.register_hook(_clip_hook(t, clip_mode, clip_value, None))
-        if om is not None and h_new.requires_grad:
-            h_new.register_hook(om.hook(t, h_new.data))  # after the clip hook: sees the clipped
-        if lens is None:
-            ys[t], h, c = h_new, h_new, c_new
-        else:
-            m = (t < lens)[:, None]
-            ys[t] = where(m, h_new, 0.0)
-            h = where(m, h_new, h)
-            c = where(m, c_new, c) if c_new is not None else None
-    y = stack(ys, axis=0) if T else Tensor(np.zeros((0, B, w[1].shape[1]), w[1].dtype))
-    return y, h if isinstance(h, Tensor) else Tensor(h), c if c is None or isinstance(
-        c, Tensor) else Tensor(c)
-
-
 class RNN(RNNBase):
     """Elman RNN ``h_t = act(W_ih x_t + b_ih + W_hh h_{t-1} + b_hh)``.
 
@@ -335,12 +291,12 @@ class RNN(RNNBase):
                  nonlinearity: str = "tanh", bias: bool = True, batch_first: bool = False,
                  dropout: float = 0.0, bidirectional: bool = False, *,
                  vanishing_penalty: float = 0.0, **kwargs: Any) -> None:
-        mode = check_nonlinearity(nonlinearity)
-        if not (isinstance(vanishing_penalty, (int, float, np.integer, np.floating))
-                and 0 <= vanishing_penalty < np.inf):
-            raise ValueError(f"vanishing_penalty must be a finite number >= 0 (0: off), got "
-                             f"{vanishing_penalty!r}")
-        super().__init__(mode, input_size,
+        kind = check_nonlinearity(nonlinearity)
+        try:
+            vanishing_penalty = Real(0)(vanishing_penalty, "vanishing_penalty")
+        except TypeError as e:  # a ValueError, as for a negative penalty
+            raise ValueError(f"{e} (0: off)") from None
+        super().__init__(kind, input_size,
                          hidden_size, num_layers, bias, batch_first, dropout, bidirectional,
                          **kwargs)
         self.nonlinearity = nonlinearity
@@ -354,7 +310,7 @@ class LSTM(RNNBase):
     def __init__(self, input_size: int, hidden_size: int, num_layers: int = 1, bias: bool = True,
                  batch_first: bool = False, dropout: float = 0.0, bidirectional: bool = False,
                  **kwargs: Any) -> None:
-        super().__init__("LSTM", input_size, hidden_size, num_layers, bias, batch_first, dropout,
+        super().__init__(rnn_cells.LSTM, input_size, hidden_size, num_layers, bias, batch_first, dropout,
                          bidirectional, **kwargs)
 
 
@@ -364,5 +320,5 @@ class GRU(RNNBase):
     def __init__(self, input_size: int, hidden_size: int, num_layers: int = 1, bias: bool = True,
                  batch_first: bool = False, dropout: float = 0.0, bidirectional: bool = False,
                  **kwargs: Any) -> None:
-        super().__init__("GRU", input_size, hidden_size, num_layers, bias, batch_first, dropout,
+        super().__init__(rnn_cells.GRU, input_size, hidden_size, num_layers, bias, batch_first, dropout,
                          bidirectional, **kwargs)

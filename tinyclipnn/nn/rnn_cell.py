@@ -5,7 +5,8 @@ through) and the "composed" path of the sequence layers in `rnn.py`, which the f
 is tested against. Parameter names, shapes, gate orders and init are PyTorch's:
 
 * ``weight_ih`` (G*H, input_size), ``weight_hh`` (G*H, H), ``bias_ih``, ``bias_hh`` (G*H,),
-  all ~ U(-1/sqrt(H), 1/sqrt(H)); G = 1 (RNN), 4 (LSTM: i, f, g, o), 3 (GRU: r, z, n).
+  all ~ U(-1/sqrt(H), 1/sqrt(H)); G and the gate order come from the cell-kind table
+  `kernels.rnn_cells` (RNN 1; LSTM 4: i, f, g, o; GRU 3: r, z, n).
 * LSTM: ``c' = f*c + i*g``, ``h' = o*tanh(c')``.
 * GRU: ``n = tanh(W_in x + b_in + r * (W_hn h + b_hn))``, ``h' = (1-z)*n + z*h``.
 
@@ -15,48 +16,39 @@ Beyond PyTorch (whose Elman RNN is tanh or relu): ``nonlinearity="sigmoid"``, lo
 
 from __future__ import annotations
 
+import functools
 import math
 from typing import Any
 
 import numpy as np
 
 from ..autograd import InputError, Tensor
+from ..kernels import rnn_cells
+from ..kernels.rnn_cells import ELMAN_KINDS, CellKind
 from . import init
 from ._checks import check_compute_dtype, check_dtype, check_same_dtype, check_size, describe
 from .functional import linear
 from .module import Module
 from .parameter import Parameter
 
-GATES = {"RNN_TANH": 1, "RNN_RELU": 1, "RNN_SIGMOID": 1, "LSTM": 4, "GRU": 3}
-# `nonlinearity=` of RNN / RNNCell -> mode; "sigmoid" is ours (PyTorch has tanh and relu)
-NONLINEARITIES = {"tanh": "RNN_TANH", "relu": "RNN_RELU", "sigmoid": "RNN_SIGMOID"}
-
-
 # ---------------------------------------------------------------------------- functional cells
-def rnn_tanh_cell(x: Tensor, h: Tensor, w_ih: Tensor, w_hh: Tensor, b_ih: Tensor | None = None,
-                  b_hh: Tensor | None = None) -> Tensor:
-    """``h' = tanh(x @ W_ih.T + b_ih + h @ W_hh.T + b_hh)``; x (B, I), h (B, H) -> (B, H)."""
-    return (linear(x, w_ih, b_ih) + linear(h, w_hh, b_hh)).tanh()
+_ACTIVATE = {"tanh": lambda a: a.tanh(), "relu": lambda a: a.relu(),
+             "sigmoid": lambda a: a.sigmoid()}
 
 
-def rnn_relu_cell(x: Tensor, h: Tensor, w_ih: Tensor, w_hh: Tensor, b_ih: Tensor | None = None,
-                  b_hh: Tensor | None = None) -> Tensor:
-    """``h' = relu(x @ W_ih.T + b_ih + h @ W_hh.T + b_hh)``; x (B, I), h (B, H) -> (B, H)."""
-    return (linear(x, w_ih, b_ih) + linear(h, w_hh, b_hh)).relu()
+def elman_cell(x: Tensor, h: Tensor, w_ih: Tensor, w_hh: Tensor, b_ih: Tensor | None = None,
+               b_hh: Tensor | None = None, activation: str = "tanh") -> Tensor:
+    """``h' = act(x @ W_ih.T + b_ih + h @ W_hh.T + b_hh)``, act "tanh", "relu" or "sigmoid"
+    (logistic units; not in PyTorch); x (B, I), h (B, H) -> (B, H)."""
+    return _ACTIVATE[activation](linear(x, w_ih, b_ih) + linear(h, w_hh, b_hh))
 
 
-def rnn_sigmoid_cell(x: Tensor, h: Tensor, w_ih: Tensor, w_hh: Tensor,
-                     b_ih: Tensor | None = None, b_hh: Tensor | None = None) -> Tensor:
-    """``h' = sigmoid(x @ W_ih.T + b_ih + h @ W_hh.T + b_hh)`` (logistic units; not in PyTorch)."""
-    return (linear(x, w_ih, b_ih) + linear(h, w_hh, b_hh)).sigmoid()
-
-
-def check_nonlinearity(nonlinearity: Any) -> str:
-    """The mode of an Elman ``nonlinearity`` ("tanh", "relu" or our "sigmoid")."""
-    if not isinstance(nonlinearity, str) or nonlinearity not in NONLINEARITIES:
+def check_nonlinearity(nonlinearity: Any) -> CellKind:
+    """The cell kind of an Elman ``nonlinearity`` ("tanh", "relu" or our "sigmoid")."""
+    if not isinstance(nonlinearity, str) or nonlinearity not in ELMAN_KINDS:
         raise ValueError(f"nonlinearity must be 'tanh', 'relu' or 'sigmoid' (logistic units, an "
                          f"extension beyond PyTorch), got {nonlinearity!r}")
-    return NONLINEARITIES[nonlinearity]
+    return ELMAN_KINDS[nonlinearity]
 
 
 def lstm_cell(x: Tensor, h: Tensor, c: Tensor, w_ih: Tensor, w_hh: Tensor,
@@ -84,8 +76,8 @@ def gru_cell(x: Tensor, h: Tensor, w_ih: Tensor, w_hh: Tensor, b_ih: Tensor | No
     return (1.0 - z) * n + z * h
 
 
-CELL_FUNCTIONS = {"RNN_TANH": rnn_tanh_cell, "RNN_RELU": rnn_relu_cell,
-                  "RNN_SIGMOID": rnn_sigmoid_cell, "LSTM": lstm_cell, "GRU": gru_cell}
+CELL_FUNCTIONS = {rnn_cells.LSTM: lstm_cell, rnn_cells.GRU: gru_cell} | {
+    kind: functools.partial(elman_cell, activation=kind.activation) for kind in ELMAN_KINDS.values()}
 
 
 def init_recurrent_(params: list[Tensor], hidden_size: int) -> None:
@@ -97,18 +89,18 @@ def init_recurrent_(params: list[Tensor], hidden_size: int) -> None:
 
 # ---------------------------------------------------------------------------- cell modules
 class _CellBase(Module):
-    mode = "RNN_TANH"
+    kind = rnn_cells.RNN_TANH
 
     def __init__(self, input_size: int, hidden_size: int, bias: bool = True,
-                 dtype: Any = None, mode: str | None = None) -> None:
+                 dtype: Any = None, kind: CellKind | None = None) -> None:
         super().__init__()
         owner = type(self).__name__
         input_size = check_size(owner, "input_size", input_size)
         hidden_size = check_size(owner, "hidden_size", hidden_size)
         dt = check_dtype(owner, dtype)
-        self.mode = mode or type(self).mode
+        self.kind = kind or type(self).kind
         self.input_size, self.hidden_size, self.bias = input_size, hidden_size, bias
-        G = GATES[self.mode] * hidden_size
+        G = self.kind.gate_count * hidden_size
         self.weight_ih = Parameter(np.zeros((G, input_size), dt))
         self.weight_hh = Parameter(np.zeros((G, hidden_size), dt))
         if bias:
@@ -156,13 +148,13 @@ class _CellBase(Module):
             states = [h.unsqueeze(0) for h in states]
         if hx is None:
             return x, None, batched
-        return x, (tuple(states) if self.mode == "LSTM" else states[0]), batched
+        return x, (tuple(states) if self.kind.has_cell_state else states[0]), batched
 
     def _states(self, hx: Any) -> list[Tensor]:
         """``hx`` as a list of state tensors (empty for None), checking its kind."""
         if hx is None:
             return []
-        if self.mode == "LSTM":
+        if self.kind.has_cell_state:
             if not (isinstance(hx, (tuple, list)) and len(hx) == 2):
                 raise InputError(f"{type(self).__name__}: hx must be a tuple (h, c) of two "
                                  f"Tensors, got {describe(hx)}")
@@ -184,8 +176,8 @@ class RNNCell(_CellBase):
 
     def __init__(self, input_size: int, hidden_size: int, bias: bool = True,
                  nonlinearity: str = "tanh", dtype: Any = None) -> None:
-        mode = check_nonlinearity(nonlinearity)
-        super().__init__(input_size, hidden_size, bias, dtype, mode=mode)
+        super().__init__(input_size, hidden_size, bias, dtype,
+                         kind=check_nonlinearity(nonlinearity))
         self.nonlinearity = nonlinearity
 
     def extra_repr(self) -> str:
@@ -194,14 +186,14 @@ class RNNCell(_CellBase):
 
     def forward(self, input: Tensor, hx: Tensor | None = None) -> Tensor:
         x, hx, batched = self._prepare(input, hx)
-        h = CELL_FUNCTIONS[self.mode](x, self._zeros(x) if hx is None else hx, *self._weights())
+        h = CELL_FUNCTIONS[self.kind](x, self._zeros(x) if hx is None else hx, *self._weights())
         return h if batched else h.squeeze(0)
 
 
 class LSTMCell(_CellBase):
     """LSTM cell; input (B, I) or (I,), ``hx = (h, c)`` each (B, H) -> ``(h', c')``."""
 
-    mode = "LSTM"
+    kind = rnn_cells.LSTM
 
     def forward(self, input: Tensor, hx: tuple[Tensor, Tensor] | None = None
                 ) -> tuple[Tensor, Tensor]:
@@ -214,7 +206,7 @@ class LSTMCell(_CellBase):
 class GRUCell(_CellBase):
     """GRU cell; input (B, I) or (I,), hx (B, H) -> h' (B, H)."""
 
-    mode = "GRU"
+    kind = rnn_cells.GRU
 
     def forward(self, input: Tensor, hx: Tensor | None = None) -> Tensor:
         x, hx, batched = self._prepare(input, hx)

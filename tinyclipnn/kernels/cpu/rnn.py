@@ -5,34 +5,72 @@ signatures, conventions and results as the plain-numpy `rnn_reference` (read its
 masking by ``lengths``, the reverse direction, ``bptt_clip`` and the recorded gradient norms).
 
 Shapes: ``xw`` (T, B, G*H) input projections ``x @ W_ih.T + b_ih``; ``w_hh`` (G*H, H);
-``b_hh`` (G*H,); ``h0``, ``c0`` (B, H); ``lengths`` (B,) ints or None (all T). Modes:
-"RNN_TANH", "RNN_RELU", "RNN_SIGMOID" (an Elman RNN of logistic units, beyond PyTorch), "LSTM"
-(gates i, f, g, o; G=4), "GRU" (r, z, n; G=3). The weight
-gradient ``dW_hh = sum_t dgates_t.T @ h_{t-1}`` is one matmul over all steps after the loop.
+``b_hh`` (G*H,); ``h0``, ``c0`` (B, H); ``lengths`` (B,) ints or None (all T). ``mode``: a
+`kernels.rnn_cells` kind or its name ("RNN_TANH", "RNN_RELU", "RNN_SIGMOID", "LSTM", "GRU"),
+which fixes G and the gate order. The weight gradient ``dW_hh = sum_t dgates_t.T @ h_{t-1}``
+is one matmul over all steps after the loop.
 The kernels themselves are in `rnn_kernels` (compiled per dtype on first use, cached on disk).
 """
 
 from __future__ import annotations
 
+from typing import Any, NamedTuple
+
 import numpy as np
 
-from .. import runtime as W
+from .. import rnn_cells, runtime
 from ..config import GRU_DW_CHUNKS, PARALLEL_MIN_WORK
 from ..runtime import max_threads, split_run
 from ..runtime import one_blas_thread as one_thread
-from . import rnn_kernels as K
+from . import rnn_kernels
 from ._blas import matmul
 from ._cblas import gemm_handle
-from .rnn_reference import ACTIVATIONS, MODES
 
-__all__ = ["ACTIVATIONS", "MODES", "forward", "backward", "matmul", "one_thread"]
+__all__ = ["forward", "backward", "matmul", "one_thread"]
 
-_CLIP_CODES = {None: 0, "none": 0, "value": 1, "norm": 2}
+_CLIP_CODES = {None: 0, "value": 1, "norm": 2}
 
 
-def _run(name: str, B: int, work: int, *args) -> None:
-    """Run kernel ``name`` over all batch rows: serially, or split over ``numba.get_num_threads()``
-    Python threads (`_threads.split_run`).
+def clip_code(clip_mode: str | None) -> int:
+    """``bptt_clip``'s mode (None, "value", "norm") as the kernels' code (0, 1, 2)."""
+    if clip_mode not in _CLIP_CODES:
+        raise ValueError(f"clip_mode must be None, 'value' or 'norm', got {clip_mode!r}")
+    return _CLIP_CODES[clip_mode]
+
+
+class _Recurrence(NamedTuple):
+    """The arguments every forward kernel of `rnn_kernels` starts with, in its order."""
+
+    blas: Any
+    xw: np.ndarray
+    w_hh_t: np.ndarray
+    b_hh: np.ndarray
+    lengths: np.ndarray
+    reverse: bool
+    y: np.ndarray
+    h: np.ndarray
+
+
+class _Bptt(NamedTuple):
+    """The arguments every backward kernel of `rnn_kernels` starts with, in its order."""
+
+    blas: Any
+    dy: np.ndarray
+    w_hh: np.ndarray
+    lengths: np.ndarray
+    reverse: bool
+    clip_code: int
+    clip_value: float
+    record: bool
+    dxw: np.ndarray
+    dh: np.ndarray
+    norms: np.ndarray
+
+
+def _run(kernel, work: int, common: _Recurrence | _Bptt, *specific) -> None:
+    """Run ``kernel(*common, *specific)`` over all batch rows: serially, or split over
+    ``numba.get_num_threads()`` Python threads (`_threads.split_run`) when the recurrent
+    matmuls take ``work`` >= `PARALLEL_MIN_WORK` multiply-adds.
 
     Rows never interact, so each thread runs the whole time loop on its slice (no per-step
     synchronisation); small problems stay on one thread. The kernels release the GIL
@@ -40,8 +78,9 @@ def _run(name: str, B: int, work: int, *args) -> None:
     layer spin-waits after each launch (see `_threads`). Call inside `_blas.one_thread`: a BLAS
     pool would meet at a barrier after each tiny per-step matmul.
     """
+    B = common.lengths.shape[0]
     n = min(max_threads(), B // 8) if work >= PARALLEL_MIN_WORK else 1
-    split_run(getattr(K, f"_{name}_rows"), B, max(n, 1), *args)
+    split_run(kernel, B, max(n, 1), *common, *specific)
 
 
 def _blas(dtype) -> np.ndarray | None:
@@ -54,18 +93,14 @@ def _prep(a, dtype) -> np.ndarray:
     return np.ascontiguousarray(a, dtype=dtype)
 
 
-def _lengths(lengths, T: int, B: int) -> np.ndarray:
+def check_lengths(lengths, T: int, B: int) -> np.ndarray:
+    """``lengths`` as (B,) int64 in [0, T] (None: all T)."""
     if lengths is None:
         return np.full(B, T, np.int64)
     lens = _prep(lengths, np.int64)
     if lens.shape != (B,) or (lens.size and (lens.min() < 0 or lens.max() > T)):
         raise ValueError(f"lengths must be {B} integers in [0, {T}], got {lengths!r}")
     return lens
-
-
-def _check_mode(mode: str) -> None:
-    if mode not in MODES:
-        raise ValueError(f"mode must be one of {sorted(MODES)}, got {mode!r}")
 
 
 def forward(mode, xw, w_hh, b_hh, h0, c0=None, lengths=None, reverse=False, overwrite_xw=False,
@@ -76,30 +111,32 @@ def forward(mode, xw, w_hh, b_hh, h0, c0=None, lengths=None, reverse=False, over
     ``xw`` must then be C-contiguous. ``saved`` is what `backward` needs; ``save=False``
     (inference) skips the per-step states only backward reads.
     """
-    _check_mode(mode)
+    kind = rnn_cells.cell_kind(mode)
     dt = np.dtype(xw.dtype)
     if dt not in (np.float32, np.float64):
         raise TypeError(f"xw must be float32 or float64, got {dt}")
     T, B, G = xw.shape
-    H = G // MODES[mode]
+    H = G // kind.gate_count
     xw = xw if overwrite_xw and xw.flags.c_contiguous else np.array(xw, dtype=dt, order="C")
-    lens = _lengths(lengths, T, B)
-    w_t, b, h0 = _prep(w_hh.T, dt), _prep(b_hh, dt), _prep(h0, dt)
-    head = (_blas(dt), xw, w_t, b, lens, bool(reverse))
-    y, h, work = np.zeros((T, B, H), dt), h0.copy(), T * B * G * H
+    lens = check_lengths(lengths, T, B)
+    h0 = _prep(h0, dt)
+    run = _Recurrence(blas=_blas(dt), xw=xw, w_hh_t=_prep(w_hh.T, dt), b_hh=_prep(b_hh, dt),
+                      lengths=lens, reverse=bool(reverse), y=np.zeros((T, B, H), dt),
+                      h=h0.copy())
     states = (T if save else 0, B, H)
+    work = T * B * G * H
     with one_thread():
-        if mode == "LSTM":
+        if kind.has_cell_state:
             c0 = _prep(c0, dt)
-            c, c_all = c0.copy(), W.empty(states, dt)
-            _run("lstm_fwd", B, work, *head, y, h, c, c_all)
-            return y, h, c, (y, h0, xw, c_all, c0)
-        if mode == "GRU":
-            hn_all = W.empty(states, dt)
-            _run("gru_fwd", B, work, *head, y, h, hn_all, np.empty((B, G), dt))
-            return y, h, None, (y, h0, xw, hn_all)
-        _run("rnn_fwd", B, work, *head, ACTIVATIONS[mode], y, h)
-        return y, h, None, (y, h0)
+            c, c_all = c0.copy(), runtime.empty(states, dt)
+            _run(rnn_kernels.lstm_forward_rows, work, run, c, c_all)
+            return run.y, run.h, c, (run.y, h0, xw, c_all, c0)
+        if kind.separate_biases:
+            hn_all = runtime.empty(states, dt)
+            _run(rnn_kernels.gru_forward_rows, work, run, hn_all, np.empty((B, G), dt))
+            return run.y, run.h, None, (run.y, h0, xw, hn_all)
+        _run(rnn_kernels.rnn_forward_rows, work, run, kind.activation_code)
+        return run.y, run.h, None, (run.y, h0)
 
 
 def _flat(a: np.ndarray) -> np.ndarray:
@@ -137,38 +174,37 @@ def backward(mode, saved, dy, dh_n, dc_n, w_hh, lengths=None, reverse=False,
     ``clip_mode`` None / "value" / "norm" with ``clip_value`` clips the state gradient at every
     step; ``record`` returns ``norms[t, b] = ||dL/dh_t||`` (float64) for active steps, else 0.
     """
-    _check_mode(mode)
-    if clip_mode not in _CLIP_CODES:
-        raise ValueError(f"clip_mode must be None, 'value' or 'norm', got {clip_mode!r}")
+    kind = rnn_cells.cell_kind(mode)
+    code = clip_code(clip_mode)
     y, h0 = saved[:2]
     dt = y.dtype
     T, B, H = y.shape
-    lens = _lengths(lengths, T, B)
-    dy, dh_n, w = _prep(dy, dt), _prep(dh_n, dt), _prep(w_hh, dt)
-    G = MODES[mode] * H
-    head = (_blas(dt),)
-    common = (dy, w, lens, bool(reverse), _CLIP_CODES[clip_mode], float(clip_value), bool(record))
-    work = T * B * G * H
-    dxw = W.empty((T, B, G), dt)  # the kernels zero rows past each length
-    dh0 = dh_n.copy()
-    norms = np.zeros((T if record else 0, B))
+    G = kind.gate_count * H
+    lens = check_lengths(lengths, T, B)
+    bptt = _Bptt(blas=_blas(dt), dy=_prep(dy, dt), w_hh=_prep(w_hh, dt), lengths=lens,
+                 reverse=bool(reverse), clip_code=code,
+                 clip_value=float(clip_value), record=bool(record),
+                 dxw=runtime.empty((T, B, G), dt),  # the kernels zero rows past each length
+                 dh=_prep(dh_n, dt).copy(), norms=np.zeros((T if record else 0, B)))
+    dxw, dh0 = bptt.dxw, bptt.dh
+    norms = bptt.norms if record else None
     dc0 = None
     dw_hh = np.zeros((G, H), dt)
+    work = T * B * G * H
     with one_thread():
-        if mode == "LSTM":
+        if kind.has_cell_state:
             _, _, gates, c_all, c0 = saved
             dc0 = _prep(dc_n, dt).copy()
-            _run("lstm_bwd", B, work, *head, gates, c_all, c0, *common, dxw, dh0, dc0, norms)
-        elif mode == "GRU":
+            _run(rnn_kernels.lstm_backward_rows, work, bptt, gates, c_all, c0, dc0)
+        elif kind.separate_biases:
             _, _, gates, hn_all = saved
-            _run("gru_bwd", B, work, *head, gates, hn_all, y, h0, *common, dxw, dh0, norms,
+            _run(rnn_kernels.gru_backward_rows, work, bptt, gates, hn_all, y, h0,
                  np.empty((B, G), dt))
         else:
-            _run("rnn_bwd", B, work, *head, y, *common[:4], ACTIVATIONS[mode], *common[4:], dxw,
-                 dh0, norms)
+            _run(rnn_kernels.rnn_backward_rows, work, bptt, y, kind.activation_code)
         if T == 0:
-            return dxw, dw_hh, np.zeros(G, dt), dh0, dc0, (norms if record else None)
-        if mode == "GRU":  # r, z rows take dxw; n rows take r * dn (in chunks: less memory)
+            return dxw, dw_hh, np.zeros(G, dt), dh0, dc0, norms
+        if kind.separate_biases:  # r, z rows take dxw; n rows take r * dn (in chunks: less memory)
             _state_matmul(dxw[:, :, : 2 * H], y, h0, lens, reverse, dw_hh[: 2 * H])
             db_hh = np.concatenate([_flat(dxw)[:, : 2 * H].sum(axis=0), np.zeros(H, dt)])
             step = -(-T // GRU_DW_CHUNKS)
@@ -179,4 +215,4 @@ def backward(mode, saved, dy, dh_n, dc_n, w_hh, lengths=None, reverse=False,
         else:
             _state_matmul(dxw, y, h0, lens, reverse, dw_hh)
             db_hh = _flat(dxw).sum(axis=0)
-    return dxw, dw_hh, db_hh, dh0, dc0, (norms if record else None)
+    return dxw, dw_hh, db_hh, dh0, dc0, norms

@@ -230,9 +230,11 @@ def _gemm(blas, a, b, c, beta):
 # Forward: the step's matmul adds h_{t-1} @ W_hh.T into the input projections in place (beta 1);
 # backward: it adds dpre_t @ W_hh into dh, whose active rows were zeroed once consumed (inactive
 # rows have dpre = 0, so their gradient passes through unchanged).
-# ``act``: 0 tanh, 1 relu, 2 sigmoid (`rnn.ACTIVATIONS`); one loop per activation (vectorised).
+# ``act``: 0 tanh, 1 relu, 2 sigmoid (`rnn_cells.ELMAN_ACTIVATIONS`); one loop per activation
+# (vectorised). Every forward kernel starts with the arguments of `rnn._Recurrence`, every
+# backward kernel with those of `rnn._Bptt`.
 @njit(**_JIT)
-def _rnn_fwd_rows(blas, xw, w_hh_t, b_hh, lengths, reverse, act, y, h, b0, b1):
+def rnn_forward_rows(blas, xw, w_hh_t, b_hh, lengths, reverse, y, h, act, b0, b1):
     T, B, H = xw.shape
     zero = xw.dtype.type(0)
     for s in range(T):
@@ -255,8 +257,8 @@ def _rnn_fwd_rows(blas, xw, w_hh_t, b_hh, lengths, reverse, act, y, h, b0, b1):
 
 
 @njit(**_JIT)
-def _rnn_bwd_rows(blas, y, dy, w_hh, lengths, reverse, act, clip_mode, clip_value, record, dxw,
-                  dh, norms, b0, b1):
+def rnn_backward_rows(blas, dy, w_hh, lengths, reverse, clip_mode, clip_value, record, dxw, dh,
+                      norms, y, act, b0, b1):
     T, B, H = y.shape
     one, zero = dy.dtype.type(1), dy.dtype.type(0)
     for s in range(T):
@@ -284,7 +286,7 @@ def _rnn_bwd_rows(blas, y, dy, w_hh, lengths, reverse, act, clip_mode, clip_valu
 # c_all[t] (when saved) is the cell state after step t, carried through inactive steps, so the
 # state before step t is c_all at the previous step in processing order, or c0.
 @njit(**_JIT)
-def _lstm_fwd_rows(blas, xw, w_hh_t, b_hh, lengths, reverse, y, h, c, c_all, b0, b1):
+def lstm_forward_rows(blas, xw, w_hh_t, b_hh, lengths, reverse, y, h, c, c_all, b0, b1):
     T, B, G = xw.shape
     H = G // 4
     save = c_all.shape[0] > 0
@@ -311,8 +313,8 @@ def _lstm_fwd_rows(blas, xw, w_hh_t, b_hh, lengths, reverse, y, h, c, c_all, b0,
 
 
 @njit(**_JIT)
-def _lstm_bwd_rows(blas, gates, c_all, c0, dy, w_hh, lengths, reverse, clip_mode, clip_value,
-                   record, dxw, dh, dc, norms, b0, b1):
+def lstm_backward_rows(blas, dy, w_hh, lengths, reverse, clip_mode, clip_value, record, dxw, dh,
+                       norms, gates, c_all, c0, dc, b0, b1):
     T, B, G = gates.shape
     H = G // 4
     one, zero = dy.dtype.type(1), dy.dtype.type(0)
@@ -345,12 +347,12 @@ def _lstm_bwd_rows(blas, gates, c_all, c0, dy, w_hh, lengths, reverse, clip_mode
 
 # ----------------------------------------------------------------------------- GRU
 @njit(**_JIT)
-def _gru_fwd_rows(blas, xw, w_hh_t, b_hh, lengths, reverse, y, h, hn_all, hw, b0, b1):
+def gru_forward_rows(blas, xw, w_hh_t, b_hh, lengths, reverse, y, h, hn_all, hw, b0, b1):
     T, B, G = xw.shape
     H = G // 3
     one = xw.dtype.type(1)
     save = hn_all.shape[0] > 0
-    br, bz, bn = b_hh[:H], b_hh[H : 2 * H], b_hh[2 * H :]  # views per gate: see _lstm_fwd_rows
+    br, bz, bn = b_hh[:H], b_hh[H : 2 * H], b_hh[2 * H :]  # views per gate: see lstm_forward_rows
     for s in range(T):
         t = T - 1 - s if reverse else s
         _gemm(blas, h[b0:b1], w_hh_t, hw[b0:b1], 0)
@@ -372,8 +374,8 @@ def _gru_fwd_rows(blas, xw, w_hh_t, b_hh, lengths, reverse, y, h, hn_all, hw, b0
 
 
 @njit(**_JIT)
-def _gru_bwd_rows(blas, gates, hn_all, y, h0, dy, w_hh, lengths, reverse, clip_mode, clip_value,
-                  record, dxw, dh, norms, dhw, b0, b1):
+def gru_backward_rows(blas, dy, w_hh, lengths, reverse, clip_mode, clip_value, record, dxw, dh,
+                      norms, gates, hn_all, y, h0, dhw, b0, b1):
     T, B, G = gates.shape
     H = G // 3
     one = dy.dtype.type(1)
@@ -388,7 +390,7 @@ def _gru_bwd_rows(blas, gates, hn_all, y, h0, dy, w_hh, lengths, reverse, clip_m
             a, d, dw, gh = gates[t, b], dxw[t, b], dhw[b], dh[b]
             hn = hn_all[t, b]
             hp = y[tp, b] if 0 <= tp < lengths[b] else h0[b]  # h_{t-1}
-            ar, az, an = a[:H], a[H : 2 * H], a[2 * H :]  # views per gate: see _lstm_fwd_rows
+            ar, az, an = a[:H], a[H : 2 * H], a[2 * H :]  # views per gate: see lstm_forward_rows
             dr_, dz_, dn_ = d[:H], d[H : 2 * H], d[2 * H :]
             wr, wz, wn = dw[:H], dw[H : 2 * H], dw[2 * H :]
             for j in range(H):

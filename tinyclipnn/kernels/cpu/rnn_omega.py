@@ -24,11 +24,11 @@ import numpy as np
 from .._jit import INNER, njit
 from ..runtime import one_blas_thread as one_thread
 from ._blas import matmul
+from .rnn import check_lengths, clip_code
 from .rnn_omega_reference import BOUND, omega_reference
 
 __all__ = ["BOUND", "omega_fused", "omega_reference"]
 
-_CLIP_CODES = {None: 0, "value": 1, "norm": 2}
 # the float64 sums over H reassociate (they vectorise; Pascanu's size, T 100, B 20, H 50: the
 # terms pass took ~0.3 ms of a ~1.6 ms step); no nnan/ninf: values stay checked
 _SUMS = {"cache": True, "nogil": True, "fastmath": {"reassoc", "contract"}}
@@ -90,12 +90,10 @@ def omega_fused(dxw: np.ndarray, dy: np.ndarray, dh_n: np.ndarray, w_hh: np.ndar
     clip_value exactly as given to `rnn.backward` (a tanh, relu or sigmoid layer: the activation
     enters only through ``dxw``).
     """
-    if clip_mode not in _CLIP_CODES:
-        raise ValueError(f"clip_mode must be None, 'value' or 'norm', got {clip_mode!r}")
+    code = clip_code(clip_mode)
     T, B, H = dxw.shape
     dt = dxw.dtype
-    lens = (np.full(B, T, np.int64) if lengths is None
-            else np.ascontiguousarray(lengths, np.int64))
+    lens = check_lengths(lengths, T, B)
     if T * B == 0:
         return 0.0, np.zeros((H, H), dt), 0
     v = np.ascontiguousarray(dxw).reshape(T * B, H)
@@ -104,7 +102,7 @@ def omega_fused(dxw: np.ndarray, dy: np.ndarray, dh_n: np.ndarray, w_hh: np.ndar
         coef = np.zeros(T * B, np.float64)
         total, n = _omega_terms(u.reshape(T, B, H), np.ascontiguousarray(dy, dt),
                                 np.ascontiguousarray(dh_n, dt), lens, bool(reverse),
-                                _CLIP_CODES[clip_mode], float(clip_value), float(bound),
+                                code, float(clip_value), float(bound),
                                 coef.reshape(T, B))
         if n == 0:
             return 0.0, np.zeros((H, H), dt), 0

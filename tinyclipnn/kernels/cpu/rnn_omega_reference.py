@@ -22,19 +22,11 @@ from __future__ import annotations
 
 import numpy as np
 
+from .rnn_reference import act_derivative
+
+__all__ = ["BOUND", "act_derivative", "omega_reference"]
+
 BOUND = 1e-20
-ACTS = ("tanh", "relu", "sigmoid")
-
-
-def act_derivative(h: np.ndarray, act: str) -> np.ndarray:
-    """act'(pre-activation) written through the output h = act(pre)."""
-    if act == "relu":
-        return (h > 0).astype(h.dtype)
-    if act == "sigmoid":
-        return h * (1.0 - h)
-    if act == "tanh":
-        return 1.0 - h * h
-    raise ValueError(f"act must be one of {', '.join(ACTS)}, got {act!r}")
 
 
 def omega_reference(g: np.ndarray, h: np.ndarray, w_hh: np.ndarray, valid: np.ndarray | None = None,

@@ -1,9 +1,8 @@
 """Plain-numpy reference for the fused recurrent kernels in `rnn.py` (same functions, same results).
 
 One layer and one direction of a recurrent network, over all time steps, given the input
-projections ``xw = x @ W_ih.T + b_ih`` of shape (T, B, G*H) (G = 1 for RNN, 4 for LSTM with gate
-order i, f, g, o, 3 for GRU with gate order r, z, n). Readable and slow: the Numba kernels are
-tested against it.
+projections ``xw = x @ W_ih.T + b_ih`` of shape (T, B, G*H) (G gates in the order of
+`kernels.rnn_cells`). Readable and slow: the Numba kernels are tested against it.
 
 Conventions shared with `rnn.py`:
 
@@ -23,17 +22,29 @@ from __future__ import annotations
 
 import numpy as np
 
-MODES = {"RNN_TANH": 1, "RNN_RELU": 1, "RNN_SIGMOID": 1, "LSTM": 4, "GRU": 3}
-# The Elman modes' activation codes, shared with the Numba kernels: 0 tanh, 1 relu, 2 sigmoid
-# (logistic units, as in Pascanu et al. 2013's sigmoid RNN; not a PyTorch mode).
-ACTIVATIONS = {"RNN_TANH": 0, "RNN_RELU": 1, "RNN_SIGMOID": 2}
+from ..rnn_cells import ELMAN_ACTIVATIONS, cell_kind
 
 
 def _sigmoid(x: np.ndarray) -> np.ndarray:
     return 1.0 / (1.0 + np.exp(-x))
 
 
-def _clip(g: np.ndarray, clip_mode: str | None, clip_value: float) -> np.ndarray:
+ACTIVATE = {"tanh": np.tanh, "relu": lambda a: np.maximum(a, 0), "sigmoid": _sigmoid}
+
+
+_DERIVATIVE = {"tanh": lambda h: 1.0 - h * h, "relu": lambda h: (h > 0).astype(h.dtype),
+               "sigmoid": lambda h: h * (1.0 - h)}
+
+
+def act_derivative(h: np.ndarray, act: str) -> np.ndarray:
+    """act'(pre-activation) written through the output h = act(pre)."""
+    if act not in _DERIVATIVE:
+        raise ValueError(f"act must be one of {', '.join(ELMAN_ACTIVATIONS)}, got {act!r}")
+    return _DERIVATIVE[act](h)
+
+
+def clip_state_grad(g: np.ndarray, clip_mode: str | None, clip_value: float) -> np.ndarray:
+    """``bptt_clip`` of a (B, H) state gradient: by value, by each row's norm, or not (None)."""
     if clip_mode == "value":
         return np.clip(g, -clip_value, clip_value)
     if clip_mode == "norm":
@@ -49,8 +60,9 @@ def _lengths(lengths: np.ndarray | None, T: int, B: int) -> np.ndarray:
 
 def forward(mode, xw, w_hh, b_hh, h0, c0=None, lengths=None, reverse=False):
     """Run the recurrence. Returns ``(y (T,B,H), h_n (B,H), c_n (B,H) or None, saved)``."""
+    kind = cell_kind(mode)
     T, B, G = xw.shape
-    H = G // MODES[mode]
+    H = G // kind.gate_count
     lens = _lengths(lengths, T, B)
     y = np.zeros((T, B, H), xw.dtype)
     h = h0.copy()
@@ -59,7 +71,7 @@ def forward(mode, xw, w_hh, b_hh, h0, c0=None, lengths=None, reverse=False):
     for t in range(T - 1, -1, -1) if reverse else range(T):
         m = (t < lens)[:, None]
         hw = h @ w_hh.T + b_hh
-        if mode == "LSTM":
+        if kind.has_cell_state:
             pre = xw[t] + hw
             i, f = _sigmoid(pre[:, :H]), _sigmoid(pre[:, H : 2 * H])
             g, o = np.tanh(pre[:, 2 * H : 3 * H]), _sigmoid(pre[:, 3 * H :])
@@ -67,7 +79,7 @@ def forward(mode, xw, w_hh, b_hh, h0, c0=None, lengths=None, reverse=False):
             h_new = o * np.tanh(c_new)
             steps.append((t, h, c, (i, f, g, o, c_new)))
             c = np.where(m, c_new, c)
-        elif mode == "GRU":
+        elif kind.separate_biases:
             r = _sigmoid(xw[t, :, :H] + hw[:, :H])
             z = _sigmoid(xw[t, :, H : 2 * H] + hw[:, H : 2 * H])
             hn = hw[:, 2 * H :]
@@ -76,8 +88,7 @@ def forward(mode, xw, w_hh, b_hh, h0, c0=None, lengths=None, reverse=False):
             steps.append((t, h, None, (r, z, n, hn)))
         else:
             pre = xw[t] + hw
-            h_new = (np.maximum(pre, 0) if mode == "RNN_RELU" else _sigmoid(pre)
-                     if mode == "RNN_SIGMOID" else np.tanh(pre))
+            h_new = ACTIVATE[kind.activation](pre)
             steps.append((t, h, None, (h_new,)))
         h = np.where(m, h_new, h)
         y[t] = np.where(m, h_new, 0)
@@ -87,9 +98,10 @@ def forward(mode, xw, w_hh, b_hh, h0, c0=None, lengths=None, reverse=False):
 def backward(mode, saved, dy, dh_n, dc_n, w_hh, lengths=None, reverse=False,
              clip_mode=None, clip_value=0.0, record=False):
     """BPTT. Returns ``(dxw, dw_hh, db_hh, dh0, dc0 or None, norms (T,B) or None)``."""
+    kind = cell_kind(mode)
     T, B, H = dy.shape
     lens = _lengths(lengths, T, B)
-    G = MODES[mode] * H
+    G = kind.gate_count * H
     dxw = np.zeros((T, B, G), dy.dtype)
     dw_hh = np.zeros((G, H), dy.dtype)
     db_hh = np.zeros(G, dy.dtype)
@@ -101,19 +113,19 @@ def backward(mode, saved, dy, dh_n, dc_n, w_hh, lengths=None, reverse=False,
         g_h = np.where(m, dh + dy[t], 0)  # gradient reaching h_t (active rows)
         if record:
             norms[t] = np.sqrt((g_h.astype(np.float64) ** 2).sum(axis=1))
-        g_h = _clip(g_h, clip_mode, clip_value)
-        if mode == "LSTM":
+        g_h = clip_state_grad(g_h, clip_mode, clip_value)
+        if kind.has_cell_state:
             i, f, g, o, c_new = acts
             tc = np.tanh(c_new)
             g_c = np.where(m, dc + g_h * o * (1 - tc * tc), 0)
-            g_c = _clip(g_c, clip_mode, clip_value)
+            g_c = clip_state_grad(g_c, clip_mode, clip_value)
             dpre = np.concatenate(
                 [g_c * g * i * (1 - i), g_c * c_prev * f * (1 - f), g_c * i * (1 - g * g),
                  g_h * tc * o * (1 - o)], axis=1)
             dhw = dpre
             dc = np.where(m, g_c * f, dc)
             direct = 0
-        elif mode == "GRU":
+        elif kind.separate_biases:
             r, z, n, hn = acts
             dn = g_h * (1 - z) * (1 - n * n)
             dr = dn * hn * r * (1 - r)
@@ -123,9 +135,7 @@ def backward(mode, saved, dy, dh_n, dc_n, w_hh, lengths=None, reverse=False,
             direct = g_h * z
         else:
             (h_new,) = acts
-            deriv = ((h_new > 0).astype(dy.dtype) if mode == "RNN_RELU" else h_new * (1 - h_new)
-                     if mode == "RNN_SIGMOID" else 1 - h_new * h_new)
-            dpre = dhw = g_h * deriv
+            dpre = dhw = g_h * act_derivative(h_new, kind.activation)
             direct = 0
         dxw[t] = dpre
         dw_hh += dhw.T @ h_prev
