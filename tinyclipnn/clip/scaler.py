@@ -11,9 +11,9 @@ import numpy as np
 from .._validate import Boolean, Integer, Real, state_error
 from . import _checks
 from ._agree import Agreement, agreement, relay
-from ._gather import FLAT
-from ._pipeline import EPS, clip_norm, fusable, measure, prepare, report
-from .clippers import Clipper
+from ._backends import EPS, NonFinite, clip_coefficient
+from ._pipeline import clip_norm, fusable, measure, norm_report, prepare
+from .clipper import Clipper
 from .monitor import GradMonitor
 from .report import ClipReport
 
@@ -166,15 +166,16 @@ class LossScaler(Clipper):
     def _clip(self, parameters: Any) -> ClipReport:
         if self._found_inf is not None:  # already unscaled this iteration: clip only
             if self._found_inf or self.max_norm is None:
-                return ClipReport(math.nan, math.inf, 1.0, False, bool(self._found_inf))
+                return ClipReport(total_norm=math.nan, max_norm=math.inf,
+                                  skipped=bool(self._found_inf))
             group = self._agreement(CLIP_ONLY, self.max_norm, self.norm_type)
             try:
                 total, coef, _ = clip_norm(parameters, self.max_norm, self.norm_type,
-                                           "propagate", self.backend, group)
+                                           NonFinite.PROPAGATE, self.backend, group)
             except Exception as exc:
                 relay(group, CLIP_ONLY, exc)  # the other ranks raise too, not wait
                 raise
-            return report(total, coef, self.max_norm, "propagate")
+            return norm_report(total, coef, self.max_norm, NonFinite.PROPAGATE)
         return self._unscale(parameters, self.max_norm, self.norm_type)
 
     def _agreement(self, call: str, max_norm: float | None, p: float) -> Agreement | None:
@@ -191,12 +192,15 @@ class LossScaler(Clipper):
         limit = math.inf if max_norm is None else max_norm
         group = self._agreement(UNSCALE, max_norm, p)
         try:
-            g, be = prepare(parameters, self.backend, layout=FLAT)
+            g, be = prepare(parameters, self.backend)
             if fusable(g, be, group):  # both passes in one call; nothing written on overflow
-                total, coef = be.clip_norm_(g.groups[0].planned(be), p, limit, EPS, "skip", inv)
-                g.write_back()
+                total, coef = be.clip_norm_(be.planned(g.groups[0]), p, limit, EPS,
+                                            NonFinite.SKIP, inv)
+                if g.copies:
+                    g.write_back()
                 self._found_inf = not math.isfinite(total)
-                return ClipReport(total, limit, coef, coef < 1.0, self._found_inf)
+                return ClipReport(total_norm=total, max_norm=limit, coef=coef,
+                                  clipped=coef < 1.0, skipped=self._found_inf)
             total_scaled, _ = measure(g, be, p, group)
         except Exception as exc:
             relay(group, UNSCALE, exc)  # the other ranks raise too, not wait
@@ -205,14 +209,15 @@ class LossScaler(Clipper):
         found_inf = not math.isfinite(total)
         self._found_inf = found_inf
         if found_inf:
-            return ClipReport(total, limit, 1.0, False, True)
-        coef = min(1.0, limit / (total + EPS))
+            return ClipReport(total_norm=total, max_norm=limit, skipped=True)
+        coef = clip_coefficient(total, limit, EPS, NonFinite.SKIP)
         factor = coef * inv
         if factor != 1.0:
             for grp in g.groups:
-                be.scale_(grp.planned(be), np.full(len(grp.arrays), factor))
-            g.write_back()
-        return ClipReport(total, limit, coef, coef < 1.0, False)
+                be.scale_(be.planned(grp), np.full(len(grp.arrays), factor))
+            if g.copies:
+                g.write_back()
+        return ClipReport(total_norm=total, max_norm=limit, coef=coef, clipped=coef < 1.0)
 
     def __repr__(self) -> str:
         return (f"LossScaler(scale={self._scale}, growth_factor={self.growth_factor}, "
