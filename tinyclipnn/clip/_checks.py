@@ -18,16 +18,6 @@ NONNEGATIVE = Real(0)  # a finite amount >= 0
 NORM_TYPE = Real(1, finite=False)
 
 
-def threshold(name: str, value: Any) -> float:
-    """A clipping threshold: a real number >= 0, or inf (no clipping); never NaN."""
-    return THRESHOLD(value, name)
-
-
-def positive(name: str, value: Any) -> float:
-    """A finite real number > 0."""
-    return POSITIVE(value, name)
-
-
 def norm_type(value: Any) -> float:
     """A p-norm order: a number >= 1 or inf (a string such as 'inf' too, as PyTorch)."""
     if isinstance(value, str):
@@ -42,7 +32,7 @@ def norm_type(value: Any) -> float:
 def norm_args(max_norm: Any, norm_type_: Any, nonfinite: Any,
               error_if_nonfinite: bool = False) -> tuple[float, float, NonFinite]:
     """(max_norm, norm type, policy) of a norm clip, checked in that order."""
-    return (threshold("max_norm", max_norm), norm_type(norm_type_),
+    return (THRESHOLD(max_norm, "max_norm"), norm_type(norm_type_),
             nonfinite_policy(nonfinite, error_if_nonfinite))
 
 

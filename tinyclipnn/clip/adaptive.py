@@ -140,9 +140,9 @@ class ZClip(_NormClipper):
         self.alpha = Real(0, 1, high_open=True)(alpha, "alpha")
         self.mode = OneOf("zscore", "mean")(mode, "mode")
         self.warmup_steps = Integer(1)(warmup_steps, "warmup_steps")
-        self.z_thresh = _checks.positive("z_thresh", z_thresh)
-        self.max_norm = None if max_norm is None else _checks.threshold("max_norm", max_norm)
-        self.eps = _checks.threshold("eps", eps)
+        self.z_thresh = _checks.POSITIVE(z_thresh, "z_thresh")
+        self.max_norm = None if max_norm is None else _checks.THRESHOLD(max_norm, "max_norm")
+        self.eps = _checks.THRESHOLD(eps, "eps")
         self.mean: float | None = None
         self.var: float | None = None
         self._warmup: list[float] = []

@@ -30,8 +30,8 @@ class AdaptiveGradClip(Clipper):
         backend: str = "auto",
         monitor: GradMonitor | None = None,
     ) -> None:
-        self.clipping = _checks.positive("clipping", clipping)
-        self.eps = _checks.threshold("eps", eps)
+        self.clipping = _checks.POSITIVE(clipping, "clipping")
+        self.eps = _checks.THRESHOLD(eps, "eps")
         self.backend, self.monitor = backend, monitor
 
     def _clip(self, parameters: Any) -> ClipReport:

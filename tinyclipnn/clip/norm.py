@@ -37,15 +37,9 @@ class ClipGradNorm(Clipper):
     "propagate"). With a ``group``, every rank's clipper must have the same settings (checked
     with the exchange, as for ``clip_grad_norm_``)."""
 
-    def __init__(
-        self,
-        max_norm: float,
-        norm_type: float = 2.0,
-        nonfinite: str | NonFinite | None = None,
-        backend: str = "auto",
-        monitor: GradMonitor | None = None,
-        group: Any = None,
-    ) -> None:
+    def __init__(self, max_norm: float, norm_type: float = 2.0,
+                 nonfinite: str | NonFinite | None = None, backend: str = "auto",
+                 monitor: GradMonitor | None = None, group: Any = None) -> None:
         self.max_norm, self.norm_type, self.nonfinite = _checks.norm_args(
             max_norm, norm_type, nonfinite)
         self.backend, self.monitor, self.group = backend, monitor, group
@@ -162,7 +156,7 @@ def clip_grads_with_norm_(
     (it would flip the gradients' sign). For device gradients a ``DeviceScalar`` total is read
     by the kernel (no host sync), so it is not checked.
     ``foreach``: PyTorch's, accepted and meaningless here."""
-    max_norm = _checks.threshold("max_norm", max_norm)
+    max_norm = _checks.THRESHOLD(max_norm, "max_norm")
     total_norm = _checks.total_norm(total_norm)
     g, be = prepare(parameters, backend)
     scale_to(g, be, max_norm, total_norm, NonFinite.PROPAGATE)
@@ -174,14 +168,9 @@ class ClipGradNormPerTensor(Clipper):
     report's ``per_tensor_norms`` are the norms before clipping and ``coef`` the smallest
     coefficient used."""
 
-    def __init__(
-        self,
-        max_norm: float,
-        norm_type: float = 2.0,
-        nonfinite: str | NonFinite | None = None,
-        backend: str = "auto",
-        monitor: GradMonitor | None = None,
-    ) -> None:
+    def __init__(self, max_norm: float, norm_type: float = 2.0,
+                 nonfinite: str | NonFinite | None = None, backend: str = "auto",
+                 monitor: GradMonitor | None = None) -> None:
         self.max_norm, self.norm_type, self.nonfinite = _checks.norm_args(
             max_norm, norm_type, nonfinite)
         self.backend, self.monitor = backend, monitor

@@ -59,7 +59,7 @@ def clip_per_sample_(
     counts as clipped when its norm exceeds ``max_norm`` (as Optax). Returns a
     ``PerSampleResult``.
     """
-    max_norm = _checks.threshold("max_norm", max_norm)
+    max_norm = _checks.THRESHOLD(max_norm, "max_norm")
     sigma = _checks.NONNEGATIVE(noise_multiplier, "noise_multiplier")
     if sigma > 0 and math.isinf(max_norm):
         raise ValueError(f"noise_multiplier={noise_multiplier!r} > 0 needs a finite max_norm "

@@ -68,12 +68,12 @@ class LossScaler(Clipper):
         monitor: GradMonitor | None = None,
         group: Any = None,
     ) -> None:
-        self._scale = _checks.positive("init_scale", init_scale)
+        self._scale = _checks.POSITIVE(init_scale, "init_scale")
         self.growth_factor = GROWTH_FACTOR(growth_factor, "growth_factor")
         self.backoff_factor = BACKOFF_FACTOR(backoff_factor, "backoff_factor")
         self.growth_interval = GROWTH_INTERVAL(growth_interval, "growth_interval")
         self.enabled = Boolean()(enabled, "enabled")
-        self.max_norm = None if max_norm is None else _checks.threshold("max_norm", max_norm)
+        self.max_norm = None if max_norm is None else _checks.THRESHOLD(max_norm, "max_norm")
         self.norm_type = _checks.norm_type(norm_type)
         self.backend, self.monitor, self.group = backend, monitor, group
         self._growth_tracker = 0
@@ -99,7 +99,7 @@ class LossScaler(Clipper):
         read pass and one read/write pass; returns the unscaled total norm (inf/NaN when a
         gradient overflowed: then nothing is written and the next ``step`` is skipped)."""
         try:
-            max_norm = _checks.threshold("max_norm", max_norm)
+            max_norm = _checks.THRESHOLD(max_norm, "max_norm")
             p = _checks.norm_type(norm_type)
         except Exception as exc:
             relay(self.group, UNSCALE, exc)  # the other ranks raise too, not wait
@@ -129,7 +129,7 @@ class LossScaler(Clipper):
         if not self.enabled:
             return
         if new_scale is not None:
-            self._scale = _checks.positive("new_scale", new_scale)
+            self._scale = _checks.POSITIVE(new_scale, "new_scale")
         elif self._found_inf is None:
             raise RuntimeError("LossScaler.update(): no gradients were unscaled since the last "
                                "update (call step(), unscale_() or the clipper first)")

@@ -23,7 +23,7 @@ class ClipGradValue(Clipper):
         self, clip_value: float, backend: str = "auto", monitor: GradMonitor | None = None,
         measure_norm: bool = False,
     ) -> None:
-        self.clip_value = _checks.threshold("clip_value", clip_value)
+        self.clip_value = _checks.THRESHOLD(clip_value, "clip_value")
         self.backend, self.monitor = backend, monitor
         self.measure_norm = Boolean()(measure_norm, "measure_norm")
 
