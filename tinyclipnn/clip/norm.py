@@ -44,7 +44,7 @@ class ClipGradNorm(Clipper):
             max_norm, norm_type, nonfinite)
         self.backend, self.monitor, self.group = backend, monitor, group
 
-    def clip(self, parameters: Any) -> tuple[Any, Any, np.ndarray | None]:
+    def _apply(self, parameters: Any) -> tuple[Any, Any, np.ndarray | None]:
         """Clip in place: (total norm before clipping, coefficient, per-tensor norms when the
         monitor wants them); device totals stay on the device (``DeviceScalar``)."""
         group = self.group
@@ -59,8 +59,36 @@ class ClipGradNorm(Clipper):
             raise
 
     def _clip(self, parameters: Any) -> ClipReport:
-        total, coef, per_tensor = self.clip(parameters)
+        total, coef, per_tensor = self._apply(parameters)
         return norm_report(total, coef, self.max_norm, self.nonfinite, per_tensor)
+
+    @staticmethod
+    def _total_norm(grads: Any, norm_type: float = 2.0, error_if_nonfinite: bool = False,
+                   backend: str = "auto", group: Any = None) -> np.float64 | DeviceScalar:
+        """The first half of the clip: the global p-norm (see ``get_total_norm``)."""
+        try:
+            p = _checks.norm_type(norm_type)
+            if group is not None:
+                group = Agreement(group, "get_total_norm", norm_type=p,
+                                  error_if_nonfinite=bool(error_if_nonfinite))
+            g, be = prepare(grads, backend, writable=False, name="grads")
+            total, _ = measure(g, be, p, group)
+        except Exception as exc:
+            relay(group, "get_total_norm", exc)  # the other ranks raise too, not wait
+            raise
+        if error_if_nonfinite:
+            check_finite(total, NonFinite.ERROR, p)
+        return total if isinstance(total, DeviceScalar) else np.float64(total)
+
+    @staticmethod
+    def _scale_by(parameters: Any, max_norm: float, total_norm: float | DeviceScalar,
+                 backend: str = "auto") -> None:
+        """The second half: scale by the clip coefficient of a known total norm (see
+        ``clip_grads_with_norm_``)."""
+        max_norm = _checks.THRESHOLD(max_norm, "max_norm")
+        total_norm = _checks.total_norm(total_norm)
+        g, be = prepare(parameters, backend)
+        scale_to(g, be, max_norm, total_norm, NonFinite.PROPAGATE)
 
     def _settings(self) -> dict[str, Any]:
         """What every rank of ``group`` must agree on."""
@@ -105,7 +133,7 @@ def clip_grad_norm_(
     except Exception as exc:
         relay(group, CLIP_GRAD_NORM, exc)  # the other ranks raise too, not wait
         raise
-    total, coef, per_tensor = clipper.clip(parameters)
+    total, coef, per_tensor = clipper._apply(parameters)
     if monitor is not None:
         monitor.record(norm_report(total, coef, clipper.max_norm, clipper.nonfinite, per_tensor))
     return total
@@ -132,19 +160,7 @@ def get_total_norm(
     ``error_if_nonfinite`` (else all raise the same ``ValueError``). Device gradients give a
     ``DeviceScalar`` (``float(x)`` reads it).
     """
-    try:
-        p = _checks.norm_type(norm_type)
-        if group is not None:
-            group = Agreement(group, "get_total_norm", norm_type=p,
-                              error_if_nonfinite=bool(error_if_nonfinite))
-        g, be = prepare(grads, backend, writable=False, name="grads")
-        total, _ = measure(g, be, p, group)
-    except Exception as exc:
-        relay(group, "get_total_norm", exc)  # the other ranks raise too, not wait for this one
-        raise
-    if error_if_nonfinite:
-        check_finite(total, NonFinite.ERROR, p)
-    return total if isinstance(total, DeviceScalar) else np.float64(total)
+    return ClipGradNorm._total_norm(grads, norm_type, error_if_nonfinite, backend, group)
 
 
 def clip_grads_with_norm_(
@@ -156,10 +172,7 @@ def clip_grads_with_norm_(
     (it would flip the gradients' sign). For device gradients a ``DeviceScalar`` total is read
     by the kernel (no host sync), so it is not checked.
     ``foreach``: PyTorch's, accepted and meaningless here."""
-    max_norm = _checks.THRESHOLD(max_norm, "max_norm")
-    total_norm = _checks.total_norm(total_norm)
-    g, be = prepare(parameters, backend)
-    scale_to(g, be, max_norm, total_norm, NonFinite.PROPAGATE)
+    ClipGradNorm._scale_by(parameters, max_norm, total_norm, backend)
 
 
 class ClipGradNormPerTensor(Clipper):
