@@ -117,14 +117,13 @@ def test_seg_scale(dtype):
 
 
 @pytest.mark.parametrize("dtype", DTYPES)
-def test_seg_clamp_fill_and_nonfinite_count(dtype):
+def test_seg_clamp_and_fill(dtype):
     arrs = _arrays(dtype, "special")
     a1 = [a.copy(order="A") for a in arrs]
     a2 = [a.copy(order="A") for a in arrs]
     assert C.seg_clamp_(a1, 0.7) == R.seg_clamp_(a2, 0.7)
     for x, y in zip(a1, a2, strict=True):
         np.testing.assert_array_equal(x, y)
-    assert C.count_nonfinite(arrs) == sum(int((~np.isfinite(a)).sum()) for a in arrs)
     C.seg_fill_(a1, 0.25)
     assert all((a == dtype(0.25)).all() for a in a1)
     assert C.seg_clamp_([], 1.0) == 0

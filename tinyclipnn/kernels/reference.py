@@ -182,11 +182,6 @@ def seg_fill_(arrays: Sequence[np.ndarray], value: float) -> None:
         a[...] = from_f64(np.array([value]), a.dtype)[0]
 
 
-def row_partials(x2d: np.ndarray, norm_type: float = 2.0) -> Partials:
-    """``seg_partials`` with each row of a C-contiguous (rows, cols) array as a segment."""
-    return seg_partials(list(x2d), norm_type)
-
-
 def row_norms(x2d: np.ndarray, norm_type: float = 2.0) -> np.ndarray:
     """p-norm of each row of a (rows, cols) array: float64 (rows,)."""
     return seg_norms(list(x2d), norm_type).reshape(x2d.shape[0])

@@ -108,11 +108,6 @@ def seg_partials(arrays: Arrays, norm_type: float) -> reference.Partials:
     return _partials(_table(arrays), float(norm_type))
 
 
-def row_partials(x2d: np.ndarray, norm_type: float = 2.0) -> reference.Partials:
-    """``seg_partials`` with each row of a C-contiguous (rows, cols) array as a segment."""
-    return _partials(row_table(x2d), float(norm_type))
-
-
 def _scale_table(t: SegmentTable, coefs: np.ndarray) -> None:
     _run(t, SCALE, 0.0, np.ascontiguousarray(coefs, dtype=np.float64))
 

@@ -35,7 +35,6 @@ __all__ = [
     "combine_norms_device",
     "col_sum",
     "configure",
-    "count_nonfinite",
     "describe",
     "row_norms",
     "row_scale_",
@@ -93,15 +92,6 @@ def seg_fill_(arrays: Sequence[Any], value: float) -> None:
     with on_device(arrays, write_back=True) as devs:
         for flat, _ in runs(devs):
             elementwise.fill(flat, value)
-
-
-def count_nonfinite(arrays: Sequence[Any]) -> int:
-    """How many elements of ``arrays`` are inf or NaN."""
-    count = cuda.to_device(np.zeros(1, np.int64))
-    with on_device(arrays, write_back=False) as devs:
-        for flat, _ in runs(devs):
-            elementwise.count_nonfinite(flat, count)
-    return int(count.copy_to_host()[0])
 
 
 def row_norms(x2d: Any, norm_type: float = 2.0) -> np.ndarray:

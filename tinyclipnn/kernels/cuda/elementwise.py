@@ -1,11 +1,10 @@
 """Elementwise kernels: scale (per segment, or by the clip coefficient read from device
-memory), clamp, fill, non-finite count, column sum. Each block owns one chunk of elements
-(``_config``); counts are reduced per block in shared memory and added with one integer
-atomic per block (integer addition is exact, so the count is deterministic)."""
+memory), clamp, fill, column sum. Each block owns one chunk of elements (``_config``); the
+clamp's count of changed elements is reduced per block in shared memory and added with one
+integer atomic per block (integer addition is exact, so the count is deterministic)."""
 
 from __future__ import annotations
 
-import math
 from typing import Any
 
 import numpy as np
@@ -79,17 +78,6 @@ def _clamp(x, chunk, c, count):
 
 
 @cuda.jit
-def _count_nonfinite(x, chunk, count):
-    k = 0
-    lo, hi = flat_chunk(x.size, chunk)
-    for i in range(lo + cuda.threadIdx.x, hi, cuda.blockDim.x):
-        v = x[i]
-        if math.isinf(v) or v != v:
-            k += 1
-    _add_block_count(k, count)
-
-
-@cuda.jit
 def _col_sum(x, out):
     j = cuda.blockIdx.x * cuda.blockDim.x + cuda.threadIdx.x
     if j < x.shape[1]:
@@ -128,11 +116,6 @@ def fill(flat: Any, value: float) -> None:
 def clamp(flat: Any, c: float, count: Any) -> None:
     """Clamp to [-c, c] in place (NaN kept); the number changed is added to count[0]."""
     _launch(_clamp, flat, float(c), count)
-
-
-def count_nonfinite(flat: Any, count: Any) -> None:
-    """Add the number of inf/NaN elements of a flat device array to count[0]."""
-    _launch(_count_nonfinite, flat, count)
 
 
 def col_sum(x2d: Any, out: Any) -> None:
