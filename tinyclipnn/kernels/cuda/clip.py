@@ -1,5 +1,5 @@
 """numba.cuda clipping backend (``backend="cuda"``): the primitive set documented in
-``tinyclipnn.clip._backends`` plus a no-host-sync global-norm clip path.
+``tinyclipnn.clip._pipeline.ClipBackend`` plus a no-host-sync global-norm clip path.
 
 Primitives accept device arrays (numba, CuPy, PyTorch CUDA: anything with
 ``__cuda_array_interface__``, worked on in place without copying) or host numpy arrays (copied
