@@ -24,6 +24,7 @@ from ._backends import (
     BACKENDS,
     BF16_BITS,
     EPS,
+    DeviceScalar,
     NonFinite,
     get_backend,
     reference,
@@ -244,7 +245,7 @@ def clip_norm(parameters: Any, max_norm: float, p: float, policy: NonFinite, bac
         return np.float64(total), coef, None
     total, pt = measure(g, be, p, group, per_tensor)
     coef = scale_to(g, be, max_norm, total, policy, p)
-    return (total if g.device else np.float64(total)), coef, pt
+    return (total if isinstance(total, DeviceScalar) else np.float64(total)), coef, pt
 
 
 def fusable(g: Gathered, be: ClipBackend, group: Any) -> bool:
