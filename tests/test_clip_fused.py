@@ -10,12 +10,13 @@ from hypothesis import strategies as st
 from test_clip_kernels import NORMS, PLANNED, SETTINGS, _given, array_lists
 
 from tinyclipnn.kernels import reference as R
+from tinyclipnn.kernels.clip_decision import NonFinite
 
 K = pytest.importorskip("tinyclipnn.kernels.cpu.clip")
 from tinyclipnn.kernels import runtime  # noqa: E402
 from tinyclipnn.kernels.cpu import _claims, _reductions  # noqa: E402
 
-POLICIES = ["propagate", "skip", "error", "zero"]
+POLICIES = list(NonFinite)
 EXACT_P = [1.0, 2.0, np.inf]  # no pow(): the compiled combine repeats numpy's operations
 
 
@@ -42,8 +43,8 @@ def _unfused(arrays, p, max_norm, policy, unscale):
     """The two separate Numba passes with the numpy combine in between."""
     sums, scales, _ = K.seg_partials(arrays, p)
     total = R.combine_partials(sums, scales, p) * unscale
-    if not np.isfinite(total) and policy != "propagate":
-        if policy == "zero":
+    if not np.isfinite(total) and policy != NonFinite.PROPAGATE:
+        if policy == NonFinite.ZERO:
             K.seg_fill_(arrays, 0.0)
             return total, 0.0
         return total, 1.0
@@ -72,7 +73,7 @@ def _assert_same(xs, ys):
 def test_fused_equals_unfused_bit_for_bit(planned, arrays, p, max_norm, policy, unscale):
     a1, a2 = _copies(arrays), _copies(arrays)
     got = K.seg_clip_norm_(_given(a1, planned), p, max_norm, 1e-6, policy, unscale)
-    want = _unfused(a2, p, max_norm, "skip" if policy == "error" else policy, unscale)
+    want = _unfused(a2, p, max_norm, policy, unscale)
     np.testing.assert_array_equal(got, want)
     _assert_same(a1, a2)
 
@@ -110,10 +111,10 @@ def test_fused_threads_equal_unfused(dtype, bad, policy):
     for arrays in ([x], [small[0], x, small[1]]):
         a1, a2 = _copies(arrays), _copies(arrays)
         got = K.seg_clip_norm_(a1, 2.0, 1.0, 1e-6, policy)
-        want = _unfused(a2, 2.0, 1.0, "skip" if policy == "error" else policy, 1.0)
+        want = _unfused(a2, 2.0, 1.0, policy, 1.0)
         np.testing.assert_array_equal(got, want)
         _assert_same(a1, a2)
-        if bad is not None and policy in ("skip", "error"):
+        if bad is not None and policy in (NonFinite.SKIP, NonFinite.ERROR):
             _assert_same(a1, arrays)  # nothing written
 
 
@@ -126,7 +127,7 @@ def test_fused_is_the_same_for_any_thread_count():
         for threads in (1, before):
             numba.set_num_threads(threads)
             a = x.copy()
-            results.append((K.seg_clip_norm_([a], 2.0, 1.0, 1e-6, "propagate"), a))
+            results.append((K.seg_clip_norm_([a], 2.0, 1.0, 1e-6, NonFinite.PROPAGATE), a))
     finally:
         numba.set_num_threads(before)
     (r1, a1), (r2, a2) = results
@@ -135,10 +136,10 @@ def test_fused_is_the_same_for_any_thread_count():
 
 
 def test_empty_and_zero_threshold():
-    assert K.seg_clip_norm_([], 2.0, 1.0, 1e-6, "propagate") == (0.0, 1.0)
-    assert K.seg_clip_norm_([np.zeros(0, np.float32)], 2.0, 1.0, 1e-6, "zero") == (0.0, 1.0)
+    assert K.seg_clip_norm_([], 2.0, 1.0, 1e-6, NonFinite.PROPAGATE) == (0.0, 1.0)
+    assert K.seg_clip_norm_([np.zeros(0, np.float32)], 2.0, 1.0, 1e-6, NonFinite.ZERO) == (0.0, 1.0)
     a = np.ones(4, np.float32)
-    assert K.seg_clip_norm_([a], 2.0, 0.0, 1e-6, "propagate") == (2.0, 0.0)
+    assert K.seg_clip_norm_([a], 2.0, 0.0, 1e-6, NonFinite.PROPAGATE) == (2.0, 0.0)
     assert not a.any()
 
 
@@ -208,13 +209,13 @@ def test_fused_clips_from_several_python_threads_at_once():
     want = []
     for src in sources:
         a = src.copy()
-        want.append((K.seg_clip_norm_([a], 2.0, 1.0, 1e-6, "propagate"), a))
+        want.append((K.seg_clip_norm_([a], 2.0, 1.0, 1e-6, NonFinite.PROPAGATE), a))
     got: dict[int, list] = {k: [] for k in range(len(sources))}
 
     def work(k):
         for _ in range(10):
             a = sources[k].copy()
-            got[k].append((K.seg_clip_norm_([a], 2.0, 1.0, 1e-6, "propagate"), a))
+            got[k].append((K.seg_clip_norm_([a], 2.0, 1.0, 1e-6, NonFinite.PROPAGATE), a))
 
     threads = [threading.Thread(target=work, args=(k,)) for k in range(len(sources))]
     for t in threads:

@@ -1,4 +1,4 @@
-"""The reuse of recent gathers (``clip/_recent.py``) and of backend plans: a list clipped
+"""The reuse of recent gathers (the cache of ``clip/_gather.py``) and of backend plans: a list clipped
 again is re-validated on every call, and any change to an array since gives the same result
 (or the same error) as a first call would."""
 
@@ -106,11 +106,11 @@ def test_identity_cache_keeps_only_the_most_recent_entries():
 
 
 def test_plans_are_the_numba_backends_own():
-    from tinyclipnn.clip._backends import backend_for
+    from tinyclipnn.clip._pipeline import backend_for
     from tinyclipnn.kernels.cpu import clip as K
 
-    assert backend_for("numba", False).makes_plans
-    assert not backend_for("numpy", False).makes_plans  # given the list itself
+    assert backend_for("numba", False).plan is not None
+    assert backend_for("numpy", False).plan is None  # given the list itself
     arrays = [np.ones(4, np.float32)]
     table = K.plan(arrays)
     assert len(table) == 1

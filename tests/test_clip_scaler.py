@@ -43,10 +43,10 @@ def test_unscale_and_clip_equals_unscale_then_clip(backend, dtype):
 def test_unscale_and_clip_is_one_read_pass_and_one_write_pass(monkeypatch, group):
     """One fused call (a norm pass, then a scaling pass, inside the kernel); with a
     communicator, whose combine sits between the passes: one norm and one scaling call."""
-    from tinyclipnn.clip import _backends
+    from tinyclipnn.clip import _pipeline
 
     calls = []
-    be = _backends.backend_for("numba", False)
+    be = _pipeline.backend_for("numba", False)
     for name in ("clip_norm_", "partials", "scale_", "fill_", "clamp_"):
         real = getattr(be, name)
         monkeypatch.setattr(be, name, lambda *a, _r=real, _n=name: calls.append(_n) or _r(*a))

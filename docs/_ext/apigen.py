@@ -54,8 +54,9 @@ DATA_DOCS = {
     "tinyclipnn.distributed.SHARD_ALIGN": "The same constant as :data:`tinyclipnn.clip.SHARD_ALIGN`.",
     "tinyclipnn.data.TASKS": "Pascanu et al. (2013)'s pathological tasks by name (:class:`Task`).",
     "tinyclipnn.lab.CLIP_METHODS": (
-        "The methods ``--clip`` / :func:`parse_clip` accept: name -> (function, positional "
-        "arguments, stateful)."),
+        "The methods ``--clip`` / :func:`parse_clip` accept besides ``none``: "
+        ":data:`tinyclipnn.clip.CLIP_METHODS`, name -> clipper class (the spec's arguments "
+        "are the class's leading ones)."),
     "tinyclipnn.lab.DEMOS": "The registered demos by name (:class:`DemoInfo`).",
     "tinyclipnn.lab.FLAGSHIP": "The demo ``tinyclipnn demo`` runs without a name.",
     "tinyclipnn.lab.PLOT_HINT": "The message printed when matplotlib is missing.",

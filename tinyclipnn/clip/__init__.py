@@ -8,22 +8,24 @@ Gradients may be numpy arrays, PyTorch CPU or CUDA tensors, DLPack / ``__array_i
 exporters (all clipped in place, zero-copy), in float16, bfloat16, float32 or float64.
 """
 
-from ..kernels.config import NORM_BLOCK as SHARD_ALIGN
-from ..kernels.cuda.scalar import DeviceScalar
-from ._backends import BACKENDS, available_backends, cuda_unavailable_reason, get_backend
-from ._checks import NONFINITE_POLICIES, NonFiniteNormError
-from .adaptive import AutoClip, ZClip
-from .agc import adaptive_clip_grad_
-from .buffer import GradBuffer
-from .clippers import (
-    AdaptiveGradClip,
-    ClipGradNorm,
-    ClipGradNormPerTensor,
-    ClipGradValue,
-    Clipper,
+from ._backends import (
+    BACKENDS,
+    SHARD_ALIGN,
+    DeviceScalar,
+    available_backends,
+    cuda_unavailable_reason,
+    get_backend,
 )
+from ._checks import NONFINITE_POLICIES
+from ._pipeline import NonFiniteNormError
+from .adaptive import AutoClip, ZClip
+from .agc import AdaptiveGradClip, adaptive_clip_grad_
+from .buffer import GradBuffer
+from .clipper import Clipper
 from .monitor import GradMonitor
 from .norm import (
+    ClipGradNorm,
+    ClipGradNormPerTensor,
     clip_grad_norm_,
     clip_grad_norm_per_tensor_,
     clip_grads_with_norm_,
@@ -32,10 +34,22 @@ from .norm import (
 from .per_sample import PerSampleResult, clip_per_sample_
 from .report import ClipReport
 from .scaler import LossScaler
-from .value import clip_grad_value_
+from .value import ClipGradValue, clip_grad_value_
+
+#: The clipping methods by their short name (``--clip NAME:ARGS`` in the lab): each a
+#: ``Clipper`` class whose constructor's leading arguments are the method's settings.
+CLIP_METHODS: dict[str, type[Clipper]] = {
+    "value": ClipGradValue,
+    "norm": ClipGradNorm,
+    "pertensor": ClipGradNormPerTensor,
+    "agc": AdaptiveGradClip,
+    "autoclip": AutoClip,
+    "zclip": ZClip,
+}
 
 __all__ = [
     "BACKENDS",
+    "CLIP_METHODS",
     "NONFINITE_POLICIES",
     "SHARD_ALIGN",
     "AdaptiveGradClip",

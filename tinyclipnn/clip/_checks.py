@@ -1,4 +1,5 @@
-"""Argument checks shared by the clip functions (all run before any gradient is touched)."""
+"""Argument rules of the clip methods (all checked before any gradient is touched), and the
+``nonfinite=`` policy as the ``NonFinite`` enum the kernels take."""
 
 from __future__ import annotations
 
@@ -6,35 +7,15 @@ import math
 from typing import Any
 
 from .._validate import Real, show
-from ..kernels.cuda.scalar import DeviceScalar
-from ._inputs import is_device_array
+from ._backends import DeviceScalar, NonFinite
+from ._gather import is_device_array
 
-NONFINITE_POLICIES = ("propagate", "error", "skip", "zero")
-
-
-class NonFiniteNormError(RuntimeError):
-    """The total gradient norm is inf or NaN and the policy is ``nonfinite="error"``."""
-
+NONFINITE_POLICIES = tuple(policy.name.lower() for policy in NonFinite)
 
 THRESHOLD = Real(0, finite=False)  # a clipping threshold; inf: no clipping
 POSITIVE = Real(0, low_open=True)  # a finite factor > 0
 NONNEGATIVE = Real(0)  # a finite amount >= 0
 NORM_TYPE = Real(1, finite=False)
-
-
-def threshold(name: str, value: Any) -> float:
-    """A clipping threshold: a real number >= 0, or inf (no clipping); never NaN."""
-    return THRESHOLD(value, name)
-
-
-def positive(name: str, value: Any) -> float:
-    """A finite real number > 0."""
-    return POSITIVE(value, name)
-
-
-def nonnegative(name: str, value: Any) -> float:
-    """A finite real number >= 0."""
-    return NONNEGATIVE(value, name)
 
 
 def norm_type(value: Any) -> float:
@@ -46,6 +27,13 @@ def norm_type(value: Any) -> float:
             raise TypeError(f"norm_type must be {NORM_TYPE.text} (or a string such as 'inf'), "
                             f"got str {value!r}") from None
     return NORM_TYPE(value, "norm_type")
+
+
+def norm_args(max_norm: Any, norm_type_: Any, nonfinite: Any,
+              error_if_nonfinite: bool = False) -> tuple[float, float, NonFinite]:
+    """(max_norm, norm type, policy) of a norm clip, checked in that order."""
+    return (THRESHOLD(max_norm, "max_norm"), norm_type(norm_type_),
+            nonfinite_policy(nonfinite, error_if_nonfinite))
 
 
 def total_norm(value: Any) -> Any:
@@ -63,17 +51,22 @@ def total_norm(value: Any) -> Any:
     return v
 
 
-def nonfinite_policy(nonfinite: str | None, error_if_nonfinite: bool) -> str:
-    """Resolve ``nonfinite=`` and PyTorch's ``error_if_nonfinite=`` into one policy name."""
+def nonfinite_policy(nonfinite: str | NonFinite | None,
+                     error_if_nonfinite: bool = False) -> NonFinite:
+    """Resolve ``nonfinite=`` (one of ``NONFINITE_POLICIES``, a ``NonFinite`` or None) and
+    PyTorch's ``error_if_nonfinite=`` into one policy."""
     if nonfinite is None:
-        return "error" if error_if_nonfinite else "propagate"
-    if nonfinite not in NONFINITE_POLICIES:
+        return NonFinite.ERROR if error_if_nonfinite else NonFinite.PROPAGATE
+    if isinstance(nonfinite, NonFinite):
+        policy = nonfinite
+    elif nonfinite in NONFINITE_POLICIES:
+        policy = NonFinite[nonfinite.upper()]
+    else:
         raise ValueError(
             f"nonfinite must be one of {NONFINITE_POLICIES} or None, got {nonfinite!r}"
         )
-    if error_if_nonfinite and nonfinite != "error":
+    if error_if_nonfinite and policy is not NonFinite.ERROR:
         raise ValueError(
             f"error_if_nonfinite=True conflicts with nonfinite={nonfinite!r}; give only one"
         )
-    return nonfinite
-
+    return policy

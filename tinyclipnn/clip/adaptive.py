@@ -11,9 +11,10 @@ import numpy as np
 from .._validate import Boolean, Integer, ListOf, OneOf, Optional, Real, state_error
 from . import _checks
 from ._agree import agreement, digest, relay
-from ._gather import FLAT, PER_TENSOR
-from ._pipeline import measure, prepare, report, scale_to
-from .clippers import Clipper
+from ._backends import NonFinite
+from ._gather import Layout
+from ._pipeline import measure, norm_report, prepare, scale_to
+from .clipper import Clipper
 from .monitor import GradMonitor
 from .report import ClipReport
 
@@ -34,9 +35,9 @@ class _NormClipper(Clipper):
     ranks check with the exchange that their arguments and state agree (one rank resumed from
     another checkpoint, say): all raise the same ``ValueError`` otherwise, before clipping."""
 
-    def __init__(self, nonfinite: str | None, backend: str, monitor: GradMonitor | None,
-                 group: Any = None) -> None:
-        self.nonfinite = _checks.nonfinite_policy(nonfinite, False)
+    def __init__(self, nonfinite: str | NonFinite | None, backend: str,
+                 monitor: GradMonitor | None, group: Any = None) -> None:
+        self.nonfinite = _checks.nonfinite_policy(nonfinite)
         self.backend, self.monitor, self.group = backend, monitor, group
 
     def _threshold(self, total: float) -> tuple[float, bool]:
@@ -53,7 +54,8 @@ class _NormClipper(Clipper):
         name = type(self).__name__
         group = agreement(self.group, name, self._settings)
         try:
-            g, be = prepare(parameters, self.backend, layout=PER_TENSOR if per_tensor else FLAT)
+            g, be = prepare(parameters, self.backend,
+                            layout=Layout.PER_TENSOR if per_tensor else Layout.FLAT)
             total, pt = measure(g, be, 2.0, group, per_tensor)
         except Exception as exc:
             relay(group, name, exc)  # the other ranks raise too, not wait
@@ -61,9 +63,9 @@ class _NormClipper(Clipper):
         t = float(total)  # the threshold is computed on the host (device: one sync)
         thr, skip = self._threshold(t)
         if skip:
-            return ClipReport(t, thr, 1.0, False, True, pt)
+            return ClipReport(total_norm=t, max_norm=thr, skipped=True, per_tensor_norms=pt)
         coef = scale_to(g, be, thr, total, self.nonfinite)
-        return report(total, coef, thr, self.nonfinite, pt)
+        return norm_report(total, coef, thr, self.nonfinite, pt)
 
 
 class AutoClip(_NormClipper):
@@ -77,7 +79,7 @@ class AutoClip(_NormClipper):
         self,
         percentile: float = 10.0,
         history: int | None = None,
-        nonfinite: str | None = None,
+        nonfinite: str | NonFinite | None = None,
         backend: str = "auto",
         monitor: GradMonitor | None = None,
         group: Any = None,
@@ -88,7 +90,7 @@ class AutoClip(_NormClipper):
 
     def _settings(self) -> dict[str, Any]:
         return {"percentile": self.percentile, "history": self.norms.maxlen,
-                "nonfinite": self.nonfinite, "past norms (state)": digest(self.norms)}
+                "nonfinite": self.nonfinite.name.lower(), "past norms (state)": digest(self.norms)}
 
     def _threshold(self, total: float) -> tuple[float, bool]:
         if math.isfinite(total):
@@ -127,7 +129,7 @@ class ZClip(_NormClipper):
         mode: str = "zscore",
         max_norm: float | None = None,
         eps: float = 1e-6,
-        nonfinite: str | None = None,
+        nonfinite: str | NonFinite | None = None,
         backend: str = "auto",
         monitor: GradMonitor | None = None,
         skip_update_on_spike: bool = False,
@@ -138,9 +140,9 @@ class ZClip(_NormClipper):
         self.alpha = Real(0, 1, high_open=True)(alpha, "alpha")
         self.mode = OneOf("zscore", "mean")(mode, "mode")
         self.warmup_steps = Integer(1)(warmup_steps, "warmup_steps")
-        self.z_thresh = _checks.positive("z_thresh", z_thresh)
-        self.max_norm = None if max_norm is None else _checks.threshold("max_norm", max_norm)
-        self.eps = _checks.threshold("eps", eps)
+        self.z_thresh = _checks.POSITIVE(z_thresh, "z_thresh")
+        self.max_norm = None if max_norm is None else _checks.THRESHOLD(max_norm, "max_norm")
+        self.eps = _checks.THRESHOLD(eps, "eps")
         self.mean: float | None = None
         self.var: float | None = None
         self._warmup: list[float] = []
@@ -148,7 +150,7 @@ class ZClip(_NormClipper):
     def _settings(self) -> dict[str, Any]:
         return {"alpha": self.alpha, "z_thresh": self.z_thresh,
                 "warmup_steps": self.warmup_steps, "mode": self.mode, "max_norm": self.max_norm,
-                "eps": self.eps, "nonfinite": self.nonfinite,
+                "eps": self.eps, "nonfinite": self.nonfinite.name.lower(),
                 "skip_update_on_spike": self.skip_update_on_spike,
                 "EMA mean (state)": _float_or_none(self.mean),
                 "EMA var (state)": _float_or_none(self.var),

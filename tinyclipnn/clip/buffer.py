@@ -7,7 +7,7 @@ from typing import Any
 
 import numpy as np
 
-from . import _device_arrays as _device
+from ._backends import copy_to_device, device_fill, device_zeros
 
 _grad = attrgetter("grad")
 
@@ -62,7 +62,7 @@ class GradBuffer:
         sizes = [int(np.prod(p.data.shape, dtype=np.int64)) for p in params]
         self.offsets = np.concatenate([[0], np.cumsum(sizes, dtype=np.int64)])
         n = int(self.offsets[-1])
-        self.flat = _device.zeros(n, dt) if device else np.zeros(n, dt)
+        self.flat = device_zeros(n, dt) if device else np.zeros(n, dt)
         self.params = params
         self.views = [
             self.flat[lo:hi].reshape(tuple(p.data.shape))
@@ -75,7 +75,7 @@ class GradBuffer:
 
     def _copy_in(self, view: Any, g: Any) -> None:
         if self.device:
-            _device.copy_into(view, g)
+            copy_to_device(view, g)
         else:
             view[...] = g
 
@@ -92,14 +92,14 @@ class GradBuffer:
             if g is v:
                 continue
             if g is None:
-                _device.fill(v, 0.0) if self.device else v.fill(0)
+                device_fill(v, 0.0) if self.device else v.fill(0)
             else:
                 self._copy_in(v, g)
                 p.grad = v
 
     def zero_grad(self) -> None:
         """Zero the buffer in place (every ``.grad`` becomes a zero view again)."""
-        _device.fill(self.flat, 0.0) if self.device else self.flat.fill(0)
+        device_fill(self.flat, 0.0) if self.device else self.flat.fill(0)
         for p, v in zip(self.params, self.views, strict=True):
             p.grad = v
 

@@ -7,6 +7,11 @@ import numpy as np
 from .report import ClipReport
 
 
+def _column(index: int, dtype: type, doc: str) -> property:
+    """A read-only attribute: field ``index`` of every recorded step, as a numpy array."""
+    return property(lambda self: np.array([r[index] for r in self._rows], dtype=dtype), doc=doc)
+
+
 class GradMonitor:
     """Records, per clip call: total norm, per-tensor norms, threshold, coefficient, whether it
     clipped and whether it skipped a non-finite step.
@@ -49,28 +54,12 @@ class GradMonitor:
         if self.keep_reports:
             self.reports.append(r)
 
-    def _col(self, i: int, dtype: type) -> np.ndarray:
-        return np.array([r[i] for r in self._rows], dtype=dtype)
-
-    @property
-    def total_norms(self) -> np.ndarray:
-        return self._col(0, np.float64)
-
-    @property
-    def thresholds(self) -> np.ndarray:
-        return self._col(1, np.float64)
-
-    @property
-    def coefs(self) -> np.ndarray:
-        return self._col(2, np.float64)
-
-    @property
-    def clipped(self) -> np.ndarray:
-        return self._col(3, bool)
-
-    @property
-    def skipped(self) -> np.ndarray:
-        return self._col(4, bool)
+    total_norms = _column(0, np.float64, "The total norm before clipping, per step.")
+    thresholds = _column(1, np.float64, "The threshold used, per step.")
+    coefs = _column(2, np.float64, "The factor applied (1: untouched, NaN: not a scaling "
+                                   "method), per step.")
+    clipped = _column(3, bool, "Whether any gradient changed, per step.")
+    skipped = _column(4, bool, "Whether the step was to be skipped, per step.")
 
     def as_dict(self) -> dict[str, np.ndarray]:
         """All records as arrays; ``per_tensor_norms`` is (steps, tensors) when consistent."""

@@ -8,9 +8,9 @@ from typing import Any, NamedTuple
 import numpy as np
 
 from . import _checks
-from ._gather import BATCH
-from ._inputs import is_device_array, like
-from ._pipeline import EPS, combine_norms, prepare
+from ._backends import EPS, NonFinite, clip_coefficient, from_f64, to_f64
+from ._gather import Layout, is_device_array, like
+from ._pipeline import combine_norms, prepare
 
 
 class PerSampleResult(NamedTuple):
@@ -33,8 +33,6 @@ def _generator(rng: Any) -> np.random.Generator:
 
 def _add_noise(s: Any, gen: np.random.Generator, std: float) -> Any:
     """``s + N(0, std^2)`` formed in float64 and rounded once to s's dtype."""
-    from ..kernels.halfbits_numpy import from_f64, to_f64
-
     noise = gen.normal(0.0, std, tuple(s.shape))
     if is_device_array(s):
         host = s.copy_to_host()
@@ -61,8 +59,8 @@ def clip_per_sample_(
     counts as clipped when its norm exceeds ``max_norm`` (as Optax). Returns a
     ``PerSampleResult``.
     """
-    max_norm = _checks.threshold("max_norm", max_norm)
-    sigma = _checks.nonnegative("noise_multiplier", noise_multiplier)
+    max_norm = _checks.THRESHOLD(max_norm, "max_norm")
+    sigma = _checks.NONNEGATIVE(noise_multiplier, "noise_multiplier")
     if sigma > 0 and math.isinf(max_norm):
         raise ValueError(f"noise_multiplier={noise_multiplier!r} > 0 needs a finite max_norm "
                          "(the noise std is noise_multiplier * max_norm), got max_norm=inf")
@@ -75,7 +73,7 @@ def clip_per_sample_(
         if hasattr(a, "grad") and not hasattr(a, "__array_interface__"):
             raise TypeError("per_sample_grads must be arrays of shape (batch, ...), got "
                             f"{type(a).__name__}")
-    g, be = prepare(arrays, backend, layout=BATCH, name="per_sample_grads")
+    g, be = prepare(arrays, backend, layout=Layout.BATCH, name="per_sample_grads")
     rows = [None] * len(arrays)
     for grp in g.groups:
         for pos, r in zip(grp.positions, grp.arrays, strict=True):
@@ -90,9 +88,8 @@ def clip_per_sample_(
     per = [be.row_norms(r, 2.0) for r in distinct]
     norms = combine_norms(np.stack(per), 2.0) if per else np.zeros(0)
     norms = np.atleast_1d(np.asarray(norms, np.float64)).reshape(batch if per else 0)
-    with np.errstate(all="ignore"):
-        factor = np.minimum(1.0, max_norm / (norms + EPS))
-    factor[np.isnan(norms)] = np.nan
+    factor = np.array([clip_coefficient(n, max_norm, EPS, NonFinite.PROPAGATE)
+                       for n in norms.tolist()], np.float64)
     for r in distinct:
         be.row_scale_(r, factor)
     g.write_back()

@@ -17,10 +17,10 @@ def as_norm(value: Any) -> Any:
     return value
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class ClipReport:
     """One clip call's outcome (returned by callable clippers, kept as ``Optimizer.last_clip``,
-    recorded by ``GradMonitor``).
+    recorded by ``GradMonitor``); built by keyword.
 
     ``total_norm``: the norm before clipping (NaN for methods without a global norm);
     ``max_norm``: the threshold used; ``coef``: the factor the gradients were multiplied by

@@ -11,9 +11,9 @@ import numpy as np
 from .._validate import Boolean, Integer, Real, state_error
 from . import _checks
 from ._agree import Agreement, agreement, relay
-from ._gather import FLAT
-from ._pipeline import EPS, clip_norm, fusable, measure, prepare, report
-from .clippers import Clipper
+from ._backends import EPS, NonFinite, clip_coefficient
+from ._pipeline import clip_norm, fusable, measure, norm_report, prepare
+from .clipper import Clipper
 from .monitor import GradMonitor
 from .report import ClipReport
 
@@ -68,12 +68,12 @@ class LossScaler(Clipper):
         monitor: GradMonitor | None = None,
         group: Any = None,
     ) -> None:
-        self._scale = _checks.positive("init_scale", init_scale)
+        self._scale = _checks.POSITIVE(init_scale, "init_scale")
         self.growth_factor = GROWTH_FACTOR(growth_factor, "growth_factor")
         self.backoff_factor = BACKOFF_FACTOR(backoff_factor, "backoff_factor")
         self.growth_interval = GROWTH_INTERVAL(growth_interval, "growth_interval")
         self.enabled = Boolean()(enabled, "enabled")
-        self.max_norm = None if max_norm is None else _checks.threshold("max_norm", max_norm)
+        self.max_norm = None if max_norm is None else _checks.THRESHOLD(max_norm, "max_norm")
         self.norm_type = _checks.norm_type(norm_type)
         self.backend, self.monitor, self.group = backend, monitor, group
         self._growth_tracker = 0
@@ -99,7 +99,7 @@ class LossScaler(Clipper):
         read pass and one read/write pass; returns the unscaled total norm (inf/NaN when a
         gradient overflowed: then nothing is written and the next ``step`` is skipped)."""
         try:
-            max_norm = _checks.threshold("max_norm", max_norm)
+            max_norm = _checks.THRESHOLD(max_norm, "max_norm")
             p = _checks.norm_type(norm_type)
         except Exception as exc:
             relay(self.group, UNSCALE, exc)  # the other ranks raise too, not wait
@@ -129,7 +129,7 @@ class LossScaler(Clipper):
         if not self.enabled:
             return
         if new_scale is not None:
-            self._scale = _checks.positive("new_scale", new_scale)
+            self._scale = _checks.POSITIVE(new_scale, "new_scale")
         elif self._found_inf is None:
             raise RuntimeError("LossScaler.update(): no gradients were unscaled since the last "
                                "update (call step(), unscale_() or the clipper first)")
@@ -166,15 +166,16 @@ class LossScaler(Clipper):
     def _clip(self, parameters: Any) -> ClipReport:
         if self._found_inf is not None:  # already unscaled this iteration: clip only
             if self._found_inf or self.max_norm is None:
-                return ClipReport(math.nan, math.inf, 1.0, False, bool(self._found_inf))
+                return ClipReport(total_norm=math.nan, max_norm=math.inf,
+                                  skipped=bool(self._found_inf))
             group = self._agreement(CLIP_ONLY, self.max_norm, self.norm_type)
             try:
                 total, coef, _ = clip_norm(parameters, self.max_norm, self.norm_type,
-                                           "propagate", self.backend, group)
+                                           NonFinite.PROPAGATE, self.backend, group)
             except Exception as exc:
                 relay(group, CLIP_ONLY, exc)  # the other ranks raise too, not wait
                 raise
-            return report(total, coef, self.max_norm, "propagate")
+            return norm_report(total, coef, self.max_norm, NonFinite.PROPAGATE)
         return self._unscale(parameters, self.max_norm, self.norm_type)
 
     def _agreement(self, call: str, max_norm: float | None, p: float) -> Agreement | None:
@@ -191,12 +192,15 @@ class LossScaler(Clipper):
         limit = math.inf if max_norm is None else max_norm
         group = self._agreement(UNSCALE, max_norm, p)
         try:
-            g, be = prepare(parameters, self.backend, layout=FLAT)
+            g, be = prepare(parameters, self.backend)
             if fusable(g, be, group):  # both passes in one call; nothing written on overflow
-                total, coef = be.clip_norm_(g.groups[0].planned(be), p, limit, EPS, "skip", inv)
-                g.write_back()
+                total, coef = be.clip_norm_(be.planned(g.groups[0]), p, limit, EPS,
+                                            NonFinite.SKIP, inv)
+                if g.copies:
+                    g.write_back()
                 self._found_inf = not math.isfinite(total)
-                return ClipReport(total, limit, coef, coef < 1.0, self._found_inf)
+                return ClipReport(total_norm=total, max_norm=limit, coef=coef,
+                                  clipped=coef < 1.0, skipped=self._found_inf)
             total_scaled, _ = measure(g, be, p, group)
         except Exception as exc:
             relay(group, UNSCALE, exc)  # the other ranks raise too, not wait
@@ -205,14 +209,15 @@ class LossScaler(Clipper):
         found_inf = not math.isfinite(total)
         self._found_inf = found_inf
         if found_inf:
-            return ClipReport(total, limit, 1.0, False, True)
-        coef = min(1.0, limit / (total + EPS))
+            return ClipReport(total_norm=total, max_norm=limit, skipped=True)
+        coef = clip_coefficient(total, limit, EPS, NonFinite.SKIP)
         factor = coef * inv
         if factor != 1.0:
             for grp in g.groups:
-                be.scale_(grp.planned(be), np.full(len(grp.arrays), factor))
-            g.write_back()
-        return ClipReport(total, limit, coef, coef < 1.0, False)
+                be.scale_(be.planned(grp), np.full(len(grp.arrays), factor))
+            if g.copies:
+                g.write_back()
+        return ClipReport(total_norm=total, max_norm=limit, coef=coef, clipped=coef < 1.0)
 
     def __repr__(self) -> str:
         return (f"LossScaler(scale={self._scale}, growth_factor={self.growth_factor}, "

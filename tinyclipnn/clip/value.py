@@ -1,25 +1,44 @@
-"""Element-wise value clipping (PyTorch ``clip_grad_value_``)."""
+"""Element-wise value clipping (PyTorch ``clip_grad_value_``: ``ClipGradValue``)."""
 
 from __future__ import annotations
 
 import math
 from typing import Any
 
+from .._validate import Boolean
 from . import _checks
-from ._gather import FLAT, PER_TENSOR
+from ._gather import Layout
 from ._pipeline import measure, prepare
+from .clipper import Clipper
 from .monitor import GradMonitor
 from .report import ClipReport
 
 
-def value_report(parameters: Any, clip_value: float, backend: str, measure_norm: bool,
-               per_tensor: bool = False) -> ClipReport:
-    """Clamp in place; the report has the L2 norm before clipping when ``measure_norm``."""
-    g, be = prepare(parameters, backend, layout=PER_TENSOR if per_tensor else FLAT)
-    total, pt = measure(g, be, 2.0, None, per_tensor) if measure_norm else (math.nan, None)
-    changed = sum(be.clamp_(grp.planned(be), clip_value) for grp in g.groups)
-    g.write_back()
-    return ClipReport(float(total), clip_value, math.nan, changed > 0, False, pt)
+class ClipGradValue(Clipper):
+    """Clamp every gradient element to ``[-clip_value, clip_value]`` (``clip_grad_value_``);
+    with ``measure_norm`` (or a monitor) the report also carries the L2 norm before clipping
+    (one extra read pass)."""
+
+    def __init__(
+        self, clip_value: float, backend: str = "auto", monitor: GradMonitor | None = None,
+        measure_norm: bool = False,
+    ) -> None:
+        self.clip_value = _checks.THRESHOLD(clip_value, "clip_value")
+        self.backend, self.monitor = backend, monitor
+        self.measure_norm = Boolean()(measure_norm, "measure_norm")
+
+    def _clip(self, parameters: Any) -> ClipReport:
+        per_tensor = self._per_tensor
+        g, be = prepare(parameters, self.backend,
+                        layout=Layout.PER_TENSOR if per_tensor else Layout.FLAT)
+        total, pt = math.nan, None
+        if self.measure_norm or self.monitor is not None:
+            total, pt = measure(g, be, 2.0, None, per_tensor)
+        changed = sum(be.clamp_(be.planned(grp), self.clip_value) for grp in g.groups)
+        if g.copies:
+            g.write_back()
+        return ClipReport(total_norm=float(total), max_norm=self.clip_value, coef=math.nan,
+                          clipped=changed > 0, per_tensor_norms=pt)
 
 
 def clip_grad_value_(
@@ -36,9 +55,4 @@ def clip_grad_value_(
     With a ``monitor``, also records the L2 total norm before clipping (one extra read pass)
     and whether any element was clamped.
     """
-    c = _checks.threshold("clip_value", clip_value)
-    rep = value_report(parameters, c, backend, monitor is not None,
-                      monitor is not None and monitor.wants_per_tensor)
-    if monitor is not None:
-        monitor.record(rep)
-
+    ClipGradValue(clip_value, backend, monitor)(parameters)

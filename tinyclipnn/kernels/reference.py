@@ -2,7 +2,7 @@
 fixed-order combine of norm partials that every backend shares.
 
 Same functions, signatures and semantics as ``kernels.cpu.clip`` (documented in
-``tinyclipnn.clip._backends``): the oracle the compiled kernels are tested against, and the
+``tinyclipnn.clip._pipeline``'s ``ClipBackend``): the oracle the compiled kernels are tested against, and the
 fallback when numba is unavailable. Arrays are float16/32/64, or bfloat16 passed as its uint16
 bit pattern (``halfbits_numpy``). Norms accumulate in float64 over blocks of ``NORM_BLOCK``
 elements; a block whose plain sum over/underflows is recomputed scaled by its max. Scaling forms the
@@ -11,12 +11,12 @@ product in float64 and rounds it to the array's dtype (round-to-nearest-even).
 
 from __future__ import annotations
 
-import math
 from collections.abc import Callable, Sequence
 from typing import Any
 
 import numpy as np
 
+from .clip_decision import NonFinite, clip_coefficient, held_back
 from .config import NORM_BLOCK, TINY
 from .halfbits_numpy import cast_scalar, from_f64, to_f64
 
@@ -140,29 +140,23 @@ def seg_scale_(arrays: Sequence[np.ndarray], coefs: np.ndarray) -> None:
 
 
 def clip_with_norm_(arrays: Sequence[Any], max_norm: float, total: float, eps: float,
-                    policy: str, unscale: float = 1.0, scale_: Callable | None = None,
+                    policy: NonFinite, unscale: float = 1.0, scale_: Callable | None = None,
                     fill_: Callable | None = None) -> float:
-    """Scale ``arrays`` for a known ``total`` norm: a finite total (or ``policy="propagate"``)
-    scales by ``coef * unscale``, where ``coef = max_norm / (total + eps)`` if that is below 1
-    (or NaN), else 1. A non-finite total writes nothing for "skip" and "error", zeroes for
-    "zero". Returns ``coef`` (1.0 when skipped, 0.0 when zeroed). ``scale_``/``fill_``: the
-    kernels that write (default: this module's; the Numba backend passes its own)."""
-    if not math.isfinite(total) and policy != "propagate":
-        if policy == "zero":
+    """Scale ``arrays`` by ``coef * unscale`` for a known ``total`` norm, with ``coef`` from
+    ``clip_decision.clip_coefficient``; a non-finite total held back by ``policy`` writes
+    nothing, or zeroes for ``ZERO``. Returns ``coef``. ``scale_``/``fill_``: the kernels that
+    write (default: this module's; the Numba backend passes its own)."""
+    coef = clip_coefficient(total, float(max_norm), eps, policy)
+    if held_back(total, policy):
+        if policy == NonFinite.ZERO:
             (fill_ or seg_fill_)(arrays, 0.0)
-            return 0.0
-        return 1.0
-    with np.errstate(divide="ignore", invalid="ignore"):
-        coef = float(np.float64(max_norm) / (total + eps))
-    if not (coef < 1.0 or coef != coef):  # NaN propagates, as in PyTorch
-        coef = 1.0
-    if coef * unscale != 1.0:
+    elif coef * unscale != 1.0:
         (scale_ or seg_scale_)(arrays, np.full(len(arrays), coef * unscale))
     return coef
 
 
 def seg_clip_norm_(arrays: Sequence[np.ndarray], norm_type: float, max_norm: float,
-                   eps: float, policy: str, unscale: float = 1.0) -> tuple[float, float]:
+                   eps: float, policy: NonFinite, unscale: float = 1.0) -> tuple[float, float]:
     """Global-norm clip of all arrays as one vector: ``total = ||arrays||_p * unscale``, then
     ``clip_with_norm_``. Returns ``(total, coef)``."""
     sums, scales, _ = seg_partials(arrays, norm_type)
@@ -188,11 +182,6 @@ def seg_fill_(arrays: Sequence[np.ndarray], value: float) -> None:
     """In place fill every element with ``value`` (rounded to the dtype)."""
     for a in arrays:
         a[...] = from_f64(np.array([value]), a.dtype)[0]
-
-
-def row_partials(x2d: np.ndarray, norm_type: float = 2.0) -> Partials:
-    """``seg_partials`` with each row of a C-contiguous (rows, cols) array as a segment."""
-    return seg_partials(list(x2d), norm_type)
 
 
 def row_norms(x2d: np.ndarray, norm_type: float = 2.0) -> np.ndarray:

@@ -1,34 +1,40 @@
 """Turn a ``--clip METHOD:ARGS`` string into a clipper that also reports what it did.
 
 Grammar: ``METHOD[:ARG[,ARG...]]`` where each ARG is a value (positional, in the order of the
-table below) or ``key=value``.  Examples: ``none``, ``value:5``, ``norm:1.0``, ``norm:1,inf``,
-``pertensor:1.0``, ``agc:0.01``, ``autoclip:10``, ``zclip``, ``zclip:z_thresh=3``.
+method's settings: the leading arguments of its class in ``tinyclipnn.clip.CLIP_METHODS``) or
+``key=value``. Methods: ``none`` (measure the norm only) and every name of ``CLIP_METHODS``.
+Examples: ``none``, ``value:5``, ``norm:1.0``, ``norm:1,inf``, ``pertensor:1.0``,
+``agc:0.01``, ``autoclip:10``, ``zclip``, ``zclip:z_thresh=3``.
 """
 
 from __future__ import annotations
 
-import importlib
+import inspect
 import math
 from dataclasses import dataclass, field
 from typing import Any
 
+from ..clip import CLIP_METHODS, ClipGradNorm
+
 __all__ = ["CLIP_METHODS", "ClipSpec", "parse_clip"]
 
-# method -> (name in tinyclipnn.clip, positional argument names, is a stateful class)
-CLIP_METHODS: dict[str, tuple[str | None, tuple[str, ...], bool]] = {
-    "none": (None, (), False),
-    "value": ("clip_grad_value_", ("clip_value",), False),
-    "norm": ("clip_grad_norm_", ("max_norm", "norm_type"), False),
-    "pertensor": ("clip_grad_norm_per_tensor_", ("max_norm",), False),
-    "agc": ("adaptive_clip_grad_", ("clipping", "eps"), False),
-    "autoclip": ("AutoClip", ("percentile", "history"), True),
-    "zclip": ("ZClip", ("alpha", "z_thresh", "warmup_steps", "mode", "max_norm"), True),
-}
-_REQUIRED = {"value": 1, "norm": 1, "pertensor": 1}
-# function name -> the clipper class that returns a ClipReport
-_CLIPPERS = {"clip_grad_value_": "ClipGradValue", "clip_grad_norm_": "ClipGradNorm",
-             "clip_grad_norm_per_tensor_": "ClipGradNormPerTensor",
-             "adaptive_clip_grad_": "AdaptiveGradClip"}
+# a clipper's arguments that are how it runs, not what the method is: never in a spec
+_RUNTIME = {"nonfinite", "backend", "monitor", "group", "measure_norm", "skip_update_on_spike"}
+
+
+def settings(method: str) -> tuple[tuple[str, ...], tuple[str, ...]]:
+    """(the spec's argument names in positional order, the required ones): the constructor
+    arguments of the method's class up to the first runtime one."""
+    if method == "none":
+        return (), ()
+    names, required = [], []
+    for param in list(inspect.signature(CLIP_METHODS[method]).parameters.values()):
+        if param.name in _RUNTIME:
+            break
+        names.append(param.name)
+        if param.default is inspect.Parameter.empty:
+            required.append(param.name)
+    return tuple(names), tuple(required)
 
 
 def _value(text: str) -> Any:
@@ -58,28 +64,23 @@ class ClipSpec:
     _fn: Any = field(default=None, repr=False)
 
     def __post_init__(self) -> None:
-        name = CLIP_METHODS[self.method][0]
-        try:
-            clip = importlib.import_module("tinyclipnn.clip")
-            cls = clip.ClipGradNorm if name is None else getattr(clip, _CLIPPERS.get(name, name))
-        except (ImportError, AttributeError) as e:
-            raise ImportError(f"--clip {self.method} needs tinyclipnn.clip.{name}, which is "
-                              f"not available ({e})") from e
         # "none" measures the norm only: a global-norm clip to inf never scales
         kwargs = dict(self.kwargs, measure_norm=True) if self.method == "value" else self.kwargs
         try:  # bad arguments fail here (the clipper checks them), not at the first step
-            self._fn = cls(math.inf) if name is None else cls(**kwargs)
+            if self.method == "none":
+                self._fn = ClipGradNorm(math.inf)
+            else:
+                self._fn = CLIP_METHODS[self.method](**kwargs)
         except (TypeError, ValueError) as e:
             raise ValueError(f"--clip {self.spec or self.method}: {e}") from None
 
     def state_dict(self) -> dict[str, Any]:
         """The stateful clipper's state (AutoClip's history, ZClip's EMA), for checkpoints."""
-        return self._fn.state_dict() if hasattr(self._fn, "state_dict") else {}
+        return self._fn.state_dict()
 
     def load_state_dict(self, state_dict: dict[str, Any]) -> None:
         """Restore `state_dict` output."""
-        if hasattr(self._fn, "load_state_dict"):
-            self._fn.load_state_dict(state_dict)
+        self._fn.load_state_dict(state_dict)
 
     @property
     def label(self) -> str:
@@ -102,10 +103,10 @@ def parse_clip(spec: str | None) -> ClipSpec:
         spec = "none"
     method, _, argtext = str(spec).strip().partition(":")
     method = method.strip().lower()
-    if method not in CLIP_METHODS:
-        raise ValueError(f"--clip method must be one of {', '.join(CLIP_METHODS)}; "
+    if method != "none" and method not in CLIP_METHODS:
+        raise ValueError(f"--clip method must be one of {', '.join(['none', *CLIP_METHODS])}; "
                          f"got {method!r}")
-    names = CLIP_METHODS[method][1]
+    names, required = settings(method)
     kwargs: dict[str, Any] = {}
     parts = [a for a in argtext.split(",") if a.strip()] if argtext else []
     for i, part in enumerate(parts):
@@ -121,6 +122,7 @@ def parse_clip(spec: str | None) -> ClipSpec:
         else:
             raise ValueError(f"--clip {method} takes at most {len(names)} positional "
                              f"argument(s) ({', '.join(names) or 'none'}); got {argtext!r}")
-    if len(kwargs) < _REQUIRED.get(method, 0):
-        raise ValueError(f"--clip {method} needs a {names[0]}, e.g. {method}:1.0")
+    missing = [name for name in required if name not in kwargs]
+    if missing:
+        raise ValueError(f"--clip {method} needs a {missing[0]}, e.g. {method}:1.0")
     return ClipSpec(method, kwargs, spec=f"{method}:{argtext.strip()}" if argtext else method)

@@ -10,10 +10,9 @@ the end of the norm pass and the start of the scaling pass.
 Each thread claims norm items until none is left, waits until every norm item is done,
 combines all partials itself (the same numbers in the same order in every thread: the same
 total, bit for bit), and claims scaling items. ``claims`` has one row per pass
-(``_claims``). The caller passes the policy as a code: ``PROPAGATE`` (IEEE arithmetic, as
-PyTorch), ``SKIP`` (a non-finite total writes nothing; also used for "error", where the
-caller raises afterwards) or ``ZERO`` (a non-finite total zeroes the gradients: the kernel
-writes nothing and reports coefficient 0, and the caller fills them with zeros).
+(``_claims``). The coefficient and the non-finite policy are ``clip_decision``'s (the policy
+as its ``NonFinite`` code; a non-finite total writes nothing here, and for ``ZERO`` the
+caller fills the gradients with zeros).
 
 There is one such function per item runner (float, 16-bit, float16 with F16C), alike but for
 the runner they call: numba does not cache a function that takes another compiled function
@@ -25,14 +24,16 @@ from __future__ import annotations
 import numpy as np
 
 from .._jit import INNER, njit
+from ..clip_decision import clip_coefficient, held_back
 from ._claims import DONE, wait_done
 from ._f16c_items import run_items_f16c
 from ._float_items import NORM, SCALE, norm_items, scale_items
 from ._lowp_items import run_items_lowp
 from ._reductions import combine_partials
 
-PROPAGATE, SKIP, ZERO = 0, 1, 2
 _NOTHING = -1
+_coefficient = njit(cache=True, error_model="numpy", **INNER)(clip_coefficient)
+_held_back = njit(cache=True, **INNER)(held_back)
 
 
 @njit(cache=True, nogil=True, error_model="numpy", **INNER)
@@ -52,21 +53,12 @@ def _after_norms(out, scales, p, max_norm, eps, unscale, policy, claims, res, co
     while not wait_done(claims[0], n, np.int64(1 << 16)):
         pass
     total = combine_partials(out, scales, p) * unscale
-    res[0] = total
-    what, factor = SCALE, 1.0
-    if not np.isfinite(total) and policy != PROPAGATE:
-        # ZERO: the caller zeroes the gradients afterwards (rare: a fill loop compiled into
-        # every fused clip would add ~0.2 s to a process's first clip)
-        res[1] = 0.0 if policy == ZERO else 1.0
-        what = _NOTHING
-    else:
-        coef = max_norm / (total + eps)  # total >= 0: never a division by zero
-        if not (coef < 1.0 or coef != coef):  # NaN propagates, as in PyTorch
-            coef = 1.0
-        res[1] = coef
-        factor = coef * unscale
-        if factor == 1.0:
-            what = _NOTHING
+    coef = _coefficient(total, max_norm, eps, policy)
+    res[0], res[1] = total, coef
+    factor = coef * unscale
+    # a zeroing is left to the caller (rare: a fill loop compiled into every fused clip would
+    # add ~0.2 s to a process's first clip); a factor of 1 writes nothing
+    what = _NOTHING if factor == 1.0 or _held_back(total, policy) else SCALE
     if what == _NOTHING:
         claims[1, DONE] = n
     for s in range(coefs.shape[0]):

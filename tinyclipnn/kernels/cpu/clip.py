@@ -1,4 +1,4 @@
-"""Numba CPU clipping primitives (the set documented in ``tinyclipnn.clip._backend``).
+"""Numba CPU clipping primitives (the set of ``tinyclipnn.clip._pipeline``'s ``ClipBackend``).
 
 Every function takes arrays that are contiguous (C or Fortran order) and share one float dtype
 (float32 or float64); the caller (``tinyclipnn.clip``) validates that. The ``seg_*`` functions
@@ -18,6 +18,7 @@ import numpy as np
 
 from .. import reference
 from .._jit import njit
+from ..clip_decision import NonFinite, held_back
 from ..config import COL_SUM_BLOCK, PARALLEL_MIN
 from ..halfbits_numpy import cast_scalar
 from ..runtime import claim_run, max_threads, split_run
@@ -32,12 +33,11 @@ from ._float_items import (
     norm_items,
     scale_items,
 )
-from ._fused import PROPAGATE, SKIP, ZERO, clip_f16c, clip_float, clip_lowp
+from ._fused import clip_f16c, clip_float, clip_lowp
 from ._lowp_items import col_sum_lowp, run_items_lowp
 from ._segments import SegmentTable, row_table, segment_table
 
 _NO_COEFS = np.ones(1)
-_POLICY = {"propagate": PROPAGATE, "skip": SKIP, "error": SKIP, "zero": ZERO}
 
 
 @njit(cache=True, nogil=True)
@@ -91,10 +91,9 @@ def _norms(t: SegmentTable, p: float) -> np.ndarray:
 Arrays = Sequence[np.ndarray] | SegmentTable
 
 
-def plan(arrays: Sequence[np.ndarray]) -> SegmentTable:
-    """The segment table of ``arrays`` (addresses and work items), to pass to several
-    ``seg_*`` calls instead of the list (valid while the arrays keep dtype, size and memory)."""
-    return segment_table(arrays)
+# The segment table of a list of arrays (addresses and work items), to pass to several
+# ``seg_*`` calls instead of the list (valid while the arrays keep dtype, size and memory).
+plan = segment_table
 
 
 def _table(arrays: Arrays) -> SegmentTable:
@@ -106,11 +105,6 @@ def seg_partials(arrays: Arrays, norm_type: float) -> reference.Partials:
     if not len(arrays):
         return np.zeros(0), np.zeros(0), np.zeros(1, np.int64)
     return _partials(_table(arrays), float(norm_type))
-
-
-def row_partials(x2d: np.ndarray, norm_type: float = 2.0) -> reference.Partials:
-    """``seg_partials`` with each row of a C-contiguous (rows, cols) array as a segment."""
-    return _partials(row_table(x2d), float(norm_type))
 
 
 def _scale_table(t: SegmentTable, coefs: np.ndarray) -> None:
@@ -131,28 +125,26 @@ def seg_scale_(arrays: Arrays, coefs: np.ndarray) -> None:
 
 
 def seg_clip_norm_(arrays: Arrays, norm_type: float, max_norm: float, eps: float,
-                   policy: str, unscale: float = 1.0) -> tuple[float, float]:
+                   policy: NonFinite, unscale: float = 1.0) -> tuple[float, float]:
     """Global-norm clip of all arrays as one vector in one threaded call (``_fused``):
-    ``total = ||arrays||_p * unscale``; a finite total (or ``policy="propagate"``) scales by
-    ``coef * unscale`` where ``coef = max_norm / (total + eps)`` if that is below 1 (or NaN),
-    else 1. A non-finite total writes nothing for "skip" and "error", zeroes for "zero".
-    Returns ``(total, coef)`` (coef 1.0 when skipped, 0.0 when zeroed)."""
-    if not len(arrays):
+    ``total = ||arrays||_p * unscale``, then ``reference.clip_with_norm_``'s scaling (the
+    ``clip_decision``). Returns ``(total, coef)``."""
+    t = arrays if isinstance(arrays, SegmentTable) else segment_table(arrays) if arrays else None
+    if t is None or not t.size_list:
         return reference.seg_clip_norm_([], norm_type, max_norm, eps, policy, unscale)
-    t = _table(arrays)
     n_items = t.seg.shape[0]
     out, scales, res = np.empty(n_items), np.empty(n_items), np.zeros(2)
     threads = max_threads() if t.total >= PARALLEL_MIN else 1
     args = (t.addrs, t.sizes, t.seg, t.start, t.stop, t.proto, out, scales, float(norm_type),
-            float(max_norm), float(eps), float(unscale), _POLICY[policy], res,
-            np.empty(len(t)))
+            float(max_norm), float(eps), float(unscale), int(policy), res,
+            np.empty(t.sizes.shape[0]))
     if t.kind == 1 and HAVE_F16C:
         claim_run(clip_f16c, n_items, threads, *args, t.kind, passes=2)
     elif t.kind:
         claim_run(clip_lowp, n_items, threads, *args, t.kind, passes=2)
     else:
         claim_run(clip_float, n_items, threads, *args, passes=2)
-    if policy == "zero" and not np.isfinite(res[0]):  # the kernels leave the zeroing to us
+    if policy == NonFinite.ZERO and held_back(res[0], policy):  # the kernels leave it to us
         _run(t, FILL, 0.0)
     return float(res[0]), float(res[1])
 

@@ -1,8 +1,8 @@
 """numba.cuda clipping kernels (``backend="cuda"``).
 
 Importing this package imports nothing from numba: ``clip`` (the backend module with the
-primitive set of ``tinyclipnn.clip._backends``) imports ``numba.cuda`` when it is first loaded,
-and ``_runtime.unavailable_reason()`` says why CUDA cannot be used here. With the ``cuda``
+primitive set of ``tinyclipnn.clip._pipeline.ClipBackend``) imports ``numba.cuda`` when it is
+first loaded, and ``_runtime.unavailable_reason()`` says why CUDA cannot be used here. With the ``cuda``
 extra (``numba-cuda``) installed, ``from numba import cuda`` resolves to NVIDIA's package;
 otherwise numba's built-in target is used. Under ``NUMBA_ENABLE_CUDASIM=1`` (set before numba
 is first imported) every kernel runs in numba's simulator, which is how CI tests them.

@@ -1,5 +1,5 @@
 """numba.cuda clipping backend (``backend="cuda"``): the primitive set documented in
-``tinyclipnn.clip._backend`` plus a no-host-sync global-norm clip path.
+``tinyclipnn.clip._pipeline.ClipBackend`` plus a no-host-sync global-norm clip path.
 
 Primitives accept device arrays (numba, CuPy, PyTorch CUDA: anything with
 ``__cuda_array_interface__``, worked on in place without copying) or host numpy arrays (copied
@@ -18,15 +18,14 @@ from typing import Any
 
 import numpy as np
 
-from . import elementwise as E
-from . import norms as N
+from ..clip_decision import EPS, NonFinite
+from . import elementwise, norms
 from ._arrays import as_device, is_device_array, on_device, runs
 from ._config import configure
 from ._runtime import cuda_module, describe
 from .scalar import DeviceScalar
 
 cuda = cuda_module()
-POLICIES = {"propagate": E.PROPAGATE, "skip": E.SKIP, "zero": E.ZERO}
 
 __all__ = [
     "as_device",
@@ -36,7 +35,6 @@ __all__ = [
     "combine_norms_device",
     "col_sum",
     "configure",
-    "count_nonfinite",
     "describe",
     "row_norms",
     "row_scale_",
@@ -54,13 +52,13 @@ def seg_norms(arrays: Sequence[Any], norm_type: float) -> np.ndarray:
     if not arrays:
         return np.zeros(0)
     with on_device(arrays, write_back=False) as devs:
-        return N.seg_norms_device(devs, float(norm_type)).copy_to_host()
+        return norms.seg_norms_device(devs, float(norm_type)).copy_to_host()
 
 
 def seg_norms_device(arrays: Sequence[Any], norm_type: float) -> Any:
     """p-norm of each array: device float64 ``(len(arrays),)`` (no host sync for device input)."""
     with on_device(arrays, write_back=False) as devs:
-        return N.seg_norms_device(devs, float(norm_type))
+        return norms.seg_norms_device(devs, float(norm_type))
 
 
 def seg_scale_(arrays: Sequence[Any], coefs: np.ndarray) -> None:
@@ -73,7 +71,7 @@ def seg_scale_(arrays: Sequence[Any], coefs: np.ndarray) -> None:
         dcoefs = cuda.to_device(np.ascontiguousarray(coefs[keep]))
         k = 0
         for flat, sizes in runs(devs):
-            E.seg_scale(flat, sizes, dcoefs[k : k + sizes.size])
+            elementwise.seg_scale(flat, sizes, dcoefs[k : k + sizes.size])
             k += sizes.size
 
 
@@ -85,7 +83,7 @@ def seg_clamp_(arrays: Sequence[Any], clip_value: float) -> int:
     count = cuda.to_device(np.zeros(1, np.int64))
     with on_device(arrays, write_back=True) as devs:
         for flat, _ in runs(devs):
-            E.clamp(flat, c, count)
+            elementwise.clamp(flat, c, count)
     return int(count.copy_to_host()[0])
 
 
@@ -93,23 +91,14 @@ def seg_fill_(arrays: Sequence[Any], value: float) -> None:
     """In place fill every element with ``value``."""
     with on_device(arrays, write_back=True) as devs:
         for flat, _ in runs(devs):
-            E.fill(flat, value)
-
-
-def count_nonfinite(arrays: Sequence[Any]) -> int:
-    """How many elements of ``arrays`` are inf or NaN."""
-    count = cuda.to_device(np.zeros(1, np.int64))
-    with on_device(arrays, write_back=False) as devs:
-        for flat, _ in runs(devs):
-            E.count_nonfinite(flat, count)
-    return int(count.copy_to_host()[0])
+            elementwise.fill(flat, value)
 
 
 def row_norms(x2d: Any, norm_type: float = 2.0) -> np.ndarray:
     """p-norm of each row of a C-contiguous (rows, cols) array: host float64 (rows,)."""
     rows, cols = x2d.shape
     with on_device([x2d], write_back=False) as (flat,):
-        return N.row_norms_device(flat, rows, cols, float(norm_type)).copy_to_host()
+        return norms.row_norms_device(flat, rows, cols, float(norm_type)).copy_to_host()
 
 
 def row_scale_(x2d: Any, coefs: np.ndarray) -> None:
@@ -119,7 +108,7 @@ def row_scale_(x2d: Any, coefs: np.ndarray) -> None:
     if not (coefs != 1.0).any():
         return
     with on_device([x2d], write_back=True) as (flat,):
-        E.seg_scale(flat, np.full(rows, cols, np.int64), cuda.to_device(coefs))
+        elementwise.seg_scale(flat, np.full(rows, cols, np.int64), cuda.to_device(coefs))
 
 
 def col_sum(x2d: Any) -> Any:
@@ -128,7 +117,7 @@ def col_sum(x2d: Any) -> Any:
     dev = is_device_array(x2d)
     d2 = as_device(x2d) if dev else cuda.to_device(np.ascontiguousarray(x2d))
     out = cuda.device_array(d2.shape[1], d2.dtype)
-    E.col_sum(d2, out)
+    elementwise.col_sum(d2, out)
     return out if dev else out.copy_to_host()
 
 
@@ -144,7 +133,7 @@ def combine_norms_device(norm_vectors: Sequence[Any], norm_type: float = 2.0) ->
             if v.size:
                 vec[k : k + v.size].copy_to_device(v)
             k += v.size
-    return DeviceScalar(N.combine_device(vec, p))
+    return DeviceScalar(norms.combine_device(vec, p))
 
 
 def total_norm(arrays: Sequence[Any], norm_type: float = 2.0) -> DeviceScalar:
@@ -156,12 +145,12 @@ def clip_with_norm_(
     arrays: Sequence[Any],
     max_norm: float,
     total: DeviceScalar | Any,
-    eps: float = 1e-6,
-    policy: str = "propagate",
+    eps: float = EPS,
+    policy: NonFinite = NonFinite.PROPAGATE,
 ) -> DeviceScalar:
     """Scale every array by ``min(1, max_norm / (total + eps))`` with the total read on the
-    device (``total``: DeviceScalar, device array (1,) or float). ``policy`` for a non-finite
-    total: "propagate" (IEEE), "skip" (untouched) or "zero". Returns the coefficient used."""
+    device (``total``: DeviceScalar, device array (1,) or float). ``policy``: what a
+    non-finite total does (``clip_decision.NonFinite``). Returns the coefficient used."""
     if isinstance(total, DeviceScalar):
         total = total.device_array
     elif not is_device_array(total):
@@ -171,7 +160,7 @@ def clip_with_norm_(
         if not devs:
             coef.copy_to_device(np.ones(1))
         for flat, _ in runs(devs):
-            E.clip_scale(flat, total, max_norm, eps, POLICIES[policy], coef)
+            elementwise.clip_scale(flat, total, max_norm, eps, policy, coef)
     return DeviceScalar(coef)
 
 
@@ -179,8 +168,8 @@ def clip_norm_(
     arrays: Sequence[Any],
     max_norm: float,
     norm_type: float = 2.0,
-    eps: float = 1e-6,
-    policy: str = "propagate",
+    eps: float = EPS,
+    policy: NonFinite = NonFinite.PROPAGATE,
 ) -> tuple[DeviceScalar, DeviceScalar]:
     """Global-norm clip with no host synchronisation: ``(total norm, coefficient)`` as
     ``DeviceScalar`` (a device ``GradBuffer`` is 4 reduction launches + 1 scale launch)."""

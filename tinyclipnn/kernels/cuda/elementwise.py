@@ -1,23 +1,24 @@
 """Elementwise kernels: scale (per segment, or by the clip coefficient read from device
-memory), clamp, fill, non-finite count, column sum. Each block owns one chunk of elements
-(``_config``); counts are reduced per block in shared memory and added with one integer
-atomic per block (integer addition is exact, so the count is deterministic)."""
+memory), clamp, fill, column sum. Each block owns one chunk of elements (``_config``); the
+clamp's count of changed elements is reduced per block in shared memory and added with one
+integer atomic per block (integer addition is exact, so the count is deterministic)."""
 
 from __future__ import annotations
 
-import math
 from typing import Any
 
 import numpy as np
 from numba import float64, int64
 
+from ..clip_decision import NonFinite, clip_coefficient, held_back
 from . import _config, _segments
 from ._reduce import block_sum, flat_chunk
 from ._runtime import cuda_module
 
 cuda = cuda_module()
 _SH = _config.MAX_BLOCK
-PROPAGATE, SKIP, ZERO = 0, 1, 2  # non-finite total norm policies the device path handles
+_coefficient = cuda.jit(device=True)(clip_coefficient)
+_held_back = cuda.jit(device=True)(held_back)
 
 
 @cuda.jit
@@ -32,19 +33,11 @@ def _seg_scale(x, seg, start, stop, coefs):
 @cuda.jit
 def _clip_scale(x, chunk, total, max_norm, eps, policy, coef_out):
     t = total[0]
-    finite = not (math.isinf(t) or t != t)
-    coef = max_norm / (t + eps)
-    zero = False
-    if not finite and policy == SKIP:
-        coef = 1.0
-    elif not finite and policy == ZERO:
-        coef = 0.0
-        zero = True
-    elif not (coef < 1.0 or coef != coef):
-        coef = 1.0
+    coef = _coefficient(t, max_norm, eps, policy)
+    zero = policy == NonFinite.ZERO and _held_back(t, policy)
     if cuda.blockIdx.x == 0 and cuda.threadIdx.x == 0:
         coef_out[0] = coef
-    if coef != 1.0:
+    if coef != 1.0:  # held back: 1.0, or 0.0 with ZERO
         lo, hi = flat_chunk(x.size, chunk)
         for i in range(lo + cuda.threadIdx.x, hi, cuda.blockDim.x):
             x[i] = 0.0 if zero else float64(x[i]) * coef
@@ -58,9 +51,11 @@ def _fill(x, chunk, value):
 
 
 @cuda.jit(device=True)
-def _add_block_count(sh, tid, k, count):
-    """Sum each thread's count ``k`` over the block in ``sh`` and add it to ``count[0]``
-    (integer atomics: the total does not depend on the order)."""
+def _add_block_count(k, count):
+    """Sum each thread's count ``k`` over the block and add it to ``count[0]`` (integer
+    atomics: the total does not depend on the order)."""
+    tid = cuda.threadIdx.x
+    sh = cuda.shared.array(_SH, int64)
     sh[tid] = k
     block_sum(sh, tid, cuda.blockDim.x)
     if tid == 0 and sh[0] != 0:
@@ -69,11 +64,9 @@ def _add_block_count(sh, tid, k, count):
 
 @cuda.jit
 def _clamp(x, chunk, c, count):
-    tid = cuda.threadIdx.x
-    sh = cuda.shared.array(_SH, int64)
     k = 0
     lo, hi = flat_chunk(x.size, chunk)
-    for i in range(lo + tid, hi, cuda.blockDim.x):
+    for i in range(lo + cuda.threadIdx.x, hi, cuda.blockDim.x):
         v = x[i]
         if v > c:
             x[i] = c
@@ -81,20 +74,7 @@ def _clamp(x, chunk, c, count):
         elif v < -c:
             x[i] = -c
             k += 1
-    _add_block_count(sh, tid, k, count)
-
-
-@cuda.jit
-def _count_nonfinite(x, chunk, count):
-    tid = cuda.threadIdx.x
-    sh = cuda.shared.array(_SH, int64)
-    k = 0
-    lo, hi = flat_chunk(x.size, chunk)
-    for i in range(lo + tid, hi, cuda.blockDim.x):
-        v = x[i]
-        if math.isinf(v) or v != v:
-            k += 1
-    _add_block_count(sh, tid, k, count)
+    _add_block_count(k, count)
 
 
 @cuda.jit
@@ -107,8 +87,10 @@ def _col_sum(x, out):
         out[j] = acc
 
 
-def _grid(flat: Any) -> tuple[int, int, int]:
-    return _config.blocks_for(flat.size), _config.block(), _config.chunk()
+def _launch(kernel: Any, flat: Any, *args: Any) -> None:
+    """``kernel(flat, chunk, *args)`` with one block per chunk of a flat device array."""
+    if flat.size:
+        kernel[_config.blocks_for(flat.size), _config.block()](flat, _config.chunk(), *args)
 
 
 def seg_scale(flat: Any, sizes: np.ndarray, coefs: Any) -> None:
@@ -119,31 +101,21 @@ def seg_scale(flat: Any, sizes: np.ndarray, coefs: Any) -> None:
 
 
 def clip_scale(flat: Any, total: Any, max_norm: float, eps: float, policy: int, coef: Any) -> None:
-    """Scale by ``min(1, max_norm / (total[0] + eps))`` with ``total`` read on the device;
-    ``policy`` (PROPAGATE/SKIP/ZERO) for a non-finite total; the coefficient goes to coef[0]."""
-    g, b, c = _grid(flat)
-    _clip_scale[g, b](flat, c, total, float(max_norm), float(eps), int(policy), coef)
+    """Scale by ``clip_decision.clip_coefficient`` of ``total[0]`` (read on the device;
+    ``policy``: a ``NonFinite`` code); the coefficient goes to coef[0]."""
+    # launched even for an empty array: the kernel also writes the coefficient
+    _clip_scale[_config.blocks_for(flat.size), _config.block()](
+        flat, _config.chunk(), total, float(max_norm), float(eps), int(policy), coef)
 
 
 def fill(flat: Any, value: float) -> None:
     """Every element of a flat device array set to ``value``."""
-    if flat.size:
-        g, b, c = _grid(flat)
-        _fill[g, b](flat, c, float(value))
+    _launch(_fill, flat, float(value))
 
 
 def clamp(flat: Any, c: float, count: Any) -> None:
     """Clamp to [-c, c] in place (NaN kept); the number changed is added to count[0]."""
-    if flat.size:
-        g, b, ch = _grid(flat)
-        _clamp[g, b](flat, ch, float(c), count)
-
-
-def count_nonfinite(flat: Any, count: Any) -> None:
-    """Add the number of inf/NaN elements of a flat device array to count[0]."""
-    if flat.size:
-        g, b, c = _grid(flat)
-        _count_nonfinite[g, b](flat, c, count)
+    _launch(_clamp, flat, float(c), count)
 
 
 def col_sum(x2d: Any, out: Any) -> None:
