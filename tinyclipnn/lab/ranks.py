@@ -66,10 +66,7 @@ class MPIRanks(OneProcess):
         self.rank, self.size = comm.Get_rank(), comm.Get_size()
         self.root = self.rank == 0
         self.metadata = {"ranks": self.size}
-        from mpi4py import MPI  # loaded already: comm is one of its communicators
-
-        self._mpi = MPI
-        self._reduced = np.zeros(2)  # loss sum, Ctrl-C count
+        self._local, self._summed = np.zeros(2), np.zeros(2)  # loss, Ctrl-C count
 
     def on_root(self, check: Callable[[], None]) -> None:
         """Run ``check`` on rank 0 and raise its ``ValueError`` / ``OSError`` on EVERY rank (a
@@ -101,9 +98,9 @@ class MPIRanks(OneProcess):
 
     def after_step(self, loss: float, guard: InterruptGuard) -> tuple[float, bool]:
         """The mean loss over the ranks, and whether any rank saw a Ctrl-C (then all stop)."""
-        self._reduced[:] = loss, float(guard.pending)
-        self.comm.Allreduce(self._mpi.IN_PLACE, self._reduced, op=self._mpi.SUM)
-        return self._reduced[0] / self.size, bool(self._reduced[1] > 0)
+        self._local[:] = loss, float(guard.pending)
+        self.comm.Allreduce(self._local, self._summed)  # op: MPI.SUM, mpi4py's default
+        return self._summed[0] / self.size, bool(self._summed[1] > 0)
 
     def barrier(self) -> None:
         """Wait for every rank."""

@@ -25,6 +25,10 @@ from typing import Any
 
 import numpy as np
 
+from ..data import get_task
+from . import pascanu
+from .demos._common import table
+from .interrupt import deferred
 from .metrics import to_jsonable
 from .pascanu import INITS, METHODS, PAPER, cadence, check_init
 from .plotting import COLORS, get_pyplot, safe_plot, save_figure
@@ -95,8 +99,6 @@ def grid(budget: str | None = None, tasks: list[str] | None = None,
     """The run configurations of a reproduction: defaults from ``budget`` or from the grid
     ``part`` (`GRIDS`; not both), each overridable. ``max_length``: train each run on lengths
     drawn from [T, max_length) instead of T alone (tested at ``PAPER['test_lengths']``)."""
-    from ..data import get_task
-
     if part is not None and budget is not None:
         raise ValueError(f"give a budget or a grid part, not both (got budget={budget!r}, "
                          f"part={part!r})")
@@ -214,8 +216,6 @@ def _median(v: list[int]) -> str:
 
 
 def table_lines(summary: dict) -> list[str]:
-    from .demos._common import table
-
     rows = []
     for (task, init, alpha, T, hi, m), e in sorted(summary.items()):
         rows.append([task, init, f"{alpha:g}", length_label(T, hi), m, _rate(e, "solved"),
@@ -298,9 +298,6 @@ def reproduce_pascanu(out: Path | str | None = None, budget: str | None = None, 
     return the summary dict. ``run=False``: only report what earlier launches finished (the
     rest as not run). ``rerun=True``: recompute every run (see `run_sweep`). Every cell saves a
     checkpoint each ``checkpoint_every`` updates, so a stopped launch resumes from there."""
-    from . import pascanu
-    from .interrupt import deferred
-
     configs = grid(budget, tasks, lengths, methods, seeds, max_steps, max_length, part=part,
                    init=init, alpha=alpha)
     out = Path(out) if out is not None else default_out(part)
