@@ -81,12 +81,8 @@ def collect_info() -> dict[str, Any]:
         "versions": {m: _version(m) for m in ("numpy", "numba", "scipy", "matplotlib", "tqdm")},
         "backends": _backends(),
         **_numba_runtime(),
-        "mpi": _mpi(),
+        "mpi": mpi_info(),
     }
-
-
-def _mpi() -> dict[str, Any]:
-    return mpi_info()
 
 
 def _format_mpi(mpi: dict[str, Any]) -> str:

@@ -7,7 +7,7 @@ run the same command again. Two ways to name a grid:
 * a budget (``--budget``): ``quick`` (minutes on 2 cores: a smoke test, nothing gets solved),
   ``session`` (10,000 updates a run), ``paper`` (the authors' caps: a test on 10,000 sequences
   every 20 updates, up to 5M updates a run; a cluster job);
-* a part of the issue-25 reproduction (``--grid``, `GRIDS`): Figure 7's three panels
+* a part of the full reproduction (``--grid``, `GRIDS`): Figure 7's three panels
   (``fig7-smart``, ``fig7-basic``, ``fig7-sigmoid``), the four ``mixed``-length tasks and
   ``memorisation``, each with its own initialisation, lengths, seeds and update cap.
 
@@ -50,7 +50,7 @@ BUDGETS: dict[str, dict[str, Any]] = {
               "methods": tuple(METHODS), "init": "smart-tanh",
               "cell": {"max_steps": 5_000_000, "check_every": 20, "n_check": 10_000}},
 }
-# the test cadence of the issue-25 grids: a screen on 1,000 fresh sequences every 200 updates,
+# the test cadence of the `GRIDS`: a screen on 1,000 fresh sequences every 200 updates,
 # confirmed on 10,000 (at each test length for mixed-length runs) when it meets a rule
 GRID_TESTS = {"check_every": 200, "n_check": 1000, "n_eval": 10_000}
 MIXED_TASKS = ("addition", "multiplication", "temporal_order_3bit", "random_permutation")
@@ -71,7 +71,7 @@ GRIDS: dict[str, dict[str, Any]] = {
                      "methods": ("sgd-cr",), "init": "smart-tanh",
                      "cell": {"max_steps": 200_000, **GRID_TESTS}},
 }
-# What the paper (ICML 2013 version) states for each part, as quoted in issue 25; the bar heights
+# What the paper (ICML 2013 version) states for each part; the bar heights
 # of its Figure 7 are a chart, not numbers: read them off the paper.
 PAPER_STATEMENTS = {
     "fig7": ("Fig. 7 (temporal order): rate of success of MSGD, MSGD-C and MSGD-CR against the "
