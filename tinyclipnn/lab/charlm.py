@@ -27,8 +27,8 @@ from ..nn import functional
 from . import checkpoint
 from .charlm_sample import check_sampling, generate
 from .clipspec import parse_clip
-from .interrupt import InterruptGuard
-from .loop import LoopResult, reset_stop, run_loop
+from .interrupt import InterruptGuard, reset_stop
+from .loop import LoopResult, run_loop
 from .metrics import MetricsRecorder
 from .plotting import plot_traces
 from .ranks import MPIRanks, OneProcess
