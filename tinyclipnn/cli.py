@@ -81,7 +81,8 @@ def _cmd_train_charlm(args: argparse.Namespace) -> int:
         cfg = charlm.CharLMConfig(**given)
         out = args.out or charlm.DEFAULT_OUT
     result = charlm.train_charlm(cfg, out=out, quiet=args.quiet, resume=args.resume,
-                          overwrite=args.overwrite, comm=world() if args.distributed else None)
+                                 overwrite=args.overwrite,
+                                 comm=world() if args.distributed else None)
     return 130 if result["interrupted"] else 0
 
 
