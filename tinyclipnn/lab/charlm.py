@@ -1,5 +1,6 @@
 """Character-level LSTM language model: training (``tinyclipnn train-charlm``) with checkpoints
-you can resume bit for bit.  Also used by the ``charlm`` demo; sampling is in `charlm_sample`.
+you can resume bit for bit, in one process or data-parallel over MPI ranks (one loop; what
+differs is in `lab.ranks`).  Also used by the ``charlm`` demo; sampling is in `charlm_sample`.
 
 A checkpoint (``OUT/model.npz``, see `lab.checkpoint`) holds the model, the vocabulary, the
 optimizer, the clipper's state, both random generators (batches and the global one), the step
