@@ -6,7 +6,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run against this checkout
 
-from tinyclipnn.lab.script import demo_main  # noqa: E402
+from tinyclipnn.cli import demo_main  # noqa: E402
 
 if __name__ == "__main__":
     sys.exit(demo_main("l0l1"))

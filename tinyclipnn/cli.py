@@ -1,5 +1,5 @@
 """``tinyclipnn`` command line (also ``python -m tinyclipnn``): demos, info, char-LM training
-and sampling.  A thin caller of :mod:`tinyclipnn.lab`; heavy imports happen inside commands.
+and sampling.  A thin caller of :mod:`tinyclipnn.lab`.
 
 Each command is a ``_add_NAME(sub)`` function that registers its parser and sets ``func``; a
 new command is one such function plus one entry in `_COMMANDS`. Bad input is a ``ValueError`` /
@@ -12,26 +12,29 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import signal
 import sys
+import threading
 from collections.abc import Iterator, Sequence
 from typing import Any
 
+from . import __version__
 from ._cli_args import integer, integer_list, name_list, nonempty, out_folder
+from .distributed import world
+from .lab import charlm, info, interrupt, registry, reproduce
 
 CLIP_HELP = ("clipping method: none, value:C, norm:C[,p], pertensor:C, agc:LAMBDA, "
              "autoclip:PERCENTILE, zclip[:key=value,...]  (default: %(default)s)")
 
 
 def _cmd_demo(args: argparse.Namespace) -> int:
-    from .lab.registry import FLAGSHIP, list_demos, run_demo
-
     if args.list:
-        for d in list_demos():
-            star = " (default)" if d.name == FLAGSHIP else ""
+        for d in registry.list_demos():
+            star = " (default)" if d.name == registry.FLAGSHIP else ""
             print(f"  {d.name:<10} {d.summary}{star}")
         return 0
-    result = run_demo(args.name or FLAGSHIP, quick=args.quick, seed=args.seed, out=args.out,
-                      quiet=args.quiet)
+    result = registry.run_demo(args.name or registry.FLAGSHIP, quick=args.quick, seed=args.seed,
+                               out=args.out, quiet=args.quiet)
     if result is None:
         return 1
     return 130 if getattr(result, "interrupted", False) else 0
@@ -52,11 +55,9 @@ def _add_demo(sub: Any) -> None:
 
 
 def _cmd_info(args: argparse.Namespace) -> int:
-    from .lab.info import collect_info, format_info
-
-    info = collect_info()
-    if info["mpi"].get("rank", 0) == 0:  # under mpiexec, one copy of the report
-        print(format_info(info))
+    report = info.collect_info()
+    if report["mpi"].get("rank", 0) == 0:  # under mpiexec, one copy of the report
+        print(info.format_info(report))
     return 0
 
 
@@ -72,33 +73,21 @@ _CONFIG_OPTIONS = ("text", "clip", "steps", "hidden", "layers", "seq_len", "batc
 
 
 def _cmd_train_charlm(args: argparse.Namespace) -> int:
-    from .lab.charlm import DEFAULT_OUT, CharLMConfig, checkpoint_path, resume_config, train_charlm
-
     given = {k: getattr(args, k) for k in _CONFIG_OPTIONS if getattr(args, k) is not None}
     if args.resume is not None:
-        cfg = resume_config(args.resume, **given)
-        out = args.out or checkpoint_path(args.resume).parent
+        cfg = charlm.resume_config(args.resume, **given)
+        out = args.out or charlm.checkpoint_path(args.resume).parent
     else:
-        cfg = CharLMConfig(**given)
-        out = args.out or DEFAULT_OUT
-    if args.distributed:
-        from .lab.distributed_charlm import train_charlm_distributed
-
-        if args.resume is not None:
-            raise ValueError("--resume is not supported with --distributed; resume the "
-                             "checkpoint in one process, or start a new distributed run")
-        result = train_charlm_distributed(cfg, out=out, quiet=args.quiet,
-                                          overwrite=args.overwrite)
-        return 130 if result["interrupted"] else 0
-    result = train_charlm(cfg, out=out, quiet=args.quiet, resume=args.resume,
-                          overwrite=args.overwrite)
+        cfg = charlm.CharLMConfig(**given)
+        out = args.out or charlm.DEFAULT_OUT
+    result = charlm.train_charlm(cfg, out=out, quiet=args.quiet, resume=args.resume,
+                                 overwrite=args.overwrite,
+                                 comm=world() if args.distributed else None)
     return 130 if result["interrupted"] else 0
 
 
 def _add_train_charlm(sub: Any) -> None:
-    from .lab.charlm import DEFAULT_OUT, CharLMConfig
-
-    d = CharLMConfig()
+    d = charlm.CharLMConfig()
     t = sub.add_parser("train-charlm", help="train a character LSTM on a text file",
                        description="Train a character-level LSTM language model; writes a "
                                    "checkpoint (model.npz: model, optimizer, clipper and random "
@@ -123,7 +112,7 @@ def _add_train_charlm(sub: Any) -> None:
     t.add_argument("--save-every", type=int,
                    help=f"write the checkpoint every N steps (default: {d.save_every})")
     t.add_argument("--out", type=out_folder,
-                   help=f"output folder (default: {DEFAULT_OUT}; with --resume, the "
+                   help=f"output folder (default: {charlm.DEFAULT_OUT}; with --resume, the "
                         "resumed run's folder)")
     t.add_argument("--resume", metavar="DIR", type=nonempty,
                    help="continue the run saved in DIR (or its model.npz) exactly where it "
@@ -139,9 +128,7 @@ def _add_train_charlm(sub: Any) -> None:
 
 
 def _cmd_sample(args: argparse.Namespace) -> int:
-    from .lab.charlm import sample_checkpoint
-
-    text = sample_checkpoint(args.checkpoint, n_chars=args.length, prompt=args.prompt,
+    text = charlm.sample_checkpoint(args.checkpoint, n_chars=args.length, prompt=args.prompt,
                              temperature=args.temperature, seed=args.seed)
     print(text)
     return 0
@@ -169,9 +156,6 @@ def _stoppable_in_background() -> Iterator[None]:
     without job control), so ``kill -INT PID`` would do nothing; and ``kill PID`` (SIGTERM)
     would end this process alone and leave its worker processes running their cells. Inside,
     SIGINT has Python's default handler and SIGTERM raises a SIGINT; both come back after."""
-    import signal
-    import threading
-
     if threading.current_thread() is not threading.main_thread():
         yield
         return
@@ -188,15 +172,13 @@ def _stoppable_in_background() -> Iterator[None]:
 
 
 def _cmd_reproduce(args: argparse.Namespace) -> int:
-    from .lab.reproduce import reproduce_pascanu
-
     with _stoppable_in_background():
-        reproduce_pascanu(args.out, args.budget, part=args.grid, tasks=args.tasks,
-                          lengths=args.lengths, methods=args.methods, seeds=args.seeds,
-                          max_steps=args.max_steps, max_length=args.max_length, init=args.init,
-                          alpha=args.alpha, workers=args.workers, scheduler=args.scheduler,
-                          dask_local=args.dask_local, quiet=args.quiet,
-                          run=not args.report_only, rerun=args.rerun)
+        reproduce.reproduce_pascanu(
+            args.out, args.budget, part=args.grid, tasks=args.tasks, lengths=args.lengths,
+            methods=args.methods, seeds=args.seeds, max_steps=args.max_steps,
+            max_length=args.max_length, init=args.init, alpha=args.alpha, workers=args.workers,
+            scheduler=args.scheduler, dask_local=args.dask_local, quiet=args.quiet,
+            run=not args.report_only, rerun=args.rerun)
     return 0
 
 
@@ -256,8 +238,6 @@ _COMMANDS = (_add_demo, _add_info, _add_train_charlm, _add_sample, _add_reproduc
 
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser (exposed for tests and docs)."""
-    from . import __version__
-
     p = argparse.ArgumentParser(
         prog="tinyclipnn",
         description="See exploding gradients and what gradient clipping does about them.")
@@ -275,11 +255,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.command is None:
         parser.print_help()
         return 0
-    from .lab.interrupt import raising, reset_stop, stop_requested
-
-    reset_stop()  # an earlier command in this process (tests, notebooks) is not this one's
+    interrupt.reset_stop()  # an earlier command in this process (tests, notebooks) is not ours
     try:
-        with raising() as ctrl_c:  # Python's Ctrl-C, counted: caught or not, it means 130
+        with interrupt.raising() as ctrl_c:  # Python's Ctrl-C, counted: caught or not: 130
             code = int(args.func(args) or 0)
     except KeyboardInterrupt:
         print("\ninterrupted", file=sys.stderr)
@@ -291,7 +269,14 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"tinyclipnn {args.command}: error: out of memory; use smaller sizes (e.g. "
               "--hidden, --batch-size, --seq-len, --max-chars)", file=sys.stderr)
         return 1
-    return 130 if ctrl_c.received or stop_requested() else code  # so `&&` chains stop
+    return 130 if ctrl_c.received or interrupt.stop_requested() else code  # so `&&` chains stop
+
+
+def demo_main(name: str, argv: Sequence[str] | None = None) -> int:
+    """Entry point of the thin ``demos/<name>.py`` scripts: parse ``[--quick] [--seed N]
+    [--out DIR] [--quiet]`` and run demo ``name`` (the same as ``tinyclipnn demo NAME ...``)."""
+    args = list(sys.argv[1:] if argv is None else argv)
+    return main(["demo", name, *args])
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -29,11 +29,8 @@ __all__ = ["save", "load", "MAX_DEPTH"]
 
 MAX_DEPTH = 100  # nesting levels accepted by save and load (state dicts use ~4)
 _META = "__tinyclipnn__"
-_OLD_META = "__tinyclipnn_meta__"  # format of tinyclipnn <= 0.1 (still read)
 _SCALARS = {"bool": bool, "int": int, "float": float, "str": str}
 _TMP = re.compile(r"^\.(?P<name>.+)\.tmp-(?P<pid>\d+)-[A-Za-z0-9_]+$")
-_OLD_TMP = re.compile(r"^\.tmp-[A-Za-z0-9_]+\.npz$")
-_OLD_TMP_AGE = 3600.0  # seconds: older temporaries of the old naming scheme are stale
 
 
 # ---- save ----------------------------------------------------------------------------------
@@ -65,7 +62,7 @@ class _Writer:
     def _member(self, path: tuple) -> str:
         base = "/".join(map(str, path)) or "value"
         name, n = base, 1
-        while name in self.arrays or name == _META or name == _OLD_META:
+        while name in self.arrays or name == _META:
             name, n = f"{base}~{n}", n + 1
         return name
 
@@ -145,16 +142,8 @@ def _remove_stale_temporaries(folder: str) -> None:
         try:
             if m and int(m["pid"]) != os.getpid() and not _pid_running(int(m["pid"])):
                 os.unlink(e.path)
-            elif _OLD_TMP.match(e.name) and e.stat().st_mtime < _now() - _OLD_TMP_AGE:
-                os.unlink(e.path)
         except OSError:
             pass
-
-
-def _now() -> float:
-    import time
-
-    return time.time()
 
 
 def save(state: Any, path: str | os.PathLike) -> None:
@@ -287,34 +276,6 @@ def _read_member(npz: Any, name: str, where: str) -> np.ndarray:
                          f"{type(e).__name__}: {e})") from None
 
 
-def _old_format(kinds: dict[str, str], arrays: dict[str, np.ndarray], where: str) -> Any:
-    """The flat ``kinds`` layout written by tinyclipnn <= 0.1."""
-    if any(k.count("/") > MAX_DEPTH for k in kinds):
-        raise ValueError(f"load: {where} nests deeper than {MAX_DEPTH} levels")
-
-    def build(prefix: str) -> Any:
-        kind = kinds[prefix]
-        if kind in ("dict", "list", "tuple"):
-            head = prefix + "/"
-            children = [k[len(head):] for k in kinds if k.startswith(head)
-                        and not k.endswith("#key") and "/" not in k[len(head):]]
-            if kind == "dict":
-                return {(int(c) if kinds.get(f"{head}{c}#key") == "int" else c): build(head + c)
-                        for c in children}
-            items = [build(head + c) for c in sorted(children, key=int)]
-            return items if kind == "list" else tuple(items)
-        if kind == "none":
-            return None
-        value = arrays[prefix]
-        conv = {"str": str, "bool": bool, "int": int, "float": float}.get(kind)
-        return conv(value) if conv else value
-
-    try:
-        return build("")
-    except (KeyError, ValueError, TypeError) as e:
-        raise ValueError(f"load: {where} is not a valid tinyclipnn checkpoint ({e})") from None
-
-
 def _open(path: str) -> Any:
     if os.path.isdir(path):
         raise IsADirectoryError(f"load: {path} is a directory, not a checkpoint file")
@@ -352,11 +313,4 @@ def load(path: str | os.PathLike) -> Any:
             if not isinstance(meta, dict) or meta.get("format") != 2:
                 raise reader.bad("unknown format version")
             return reader.node(meta.get("tree"))
-        arrays = {k: _read_member(f, k, path) for k in f.files}
-    if _OLD_META not in arrays:
-        return arrays
-    try:
-        kinds = json.loads(str(arrays.pop(_OLD_META)))
-    except (json.JSONDecodeError, RecursionError) as e:
-        raise ValueError(f"load: {path} has unreadable metadata ({type(e).__name__})") from None
-    return _old_format(kinds, arrays, path)
+        return {k: _read_member(f, k, path) for k in f.files}

@@ -50,8 +50,6 @@ def _shard_clipper(clipper: Any, comm: Any) -> Any:
         return clipper
     if hasattr(clipper, "group") and callable(clipper):
         if clipper.group is not None and clipper.group is not comm:
-            from ._mpi import mpi
-
             MPI = mpi()
             if MPI.Comm.Compare(clipper.group, comm) not in (MPI.IDENT, MPI.CONGRUENT):
                 raise ValueError(

@@ -1,5 +1,6 @@
 """Character-level LSTM language model: training (``tinyclipnn train-charlm``) with checkpoints
-you can resume bit for bit.  Also used by the ``charlm`` demo; sampling is in `charlm_sample`.
+you can resume bit for bit, in one process or data-parallel over MPI ranks (one loop; what
+differs is in `lab.ranks`).  Also used by the ``charlm`` demo; sampling is in `charlm_sample`.
 
 A checkpoint (``OUT/model.npz``, see `lab.checkpoint`) holds the model, the vocabulary, the
 optimizer, the clipper's state, both random generators (batches and the global one), the step
@@ -20,15 +21,18 @@ from typing import Any
 
 import numpy as np
 
-from .. import nn
-from ..autograd import Tensor
+from .. import manual_seed, nn, no_grad, optim
+from ..autograd import Tensor, default_generator
 from ..data import CharVocab, random_windows, stdlib_corpus, train_val_split
+from ..nn import functional
 from . import checkpoint
+from .charlm_sample import check_sampling, generate
 from .clipspec import parse_clip
-from .interrupt import InterruptGuard
-from .loop import LoopResult, reset_stop, run_loop
+from .interrupt import InterruptGuard, reset_stop
+from .loop import LoopResult, run_loop
 from .metrics import MetricsRecorder
 from .plotting import plot_traces
+from .ranks import MPIRanks, OneProcess
 from .textfile import check_encoding, read_text_file
 
 __all__ = ["CharLMConfig", "CharLM", "DEFAULT_OUT", "CHECKPOINT_NAME", "train_charlm",
@@ -122,17 +126,13 @@ class CharLM(nn.Module):
         out, state = self.lstm(self.embed(ids), state)
         return self.head(out), state
 
-
-def _loss(model: CharLM, x: np.ndarray, y: np.ndarray) -> Tensor:
-    from ..nn import functional as F
-
-    logits, _ = model(x)
-    return F.cross_entropy(logits.reshape(-1, logits.shape[-1]), y.reshape(-1))
+    def loss(self, ids: np.ndarray, targets: np.ndarray) -> Tensor:
+        """Mean cross-entropy of the next-character predictions for ``ids`` (T, B)."""
+        logits, _ = self(ids)
+        return functional.cross_entropy(logits.reshape(-1, logits.shape[-1]), targets.reshape(-1))
 
 
-def _build_optimizer(cfg: CharLMConfig, model: CharLM, clipper: Any):
-    from .. import optim
-
+def _build_optimizer(cfg: CharLMConfig, model: CharLM, clipper: Any) -> optim.Optimizer:
     if cfg.optimizer == "adam":
         return optim.Adam(model.parameters(), lr=cfg.lr, clipper=clipper)
     if cfg.optimizer == "sgd":
@@ -262,130 +262,146 @@ def _earlier_metrics(folder: Path, before: int) -> list[dict[str, Any]]:
 def train_charlm(cfg: CharLMConfig, out: str | Path = DEFAULT_OUT, quiet: bool = False,
                  recorder: MetricsRecorder | None = None, run: str | None = None,
                  plot: bool = True, resume: str | Path | None = None,
-                 overwrite: bool = True) -> dict[str, Any]:
+                 overwrite: bool = True, comm: Any = None) -> dict[str, Any]:
     """Train a char LSTM; writes ``model.npz``, ``metrics.csv/json`` and a plot into ``out``.
 
     ``resume``: a checkpoint (file or run folder) to continue from; ``cfg`` must then equal its
     config except ``steps`` / ``save_every`` (see `resume_config`). ``overwrite=False`` refuses
     an ``out`` that already holds a checkpoint (unless it is the one resumed). Everything is
     checked before anything is written. Ctrl-C stops between steps; the checkpoint of the steps
-    done is still written (``result["interrupted"]``)."""
-    from .. import manual_seed, no_grad
-    from ..autograd import default_generator
+    done is still written (``result["interrupted"]``).
 
+    ``comm``: an MPI communicator to train data-parallel over its ranks (`lab.ranks`);
+    ``cfg.batch_size`` is then the global batch and must be a multiple of the number of ranks.
+    Rank 0 writes and prints; ``checkpoint`` and ``val_bpc`` are in rank 0's result only. Its
+    checkpoint is an ordinary one (the optimizer state is the same on every rank), so ``sample``
+    and a one-process ``resume`` read it."""
+    ranks = OneProcess() if comm is None else MPIRanks(comm)
     cfg.validate()
+    if comm is not None and resume is not None:
+        raise ValueError("--resume is not supported with --distributed; resume the "
+                         "checkpoint in one process, or start a new distributed run")
+    if cfg.batch_size % ranks.size:
+        raise ValueError(f"--batch-size {cfg.batch_size} must be a multiple of the number of "
+                         f"ranks ({ranks.size}) with --distributed: each rank trains on an equal "
+                         f"slice of the global batch; use e.g. --batch-size "
+                         f"{ranks.size * max(1, cfg.batch_size // ranks.size)}")
     out = Path(out)
     resume_file, saved = None, None
     if resume is not None:
         resume_file, saved = _read_checkpoint(resume)
         _check_resume(cfg, saved["config"], resume_file)
-    _check_out(out, resume_file, overwrite)
+    ranks.on_root(lambda: _check_out(out, resume_file, overwrite))
     clipper = parse_clip(cfg.clip)
-    text, vocab, train_ids, val_ids = _corpus(cfg)
-    manual_seed(cfg.seed)
-    model = CharLM(len(vocab), cfg.hidden, cfg.layers)
-    opt = _build_optimizer(cfg, model, clipper)
-    rng = np.random.default_rng(cfg.seed)
-    objects = {"optimizer": opt, "clipper": clipper}  # the model is saved as "model"
-    rngs = {"data": rng, "global": default_generator()}
-    start = 0
-    if saved is not None:
-        if not np.array_equal(saved["vocab"], vocab.to_array()):
-            raise ValueError(f"--resume: the text differs from the one {resume_file} was "
-                             "trained on (its characters changed); give the same --text")
-        model.load_state_dict(saved["model"])
-        start = checkpoint.restore(saved, objects, rngs, str(resume_file))
-        if start > cfg.steps:
-            raise ValueError(f"--steps {cfg.steps} is less than the {start} steps {resume_file} "
-                             f"has done; give --steps > {start} to train on")
-    if recorder is None:  # a command of its own (not part of a demo): forget older Ctrl-C
-        reset_stop()
-    out.mkdir(parents=True, exist_ok=True)
-    val_x, val_y = random_windows(val_ids, cfg.eval_windows, cfg.seq_len,
-                                  np.random.default_rng(cfg.seed + 1))
-    rec = recorder if recorder is not None else MetricsRecorder({"command": "train-charlm",
-                                                                 **asdict(cfg)})
-    if recorder is None and resume_file is not None:
-        for row in _earlier_metrics(resume_file.parent, start):
-            rec.record(**row)
-    label = run or f"clip={clipper.label}"
-    ckpt = out / CHECKPOINT_NAME
-    conf = {k: ("" if v is None else v) for k, v in asdict(cfg).items()}
-    if cfg.text is not None:  # a resume from another folder finds the same file
-        conf["text"] = str(Path(cfg.text).resolve())
+    quiet = quiet or not ranks.root
+    with ranks.failures_abort():
+        text, vocab, train_ids, val_ids = _corpus(cfg)
+        manual_seed(cfg.seed)
+        model = CharLM(len(vocab), cfg.hidden, cfg.layers)
+        opt = _build_optimizer(cfg, model, clipper)
+        ranks.attach(model, opt)
+        rng = np.random.default_rng(cfg.seed)
+        objects = {"optimizer": opt, "clipper": clipper}  # the model is saved as "model"
+        rngs = {"data": rng, "global": default_generator()}
+        start = 0
+        if saved is not None:
+            if not np.array_equal(saved["vocab"], vocab.to_array()):
+                raise ValueError(f"--resume: the text differs from the one {resume_file} was "
+                                 "trained on (its characters changed); give the same --text")
+            model.load_state_dict(saved["model"])
+            start = checkpoint.restore(saved, objects, rngs, str(resume_file))
+            if start > cfg.steps:
+                raise ValueError(f"--steps {cfg.steps} is less than the {start} steps "
+                                 f"{resume_file} has done; give --steps > {start} to train on")
+        if recorder is None:  # a command of its own (not part of a demo): forget older Ctrl-C
+            reset_stop()
+        if ranks.root:
+            out.mkdir(parents=True, exist_ok=True)
+        val_x, val_y = random_windows(val_ids, cfg.eval_windows, cfg.seq_len,
+                                      np.random.default_rng(cfg.seed + 1))
+        rec = recorder if recorder is not None else MetricsRecorder(
+            {"command": "train-charlm", **ranks.metadata, **asdict(cfg)})
+        if recorder is None and resume_file is not None:
+            for row in _earlier_metrics(resume_file.parent, start):
+                rec.record(**row)
+        label = run or f"clip={clipper.label}"
+        ckpt = out / CHECKPOINT_NAME
+        conf = {k: ("" if v is None else v) for k, v in asdict(cfg).items()}
+        if cfg.text is not None:  # a resume from another folder finds the same file
+            conf["text"] = str(Path(cfg.text).resolve())
+        mine = ranks.my_slice(cfg.batch_size)
 
-    def save(step: int) -> None:  # metrics, then checkpoint: one unit (no Ctrl-C between)
-        checkpoint.write_with_metrics(ckpt, checkpoint.capture(step, conf, objects, rngs,
-                                                               model=model.state_dict(),
-                                                               vocab=vocab.to_array()),
-                                      rec if recorder is None else None, out)
+        def save(step: int) -> None:  # metrics, then checkpoint: one unit (no Ctrl-C between)
+            if ranks.root:
+                checkpoint.write_with_metrics(
+                    ckpt, checkpoint.capture(step, conf, objects, rngs, model=model.state_dict(),
+                                             vocab=vocab.to_array()),
+                    rec if recorder is None else None, out)
 
-    def val_bpc() -> float:
-        with no_grad():
-            return _loss(model, val_x, val_y).item() / LN2
+        def val_bpc() -> float:
+            with no_grad():
+                return model.loss(val_x, val_y).item() / LN2
 
-    mid_step = [False]  # a forced (second) Ctrl-C inside a step: its state is not saved
+        mid_step = [False]  # a forced (second) Ctrl-C inside a step: its state is not saved
 
-    def step(i: int) -> dict:
-        k = start + i
-        guard.check()  # a pending Ctrl-C stops here, before this step changes anything
-        if i and k % cfg.save_every == 0:
-            save(k)
-        mid_step[0] = True
-        x, y = random_windows(train_ids, cfg.batch_size, cfg.seq_len, rng)
-        loss = _loss(model, x, y)
-        opt.zero_grad()
-        loss.backward()
-        opt.step()
-        mid_step[0] = False
-        row = {"step": k, "loss": loss.item(), **opt.last_clip.as_dict(),
-               "bpc": loss.item() / LN2}
-        if (k + 1) % cfg.eval_every == 0 or k + 1 == cfg.steps:
-            row["val_bpc"] = val_bpc()
-        return row
+        def step(i: int) -> dict:
+            k = start + i
+            ranks.before_step(guard)
+            if i and k % cfg.save_every == 0:
+                save(k)
+            mid_step[0] = True
+            x, y = random_windows(train_ids, cfg.batch_size, cfg.seq_len, rng)  # global batch
+            loss = model.loss(x[:, mine], y[:, mine])
+            opt.zero_grad()
+            loss.backward()
+            opt.step()  # with N ranks, the gradients are averaged first, then clipped
+            mid_step[0] = False
+            mean, stop = ranks.after_step(loss.item(), guard)
+            row = {"step": k, "loss": mean, **opt.last_clip.as_dict(), "bpc": mean / LN2}
+            if stop:
+                row["stop"] = True
+            if ranks.root and ((k + 1) % cfg.eval_every == 0 or k + 1 == cfg.steps):
+                row["val_bpc"] = val_bpc()
+            return row
 
-    if not quiet:
-        print(f"train-charlm: {len(text):,} chars, vocab {len(vocab)}, LSTM {cfg.hidden}x"
-              f"{cfg.layers}, {cfg.optimizer} lr {cfg.lr}, clip {clipper.label}, "
-              + (f"steps {start}..{cfg.steps} (resumed)" if start else f"{cfg.steps} steps"),
-              file=sys.stderr)
-    with InterruptGuard() as guard:  # to the end: a Ctrl-C after the last step still gets
-        res: LoopResult = run_loop(step, cfg.steps - start, rec, run=label, desc="charlm",
-                                   quiet=quiet)  # the checkpoint, metrics, plot and summary
-        done = start + res.steps
-        if mid_step[0]:
-            print(f"stopped inside step {done}: its half-done update is not saved; "
-                  f"{ckpt} keeps the last checkpoint", file=sys.stderr)
-        else:
-            save(done)
-        final_val = val_bpc()
-        result = {"checkpoint": ckpt, "steps": done, "interrupted": res.interrupted,
-                  "val_bpc": final_val, "model": model, "vocab": vocab,
-                  "seconds": res.seconds}
-        if recorder is None:
-            fig = plot_traces(rec, out / "charlm_traces.png", "char LSTM") if plot else None
+        with InterruptGuard() as guard:  # to the end: a Ctrl-C after the last step still gets
+            ranks.barrier()  # the checkpoint, metrics, plot and summary; every rank defers it
             if not quiet:
-                print(f"{done} steps ({res.steps} now) in {res.seconds:.1f} s; validation "
-                      f"{final_val:.3f} bits/char; checkpoint {ckpt}; metrics "
-                      f"{out / 'metrics.csv'}" + (f"; plot {fig}" if fig else ""))
+                across = ("" if comm is None else f" --distributed: {ranks.size} ranks x "
+                          f"{cfg.batch_size // ranks.size} windows,")
+                print(f"train-charlm{across}: {len(text):,} chars, vocab {len(vocab)}, LSTM "
+                      f"{cfg.hidden}x{cfg.layers}, {cfg.optimizer} lr {cfg.lr}, clip "
+                      f"{clipper.label}, "
+                      + (f"steps {start}..{cfg.steps} (resumed)" if start else f"{cfg.steps} steps"),
+                      file=sys.stderr, flush=True)
+            res: LoopResult = run_loop(step, cfg.steps - start, rec if ranks.root else None,
+                                       run=label, desc="charlm", quiet=quiet)
+            done = start + res.steps
+            if mid_step[0]:
+                print(f"stopped inside step {done}: its half-done update is not saved; "
+                      f"{ckpt} keeps the last checkpoint", file=sys.stderr)
+            else:
+                save(done)
+            result = {"steps": done, "interrupted": res.interrupted or res.stopped,
+                      "model": model, "vocab": vocab, "seconds": res.seconds, "rank": ranks.rank}
+            if ranks.root:
+                result.update(checkpoint=ckpt, val_bpc=val_bpc())
+            if ranks.root and recorder is None:
+                fig = plot_traces(rec, out / "charlm_traces.png", "char LSTM") if plot else None
+                if not quiet:
+                    now = f" ({res.steps} now)" if start else ""
+                    on = "" if comm is None else f" on {ranks.size} ranks"
+                    print(f"{done} steps{now} in {res.seconds:.1f} s{on}; validation "
+                          f"{result['val_bpc']:.3f} bits/char; checkpoint {ckpt}; metrics "
+                          f"{out / 'metrics.csv'}" + (f"; plot {fig}" if fig else ""))
+        ranks.barrier()  # no rank exits (and tears down MPI) while rank 0 still writes
     return result
-
-
-def generate(model: CharLM, vocab: CharVocab, n_chars: int, prompt: str = "",
-             temperature: float = 0.8, seed: int = 0) -> str:
-    """``prompt`` followed by ``n_chars`` sampled characters (``temperature`` 0: the most likely
-    character each time). Characters outside the vocabulary are a ``ValueError``."""
-    from .charlm_sample import generate as _generate
-
-    return _generate(model, vocab, n_chars, prompt, temperature, seed)
 
 
 def sample_checkpoint(path: str | Path, n_chars: int = 400, prompt: str = "",
                       temperature: float = 0.8, seed: int = 0) -> str:
     """Load a checkpoint (file or run folder) and sample text from it; every argument is
     checked before the checkpoint is read."""
-    from .charlm_sample import check_sampling
-
     check_sampling(n_chars, temperature)
     model, vocab, _ = load_checkpoint(path)
     return generate(model, vocab, n_chars, prompt, temperature, seed)

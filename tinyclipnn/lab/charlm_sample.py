@@ -8,6 +8,8 @@ from typing import Any
 
 import numpy as np
 
+from .. import no_grad
+
 __all__ = ["check_sampling", "generate"]
 
 
@@ -34,8 +36,6 @@ def generate(model: Any, vocab: Any, n_chars: int, prompt: str = "",
     """``prompt`` followed by ``n_chars`` characters from ``model`` (a `charlm.CharLM`).
     ``temperature`` 0 picks the most likely character each time (deterministic); an empty
     prompt starts from a newline (or the first character of the vocabulary)."""
-    from .. import no_grad
-
     check_sampling(n_chars, temperature)
     _check_prompt(prompt, vocab.stoi)
     rng = np.random.default_rng(seed)

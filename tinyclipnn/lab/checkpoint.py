@@ -26,6 +26,9 @@ from typing import Any
 
 import numpy as np
 
+from .. import load, save
+from .interrupt import shielded
+
 __all__ = ["KIND", "VERSION", "capture", "restore", "write", "write_with_metrics", "read"]
 
 KIND = "tinyclipnn.training"
@@ -98,8 +101,6 @@ def _rng_state(text: Any, gen: np.random.Generator, where: str) -> dict:
 
 def write(path: str | Path, ckpt: Mapping[str, Any]) -> None:
     """Save atomically (``tinyclipnn.save``)."""
-    from .. import save
-
     save(dict(ckpt), path)
 
 
@@ -107,8 +108,6 @@ def write_with_metrics(path: str | Path, ckpt: Mapping[str, Any], recorder: Any 
                        metrics_dir: str | Path | None = None) -> None:
     """``recorder.save(metrics_dir)`` (default: the checkpoint's folder), then `write`; no
     KeyboardInterrupt in between (see the module docstring)."""
-    from .interrupt import shielded
-
     with shielded():
         if recorder is not None:
             recorder.save(metrics_dir if metrics_dir is not None else Path(path).parent)
@@ -117,8 +116,6 @@ def write_with_metrics(path: str | Path, ckpt: Mapping[str, Any], recorder: Any 
 
 def read(path: str | Path) -> Any:
     """``tinyclipnn.load`` with a ``ValueError`` for anything that is not a dict."""
-    from .. import load
-
     state = load(path)
     if not isinstance(state, dict):
         raise ValueError(f"{path} is not a tinyclipnn checkpoint")

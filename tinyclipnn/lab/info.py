@@ -9,6 +9,9 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from .. import __version__
+from ..distributed import mpi_info  # mpi4py is imported inside, and only if installed
+
 __all__ = ["collect_info", "format_info"]
 
 
@@ -70,8 +73,6 @@ def _numba_runtime() -> dict[str, Any]:
 
 def collect_info() -> dict[str, Any]:
     """Everything ``tinyclipnn info`` prints, as a dict."""
-    from .. import __version__
-
     return {
         "tinyclipnn": __version__,
         "python": sys.version.split()[0],
@@ -80,14 +81,8 @@ def collect_info() -> dict[str, Any]:
         "versions": {m: _version(m) for m in ("numpy", "numba", "scipy", "matplotlib", "tqdm")},
         "backends": _backends(),
         **_numba_runtime(),
-        "mpi": _mpi(),
+        "mpi": mpi_info(),
     }
-
-
-def _mpi() -> dict[str, Any]:
-    from ..distributed import mpi_info  # mpi4py is imported inside, and only if installed
-
-    return mpi_info()
 
 
 def _format_mpi(mpi: dict[str, Any]) -> str:

@@ -122,6 +122,8 @@ class raising(_Handler):  # noqa: N801 - used like a function: `with raising():`
 class deferred(_Handler):  # noqa: N801
     """The first Ctrl-C sets `pending` and requests a stop; the next one raises."""
 
+    requests_stop = True  # a Ctrl-C sets the process-wide stop flag
+
     def __init__(self) -> None:
         super().__init__()
         self.count = 0
@@ -131,7 +133,7 @@ class deferred(_Handler):  # noqa: N801
         return self.count > 0
 
     def _on_sigint(self, signum: int, frame: FrameType | None) -> None:
-        _received()
+        _received(stop=self.requests_stop)
         self.count += 1
         if self.count > 1:
             raise KeyboardInterrupt
@@ -145,17 +147,13 @@ class InterruptGuard(deferred):
     """`deferred` for a training loop: call `check` at the start of each step. The first
     Ctrl-C only sets `pending` (no stop request)."""
 
+    # no stop request: the loop stops where `check` says (data-parallel ranks agree on the
+    # step first), not wherever `run_loop` next looks at the flag
+    requests_stop = False
+
     def check(self) -> None:
         """Raise KeyboardInterrupt if Ctrl-C was pressed since entering."""
         if self.pending:
-            raise KeyboardInterrupt
-
-    def _on_sigint(self, signum: int, frame: FrameType | None) -> None:
-        # no stop request: the loop stops where `check` says (data-parallel ranks agree on the
-        # step first), not wherever `run_loop` next looks at the flag
-        _received(stop=False)
-        self.count += 1
-        if self.count > 1:
             raise KeyboardInterrupt
 
 

@@ -14,15 +14,9 @@ from .interrupt import reset_stop, stop_requested
 from .metrics import MetricsRecorder
 from .progress import ProgressReporter
 
-__all__ = ["LoopResult", "run_loop", "stop_requested", "request_stop", "reset_stop"]
+__all__ = ["LoopResult", "run_loop", "stop_requested", "reset_stop"]
 # stop_requested / reset_stop: the process-wide stop flag of `lab.interrupt` (set by Ctrl-C;
 # later loops return at once), re-exported where loops live.
-
-
-def request_stop() -> None:
-    """Record work cut short elsewhere (a sweep): later loops return at once, and the demo
-    runner reports partial results."""
-    interrupt.note_cut()
 
 
 @dataclass

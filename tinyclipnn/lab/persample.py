@@ -10,6 +10,7 @@ import numpy as np
 
 from .. import nn
 from ..autograd import Tensor
+from ..nn import functional as F
 
 
 class PerSampleMLP(nn.Module):
@@ -40,8 +41,6 @@ class PerSampleMLP(nn.Module):
     def per_sample_grads(self, x: np.ndarray, y: np.ndarray) -> tuple[float, list[np.ndarray]]:
         """Mean loss and per-example gradients ``[(B, *p.shape) for p in parameters()]`` of the
         cross-entropy of each example (in ``parameters()`` order: weight, bias per layer)."""
-        from ..nn import functional as F
-
         capture: list[dict[str, np.ndarray]] = []
         out = self.forward(x, capture)
         loss = F.cross_entropy(out, y, reduction="sum")

@@ -7,7 +7,7 @@ import sys
 import time
 from typing import IO
 
-__all__ = ["ProgressReporter"]
+__all__ = ["ProgressReporter", "format_duration"]
 
 
 def _fmt(v: float) -> str:
@@ -19,8 +19,10 @@ def _fmt(v: float) -> str:
 _now = time.perf_counter  # the clock (a module global, so tests can drive it)
 
 
-def _duration(seconds: float) -> str:
-    """``42s``, ``3m05s``, ``2h07m``."""
+def format_duration(seconds: float) -> str:
+    """``42s``, ``3m05s``, ``2h07m`` (``?`` when not finite)."""
+    if not math.isfinite(seconds):
+        return "?"
     s = int(round(seconds))
     if s < 60:
         return f"{s}s"
@@ -95,7 +97,7 @@ class ProgressReporter:
     def status(self) -> str:
         """One-line status text."""
         eta = self.eta_s
-        left = f" | eta {_duration(eta)}" if math.isfinite(eta) and self.steps < self.total else ""
+        left = f" | eta {format_duration(eta)}" if math.isfinite(eta) and self.steps < self.total else ""
         return (f"{self.desc + ' ' if self.desc else ''}step {self.steps}/{self.total} "
                 f"| {self.steps_per_s:.1f} steps/s | loss {_fmt(self.loss)} "
                 f"| grad norm {_fmt(self.norm)} | clipped {100 * self.frac_clipped:.0f}%{left}")

@@ -7,7 +7,7 @@ run the same command again. Two ways to name a grid:
 * a budget (``--budget``): ``quick`` (minutes on 2 cores: a smoke test, nothing gets solved),
   ``session`` (10,000 updates a run), ``paper`` (the authors' caps: a test on 10,000 sequences
   every 20 updates, up to 5M updates a run; a cluster job);
-* a part of the issue-25 reproduction (``--grid``, `GRIDS`): Figure 7's three panels
+* a part of the full reproduction (``--grid``, `GRIDS`): Figure 7's three panels
   (``fig7-smart``, ``fig7-basic``, ``fig7-sigmoid``), the four ``mixed``-length tasks and
   ``memorisation``, each with its own initialisation, lengths, seeds and update cap.
 
@@ -25,6 +25,10 @@ from typing import Any
 
 import numpy as np
 
+from ..data import get_task
+from . import pascanu
+from .demos._common import table
+from .interrupt import deferred
 from .metrics import to_jsonable
 from .pascanu import INITS, METHODS, PAPER, cadence, check_init
 from .plotting import COLORS, get_pyplot, safe_plot, save_figure
@@ -46,7 +50,7 @@ BUDGETS: dict[str, dict[str, Any]] = {
               "methods": tuple(METHODS), "init": "smart-tanh",
               "cell": {"max_steps": 5_000_000, "check_every": 20, "n_check": 10_000}},
 }
-# the test cadence of the issue-25 grids: a screen on 1,000 fresh sequences every 200 updates,
+# the test cadence of the `GRIDS`: a screen on 1,000 fresh sequences every 200 updates,
 # confirmed on 10,000 (at each test length for mixed-length runs) when it meets a rule
 GRID_TESTS = {"check_every": 200, "n_check": 1000, "n_eval": 10_000}
 MIXED_TASKS = ("addition", "multiplication", "temporal_order_3bit", "random_permutation")
@@ -67,7 +71,7 @@ GRIDS: dict[str, dict[str, Any]] = {
                      "methods": ("sgd-cr",), "init": "smart-tanh",
                      "cell": {"max_steps": 200_000, **GRID_TESTS}},
 }
-# What the paper (ICML 2013 version) states for each part, as quoted in issue 25; the bar heights
+# What the paper (ICML 2013 version) states for each part; the bar heights
 # of its Figure 7 are a chart, not numbers: read them off the paper.
 PAPER_STATEMENTS = {
     "fig7": ("Fig. 7 (temporal order): rate of success of MSGD, MSGD-C and MSGD-CR against the "
@@ -95,8 +99,6 @@ def grid(budget: str | None = None, tasks: list[str] | None = None,
     """The run configurations of a reproduction: defaults from ``budget`` or from the grid
     ``part`` (`GRIDS`; not both), each overridable. ``max_length``: train each run on lengths
     drawn from [T, max_length) instead of T alone (tested at ``PAPER['test_lengths']``)."""
-    from ..data import get_task
-
     if part is not None and budget is not None:
         raise ValueError(f"give a budget or a grid part, not both (got budget={budget!r}, "
                          f"part={part!r})")
@@ -214,8 +216,6 @@ def _median(v: list[int]) -> str:
 
 
 def table_lines(summary: dict) -> list[str]:
-    from .demos._common import table
-
     rows = []
     for (task, init, alpha, T, hi, m), e in sorted(summary.items()):
         rows.append([task, init, f"{alpha:g}", length_label(T, hi), m, _rate(e, "solved"),
@@ -298,9 +298,6 @@ def reproduce_pascanu(out: Path | str | None = None, budget: str | None = None, 
     return the summary dict. ``run=False``: only report what earlier launches finished (the
     rest as not run). ``rerun=True``: recompute every run (see `run_sweep`). Every cell saves a
     checkpoint each ``checkpoint_every`` updates, so a stopped launch resumes from there."""
-    from . import pascanu
-    from .interrupt import deferred
-
     configs = grid(budget, tasks, lengths, methods, seeds, max_steps, max_length, part=part,
                    init=init, alpha=alpha)
     out = Path(out) if out is not None else default_out(part)

@@ -9,6 +9,9 @@ from typing import Any
 
 import numpy as np
 
+from .. import manual_seed, optim
+from ..data import CharVocab, load_text, random_windows
+from .charlm import CharLM
 from .clipspec import parse_clip
 from .loop import run_loop
 from .metrics import MetricsRecorder
@@ -24,10 +27,6 @@ def measure_charlm_smoothness(clip: str, steps: int, seed: int, rec: MetricsReco
                               max_chars: int = 200_000) -> dict[str, np.ndarray]:
     """Train a char LSTM with SGD (+ ``clip``) and return per-step gradient norms and local
     smoothness estimates."""
-    from .. import manual_seed, optim
-    from ..data import CharVocab, load_text, random_windows
-    from .charlm import CharLM, _loss
-
     text = load_text(None, max_chars)
     vocab = CharVocab.from_text(text)
     ids = vocab.encode(text)
@@ -40,7 +39,7 @@ def measure_charlm_smoothness(clip: str, steps: int, seed: int, rec: MetricsReco
 
     def grads_at(x: np.ndarray, y: np.ndarray) -> tuple[float, np.ndarray]:
         opt.zero_grad()
-        loss = _loss(model, x, y)
+        loss = model.loss(x, y)
         loss.backward()
         return loss.item(), _flat_grads(params)
 

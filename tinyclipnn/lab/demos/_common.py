@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import shutil
 from pathlib import Path
 from typing import Any
 
+from ..interrupt import note_cut, stop_requested
 from ..metrics import MetricsRecorder
 from ..plotting import PLOT_HINT, have_matplotlib
 from ..registry import DemoResult
+from ..sweep import collect_sweep, run_sweep
 
 
 def finish(name: str, out: Path, recorder: MetricsRecorder | None, summary: dict[str, Any],
@@ -28,11 +31,6 @@ def fresh_sweep(cell: Any, configs: list[dict], out: Path, workers: int | None, 
     ``workers=0``: in this process), starting fresh each time (a sweep would otherwise resume).
     After an earlier Ctrl-C of the same demo (stop requested) nothing runs: every cell is
     "not run"."""
-    import shutil
-
-    from ..interrupt import note_cut, stop_requested
-    from ..sweep import collect_sweep, run_sweep
-
     shutil.rmtree(Path(out) / "sweep", ignore_errors=True)
     if stop_requested():
         note_cut()

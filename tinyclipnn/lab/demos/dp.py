@@ -13,6 +13,9 @@ from pathlib import Path
 
 import numpy as np
 
+from ... import manual_seed, no_grad
+from ...clip import clip_per_sample_
+from ...data import make_spirals
 from ..loop import run_loop
 from ..metrics import MetricsRecorder
 from ..persample import PerSampleMLP
@@ -26,9 +29,6 @@ LR, BATCH, HIDDEN = 2.0, 64, 64
 def train_dp(x: np.ndarray, y: np.ndarray, max_norm: float, sigma: float, steps: int,
              seed: int, rec: MetricsRecorder, run: str, quiet: bool) -> PerSampleMLP:
     """DP-SGD: per-example clip to ``max_norm``, sum, add N(0, (sigma*max_norm)^2), average."""
-    from ... import manual_seed
-    from ...clip import clip_per_sample_
-
     manual_seed(seed)
     model = PerSampleMLP([2, HIDDEN, 3], act="relu")
     params = list(model.parameters())
@@ -49,8 +49,6 @@ def train_dp(x: np.ndarray, y: np.ndarray, max_norm: float, sigma: float, steps:
 
 
 def accuracy(model: PerSampleMLP, x: np.ndarray, y: np.ndarray) -> float:
-    from ... import no_grad
-
     with no_grad():
         return float((model(x).data.argmax(1) == y).mean())
 
@@ -87,8 +85,6 @@ def _plot(out: Path, norms: list[float], sigmas: list[float], acc: np.ndarray) -
 
 def _split(seed: int) -> tuple[np.ndarray, ...]:
     """Spirals (3 x 200 points), shuffled by ``seed``: 80 % train, 20 % test."""
-    from ...data import make_spirals
-
     x, y = make_spirals(n_per_class=200, n_classes=3, noise=0.15, seed=seed)
     perm = np.random.default_rng(seed).permutation(len(y))
     n_train = int(0.8 * len(y))

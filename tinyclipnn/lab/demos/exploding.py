@@ -21,8 +21,13 @@ from typing import Any
 
 import numpy as np
 
+from ... import manual_seed, no_grad, optim, tensor
+from ...clip import ClipGradNorm
+from ...data import error_rate, get_task, is_solved
+from ...nn import functional as F
 from ..plotting import COLORS, get_pyplot, safe_plot, save_figure
 from ..registry import DemoResult
+from ..rnnmodel import SeqModel
 from ._common import finish, fresh_sweep, table
 
 TASK, LENGTH, HIDDEN, RHO, LR, BATCH, MAX_NORM = "temporal_order", 20, 50, 1.2, 0.2, 32, 1.0
@@ -33,12 +38,6 @@ METHODS = {"plain SGD": None, "SGD + clip": MAX_NORM}
 def train_cell(config: dict, ckpt: Any = None) -> dict:
     """Sweep cell: one run (``config``: seed, method, steps, n_eval). Returns its error, whether
     it solved the task or diverged, and its per-step loss and gradient norm."""
-    from ... import manual_seed, no_grad, optim, tensor
-    from ...clip import ClipGradNorm
-    from ...data import error_rate, get_task, is_solved
-    from ...nn import functional as F
-    from ..rnnmodel import SeqModel
-
     task, seed, steps = get_task(TASK), int(config["seed"]), int(config["steps"])
     max_norm = METHODS[config["method"]]
     manual_seed(seed)

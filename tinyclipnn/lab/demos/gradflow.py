@@ -12,7 +12,9 @@ from pathlib import Path
 
 import numpy as np
 
+from ... import manual_seed, optim, tensor
 from ...data import get_task
+from ...nn import functional as F
 from ..clipspec import parse_clip
 from ..loop import run_loop
 from ..metrics import MetricsRecorder
@@ -30,8 +32,6 @@ STYLE = {"tanh RNN": COLORS["none"], "tanh RNN, ρ(W_hh)=3": COLORS["extra"],
 
 def build(cell: str, rho: float | None, seed: int, **rnn_kwargs) -> SeqModel:
     """A SeqModel on temporal order whose recurrent layer records its hidden-state gradients."""
-    from ... import manual_seed
-
     manual_seed(seed)
     task = get_task("temporal_order")
     model = SeqModel(task.n_in, HIDDEN, task.n_out, cell, record_grad_norms=True, **rnn_kwargs)
@@ -42,9 +42,6 @@ def build(cell: str, rho: float | None, seed: int, **rnn_kwargs) -> SeqModel:
 
 def profile(model: SeqModel, x: np.ndarray, y: np.ndarray) -> np.ndarray:
     """Mean over the batch of ||dL/dh_t|| for every t (one forward/backward, no update)."""
-    from ... import tensor
-    from ...nn import functional as F
-
     model.zero_grad()
     F.cross_entropy(model(tensor(x)), y).backward()
     return model.rnn.grad_norms["l0"].mean(axis=1)
@@ -53,9 +50,6 @@ def profile(model: SeqModel, x: np.ndarray, y: np.ndarray) -> np.ndarray:
 def train(model: SeqModel, length: int, steps: int, seed: int, rec: MetricsRecorder, run: str,
           quiet: bool) -> None:
     """Adam + global-norm clipping on temporal order of ``length``."""
-    from ... import optim, tensor
-    from ...nn import functional as F
-
     task, rng = get_task("temporal_order"), np.random.default_rng(seed)
     opt = optim.Adam(model.parameters(), lr=3e-3, clipper=parse_clip("norm:1.0"))
 

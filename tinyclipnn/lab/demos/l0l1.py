@@ -19,6 +19,7 @@ import numpy as np
 from ..metrics import MetricsRecorder
 from ..plotting import COLORS, get_pyplot, safe_plot, save_figure
 from ..registry import DemoResult
+from ..smoothness import measure_charlm_smoothness
 from ._common import finish, table
 
 Fn = Callable[[np.ndarray], np.ndarray]
@@ -140,8 +141,6 @@ def _plot(out: Path, distances: np.ndarray, res: dict) -> Path | None:
 def _charlm_part(out: Path, seed: int, steps: int, rec: MetricsRecorder, quiet: bool
                  ) -> tuple[dict, Path | None]:
     """Zhang et al.'s Fig. 1 measurement on the char LSTM, without and with clipping."""
-    from ..smoothness import measure_charlm_smoothness
-
     runs = {"SGD": "none", "SGD + norm clip 0.25": "norm:0.25"}
     data = {name: measure_charlm_smoothness(clip, steps, seed, rec, f"charlm {name}", quiet,
                                             lr=5.0)

@@ -8,6 +8,9 @@ from pathlib import Path
 
 import numpy as np
 
+from ... import manual_seed, nn, no_grad, optim, tensor
+from ...data import make_spirals
+from ...nn import functional as F
 from ..clipspec import parse_clip
 from ..loop import run_loop
 from ..metrics import MetricsRecorder
@@ -20,8 +23,6 @@ CLIP = "norm:1.0"
 
 def build_mlp(hidden: int = 64):
     """2 -> hidden -> hidden -> 3 ReLU MLP."""
-    from ... import nn
-
     return nn.Sequential(nn.Linear(2, hidden), nn.ReLU(), nn.Linear(hidden, hidden), nn.ReLU(),
                          nn.Linear(hidden, 3))
 
@@ -31,8 +32,6 @@ def _plot_regions(out: Path, model, x: np.ndarray, y: np.ndarray, acc: float) ->
     plt = get_pyplot(warn=False)
     if plt is None:
         return None
-    from ... import no_grad, tensor
-
     g = np.linspace(-1.1, 1.1, 200)
     gx, gy = np.meshgrid(g, g)
     with no_grad():
@@ -53,10 +52,6 @@ def _plot_regions(out: Path, model, x: np.ndarray, y: np.ndarray, acc: float) ->
 def run(quick: bool = False, seed: int = 0, out: Path = Path("runs/spirals"),
         quiet: bool = False) -> DemoResult:
     """Train the MLP full-batch (quick: 300 steps, full: 1500) with ``norm:1.0`` clipping."""
-    from ... import manual_seed, no_grad, optim, tensor
-    from ...data import make_spirals
-    from ...nn import functional as F
-
     manual_seed(seed)
     x, y = make_spirals(n_per_class=100, n_classes=3, seed=seed)
     model = build_mlp()

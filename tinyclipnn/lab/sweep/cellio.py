@@ -148,10 +148,7 @@ def write_result(out: Path, key: str, identity: dict[str, Any], result: dict[str
     """Record a cell that ran its whole budget (and drop an older interrupted marker)."""
     folder = cell_dir(out, key)
     write_json(folder / "result.json", {"cell": identity, "result": result})
-    try:
-        (folder / "interrupted.json").unlink()
-    except FileNotFoundError:
-        pass
+    (folder / "interrupted.json").unlink(missing_ok=True)
 
 
 def write_interrupted(out: Path, key: str, identity: dict[str, Any], reason: str,
@@ -192,10 +189,7 @@ def stopped(out: Path, launch: str) -> bool:
 
 
 def clear_stopped(out: Path) -> None:
-    try:
-        (Path(out) / STOP_MARKER).unlink()
-    except FileNotFoundError:
-        pass
+    (Path(out) / STOP_MARKER).unlink(missing_ok=True)
 
 
 class Checkpoint:
@@ -237,10 +231,7 @@ class Checkpoint:
     def clear(self) -> None:
         """Remove the checkpoint and progress (after the result is safely written)."""
         for name in ("checkpoint.pkl", "progress.json"):
-            try:
-                (self.folder / name).unlink()
-            except FileNotFoundError:
-                pass
+            (self.folder / name).unlink(missing_ok=True)
 
 
 def read_progress(out: Path, key: str) -> float | None:

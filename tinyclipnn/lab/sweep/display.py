@@ -6,12 +6,7 @@ import sys
 import time
 from typing import IO
 
-
-def _fmt_s(s: float) -> str:
-    if s != s or s == float("inf"):
-        return "?"
-    s = int(s)
-    return f"{s // 3600}h{s % 3600 // 60:02d}m" if s >= 3600 else f"{s // 60}m{s % 60:02d}s"
+from ..progress import format_duration
 
 
 class SweepDisplay:
@@ -38,7 +33,8 @@ class SweepDisplay:
         eta = left / rate if rate > 0 else float("nan")
         s = (f"sweep: {done}/{self.total} cells done ({self.skipped} from an earlier launch), "
              f"{len(running)} running, {failed} failed, elapsed "
-             f"{_fmt_s(time.monotonic() - self.t0)}, ETA {_fmt_s(eta) if left > 0 else '0m00s'}")
+             f"{format_duration(time.monotonic() - self.t0)}, ETA "
+             f"{format_duration(eta) if left > 0 else '0s'}")
         return s
 
     def update(self, done: int, running: list[float], failed: int, force: bool = False) -> None:

@@ -21,6 +21,8 @@ from concurrent.futures import Executor, ProcessPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 
+from ..interrupt import ignore_between_cells
+
 
 @dataclass
 class Pool:
@@ -82,8 +84,6 @@ def default_workers() -> int:
 def _init_worker() -> None:
     """In each local worker: leave the terminal's process group (a Ctrl-C goes to the sweep's
     process, which forwards it) and only count a SIGINT between cells."""
-    from ..interrupt import ignore_between_cells
-
     try:
         os.setpgid(0, 0)
     except OSError:  # pragma: no cover - not permitted here: Ctrl-C also reaches the workers

@@ -21,6 +21,8 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from ... import __version__
+
 __all__ = ["code_fingerprint", "function_name"]
 
 
@@ -66,8 +68,6 @@ def _source(fn: Callable) -> bytes:
 
 def code_fingerprint(fn: Callable) -> str:
     """16 hex digits identifying the code ``fn`` runs (see the module docstring)."""
-    from ... import __version__
-
     h = hashlib.sha256()
     h.update(f"{function_name(fn)}\0tinyclipnn {__version__}\0".encode())
     f = fn
