@@ -138,8 +138,9 @@ def test_penalty_adds_alpha_times_omega_gradient_to_weight_hh_only(fused):
 def test_zero_penalty_reports_nothing_and_bad_values_raise():
     layer, _ = _run(True, np.float64, 0.0)
     assert layer.omega == {}
-    for bad in (-1.0, float("nan"), float("inf"), "0.1", None):
-        with pytest.raises(ValueError, match="vanishing_penalty"):
+    for bad, error in ((-1.0, ValueError), (float("nan"), ValueError), (float("inf"), ValueError),
+                       ("0.1", TypeError), (None, TypeError)):
+        with pytest.raises(error, match="vanishing_penalty"):
             nn.RNN(2, 3, vanishing_penalty=bad)
 
 

@@ -158,19 +158,11 @@ BAD = [
     ("clip_per_sample_-noise_multiplier",
      lambda: C.clip_per_sample_(np.ones((2, 3)), 1.0, -1.0), ValueError, "noise_multiplier",
      -1.0),
-    # The rows below fail on the r24-validate branch alone: their checks live in files other
-    # helpers own (nn/rnn.py, clip/), which move them onto these rules. Not marked xfail on
-    # purpose: the merge must make them pass (the fixes are in /work/notes/r24-validate.md).
-    # nn/rnn.py compares bptt_clip before checking its kind (fixed on r24-rnn):
     ("LSTM-bptt_clip-str", lambda: nn.LSTM(4, 8, bptt_clip="1"), TypeError, "bptt_clip", "1"),
-    # nn/rnn.py raises ValueError for a string vanishing_penalty (r24-rnn keeps it so, to
-    # match tests/test_rnn_omega.py, which asserts the old type):
     ("RNN-vanishing_penalty-str", lambda: nn.RNN(4, 8, vanishing_penalty="0.1"), TypeError,
      "vanishing_penalty", "0.1"),
-    # nn/rnn.py accepts any object as a flag (also on r24-rnn):
     ("GRU-batch_first-str", lambda: nn.GRU(4, 8, batch_first="yes"), TypeError, "batch_first",
      "yes"),
-    # clip/ accepts any object as error_if_nonfinite (also on r24-clip):
     ("clip_grad_norm_-error_if_nonfinite", lambda: C.clip_grad_norm_(
         _grads(), 1.0, error_if_nonfinite="yes"), TypeError, "error_if_nonfinite", "yes"),
 ]

@@ -6,7 +6,7 @@ from __future__ import annotations
 import math
 from typing import Any
 
-from .._validate import Real, show
+from .._validate import Boolean, Real, show
 from ._backends import DeviceScalar, NonFinite
 from ._gather import is_device_array
 
@@ -55,6 +55,7 @@ def nonfinite_policy(nonfinite: str | NonFinite | None,
                      error_if_nonfinite: bool = False) -> NonFinite:
     """Resolve ``nonfinite=`` (one of ``NONFINITE_POLICIES``, a ``NonFinite`` or None) and
     PyTorch's ``error_if_nonfinite=`` into one policy."""
+    error_if_nonfinite = Boolean()(error_if_nonfinite, "error_if_nonfinite")
     if nonfinite is None:
         return NonFinite.ERROR if error_if_nonfinite else NonFinite.PROPAGATE
     if isinstance(nonfinite, NonFinite):

@@ -35,7 +35,7 @@ from typing import Any
 
 import numpy as np
 
-from .._validate import OneOf, Optional, Real
+from .._validate import OneOf, Optional, Real, check
 from ..autograd import InputError, Tensor
 from ..autograd.api import concat, stack
 from ..kernels import rnn_cells
@@ -44,6 +44,7 @@ from . import functional
 from ._checks import (
     check_compute_dtype,
     check_dtype,
+    check_flag,
     check_float,
     check_same_dtype,
     check_size,
@@ -90,6 +91,9 @@ class RNNBase(Module):
         hidden_size = check_size(owner, "hidden_size", hidden_size)
         num_layers = check_size(owner, "num_layers", num_layers)
         dropout = check_float(owner, "dropout", dropout, 0.0, 1.0)
+        bias, batch_first, bidirectional = (check_flag(owner, name, value) for name, value in
+                                            (("bias", bias), ("batch_first", batch_first),
+                                             ("bidirectional", bidirectional)))
         dt = check_dtype(owner, dtype)
         bptt_clip_mode = OneOf("value", "norm")(bptt_clip_mode, "bptt_clip_mode")
         Optional(Real(0, low_open=True, finite=False))(bptt_clip, "bptt_clip")
@@ -292,10 +296,7 @@ class RNN(RNNBase):
                  dropout: float = 0.0, bidirectional: bool = False, *,
                  vanishing_penalty: float = 0.0, **kwargs: Any) -> None:
         kind = check_nonlinearity(nonlinearity)
-        try:
-            vanishing_penalty = Real(0)(vanishing_penalty, "vanishing_penalty")
-        except TypeError as e:  # a ValueError, as for a negative penalty
-            raise ValueError(f"{e} (0: off)") from None
+        vanishing_penalty = check(Real(0), vanishing_penalty, "vanishing_penalty", "RNN")
         super().__init__(kind, input_size,
                          hidden_size, num_layers, bias, batch_first, dropout, bidirectional,
                          **kwargs)
